@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsup';
+
+// One entry per public subpath of package.json's "exports" map.
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    'backends/bind': 'src/backends/bind.ts',
+    'testing/index': 'src/testing/index.ts',
+  },
+  format: ['esm', 'cjs'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node22',
+  platform: 'node',
+  splitting: true,
+});
