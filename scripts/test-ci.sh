@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command (`npm run test:ci`): installs the system packages the integration tests need
+# when they are missing, type-checks, runs the unit tests, then the integration tests as root
+# inside a private mount namespace, so that no mount they make can leak to the host.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+packages=(util-linux mount xfsprogs e2fsprogs lvm2 nfs-common rpcbind libnfs-utils bindfs fuse3 nfs-ganesha nfs-ganesha-vfs)
+missing=()
+for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "test-ci: missing packages ${missing[*]} and not root to install them" >&2; exit 1; fi
+  echo "test-ci: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+
+tsc --noEmit -p tsconfig.json
+vitest run --project unit
+
+if [ "$(id -u)" -ne 0 ]; then
+  if [ "${CI:-}" = "true" ]; then echo "test-ci: integration tests need root" >&2; exit 1; fi
+  echo "test-ci: skipping integration tests: they need root for real mounts" >&2
+  exit 0
+fi
+# --propagation private: mounts made inside stay inside, and host mounts do not propagate in.
+exec unshare --mount --propagation private -- vitest run --project integration "$@"

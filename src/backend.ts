@@ -1,0 +1,94 @@
+import type { z } from 'zod';
+import type { OptionList } from './options.js';
+import type { Logger } from './logger.js';
+
+/**
+ * What a backend mounts: `{ backend: 'nfs', server, export }`, `{ backend: 'bind', path }`...
+ * `backend` names the Backend that handles it; the other fields are that backend's own.
+ */
+export interface Source {
+  backend: string;
+}
+
+/** Everything a backend's `mount` needs to mount one share. */
+export interface ShareMountContext<S extends Source = Source> {
+  source: S;
+  /** Canonical (sorted, de-duplicated, validated) options. */
+  options: OptionList;
+  /** Secret options: pass them to the mount, never to a log, an error or a path. */
+  sensitiveOptions: OptionList;
+  /** An existing empty directory: mount the source here. */
+  mountPoint: string;
+  /** Bound for every command the mount runs. */
+  timeoutMs: number;
+  logger: Logger;
+}
+
+/**
+ * A volume as a consumer asks for it, turned by `Backend.toVolume` into what `publish` needs.
+ * The shims (FlexVolume options, CSI volume context) go through this.
+ */
+export interface VolumeSpec<S extends Source = Source> {
+  source: S;
+  options?: OptionList;
+  sensitiveOptions?: OptionList;
+  subPath?: string;
+  createIfNecessary?: boolean;
+  createMode?: number;
+}
+
+/** A request to create a volume (CSI CreateVolume, a FlexVolume driver that provisions). */
+export interface CreateVolumeRequest<P> {
+  /** The volume's name, unique per backend (a PV name, a CSI volume name). */
+  name: string;
+  parameters: P;
+  /** Requested size in bytes, where the backend has sizes. */
+  capacityBytes?: number;
+}
+
+export interface ProvisionedVolume {
+  /** Stable id, ≤ 128 bytes, enough with the parameters to find the volume again. */
+  volumeId: string;
+  capacityBytes?: number;
+  /** Parameters to publish the volume with (CSI volume_context): flat strings. */
+  context: Record<string, string>;
+}
+
+/**
+ * A pluggable storage adapter. Required: a name, a schema for its Source, the layout of its share
+ * paths and how to mount a share. Optional abilities (provisioning, capacity, expansion) are
+ * optional members: check for them before use. Write one as a factory returning an object that
+ * `satisfies Backend<...>` (see docs/backends/writing-a-backend.md).
+ */
+export interface Backend<S extends Source = Source, P = unknown> {
+  /** Lowercase name, `^[a-z][a-z0-9-]{0,31}$`; equals `source.backend`. */
+  readonly name: string;
+  /** Validates a Source of this backend (zod). Must accept only `backend: name`. */
+  readonly sourceSchema: z.ZodType<S>;
+  /**
+   * The share's place in the on-disk layout as labelled raw values, e.g. NFS
+   * `[['host', server], ['path', export]]`; the core escapes the values. Labels are
+   * `^[a-z][a-z0-9-]*$` and never `opts`. Equal sources must give equal layouts.
+   */
+  layout(source: S): ReadonlyArray<readonly [label: string, value: string]>;
+  /** Backend-specific option rules beyond the core's (an allowlist, say). Throw `invalidArgument`. */
+  checkOptions?(options: OptionList, field: string): void;
+  /** Mounts `context.source` at `context.mountPoint`. Throw SharemountError on failure. */
+  mount(context: ShareMountContext<S>): Promise<void>;
+
+  /** Validates a volume's parameters as a driver receives them (flat strings). */
+  readonly parameters?: z.ZodType<P>;
+  /** Turns validated parameters into what to publish. */
+  toVolume?(parameters: P): VolumeSpec<S>;
+  createVolume?(request: CreateVolumeRequest<P>): Promise<ProvisionedVolume>;
+  /** Deletes (or retains, archives) the volume's data as its policy says; refuses while mounted. */
+  deleteVolume?(volumeId: string, parameters: P): Promise<void>;
+  /** Grows the volume (and its filesystem when mounted); returns the new size. */
+  expandVolume?(volumeId: string, capacityBytes: number, parameters: P): Promise<{ capacityBytes: number }>;
+  /** Free bytes where new volumes of these parameters would go. */
+  capacity?(parameters: P): Promise<{ availableBytes: number }>;
+}
+
+/** A backend of any Source type, as the MountManager holds them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyBackend = Backend<any, any>;

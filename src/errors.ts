@@ -1,0 +1,67 @@
+import type { ZodError } from 'zod';
+
+/**
+ * The closed set of failure kinds. The shims map each one to their protocol: FlexVolume
+ * replies `Failure` with the message, CSI maps them to gRPC status codes (see docs/errors.md).
+ */
+export const errorCodes = [
+  'INVALID_ARGUMENT', // an input failed validation; `field` names it
+  'NOT_FOUND', // a volume, share or publication that must exist does not
+  'ALREADY_EXISTS', // a target or volume is in use by something incompatible
+  'FAILED_PRECONDITION', // the call is valid but the state forbids it (e.g. deleting a mounted volume)
+  'RESOURCE_EXHAUSTED', // out of space or capacity
+  'TIMEOUT', // a command or filesystem operation exceeded its bound (a hung mount)
+  'BUSY', // a lock could not be taken within its bound
+  'BROKEN_MOUNT', // a mount answers ENOTCONN, ESTALE, EIO... (see broken-mount.ts)
+  'COMMAND_FAILED', // an external command exited non-zero
+  'UNSUPPORTED', // the backend or strategy cannot do this
+  'INTERNAL', // a bug or an unexpected system state
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+export interface SharemountErrorOptions {
+  /** The input field at fault, dotted (`source.path`, `options[2]`). */
+  field?: string;
+  cause?: unknown;
+  /** Extra context safe to log: never a secret. */
+  details?: Record<string, unknown>;
+}
+
+/** The one error type the library throws; `code` says what kind of failure it is. */
+export class SharemountError extends Error {
+  override readonly name = 'SharemountError';
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: SharemountErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.field = options.field;
+    this.details = options.details;
+  }
+}
+
+export function isSharemountError(error: unknown, code?: ErrorCode): error is SharemountError {
+  return error instanceof SharemountError && (code === undefined || error.code === code);
+}
+
+/** A failed field check, with the field named in both the message and `field`. */
+export function invalidArgument(field: string, problem: string): SharemountError {
+  return new SharemountError('INVALID_ARGUMENT', `${field}: ${problem}`, { field });
+}
+
+/**
+ * Turns zod's report into our error, naming the first bad field. Zod messages are built from
+ * our schemas and never echo the input value, so secrets cannot leak through them.
+ */
+export function fromZodError(error: ZodError, prefix?: string): SharemountError {
+  const issue = error.issues[0];
+  const path = [prefix, ...(issue?.path ?? []).map(String)].filter((p) => p !== undefined && p !== '');
+  const field = path.length > 0 ? path.join('.') : (prefix ?? 'input');
+  const message = error.issues
+    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || 'input'}: ${i.message}`)
+    .join('; ');
+  return new SharemountError('INVALID_ARGUMENT', message, { field, cause: error });
+}

@@ -1,0 +1,77 @@
+import { execa } from 'execa';
+import { SharemountError } from './errors.js';
+
+export interface RunOptions {
+  /** Kill the command after this many milliseconds. */
+  timeoutMs: number;
+  /** Argument values to show as `***` in errors and logs (secret mount options). */
+  sensitive?: readonly string[];
+  env?: Record<string, string>;
+  input?: string;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs one external command with a hard time bound. execa kills the child when the timeout
+ * expires, but a child stuck in the kernel (a mount against a dead NFS server, state D) cannot
+ * die and execa would wait for its exit forever; so the promise is also raced against our own
+ * timer, and the child is abandoned (its pipes unref'd) when it does not go.
+ */
+export async function run(command: string, args: readonly string[], options: RunOptions): Promise<RunResult> {
+  const child = execa(command, args, {
+    timeout: options.timeoutMs,
+    killSignal: 'SIGKILL',
+    reject: false,
+    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    input: options.input,
+    env: options.env,
+    extendEnv: true,
+    stripFinalNewline: true,
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const abandoned = new Promise<'abandoned'>((resolve) => {
+    timer = setTimeout(() => resolve('abandoned'), options.timeoutMs + 1_000);
+    timer.unref();
+  });
+  const outcome = await Promise.race([child, abandoned]);
+  clearTimeout(timer);
+  const shown = describe(command, args, options.sensitive);
+  if (outcome === 'abandoned') {
+    child.kill('SIGKILL');
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    child.unref();
+    throw new SharemountError('TIMEOUT', `${shown} did not exit within ${options.timeoutMs} ms and could not be killed`, {
+      details: { command },
+    });
+  }
+  if (outcome.timedOut) {
+    throw new SharemountError('TIMEOUT', `${shown} timed out after ${options.timeoutMs} ms and was killed`, {
+      details: { command },
+    });
+  }
+  const stdout = String(outcome.stdout ?? '');
+  const stderr = redact(String(outcome.stderr ?? ''), options.sensitive);
+  if (outcome.exitCode !== 0 || outcome.failed) {
+    const why = stderr.trim() || outcome.signal || `exit code ${outcome.exitCode ?? 'unknown'}`;
+    throw new SharemountError('COMMAND_FAILED', `${shown} failed: ${why}`, {
+      details: { command, exitCode: outcome.exitCode, stderr },
+    });
+  }
+  return { stdout, stderr };
+}
+
+/** The command line as it may be shown: sensitive values replaced by `***`. */
+export function describe(command: string, args: readonly string[], sensitive: readonly string[] = []): string {
+  return [command, ...args].map((arg) => redact(arg, sensitive)).join(' ');
+}
+
+function redact(text: string, sensitive: readonly string[] = []): string {
+  let out = text;
+  for (const secret of sensitive) if (secret.length > 0) out = out.split(secret).join('***');
+  return out;
+}

@@ -1,0 +1,70 @@
+import { createServer, type Server } from 'node:net';
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Mutex } from 'async-mutex';
+import { SharemountError } from './errors.js';
+
+/**
+ * Mutual exclusion per key, within this process and across processes.
+ *
+ * In process: one async-mutex per key (FIFO, no polling). Across processes: the holder binds a
+ * unix socket in the abstract namespace, named from the lock's scope and key. Binding is atomic
+ * and exclusive, and the kernel frees the name the instant the holder dies, even by SIGKILL: a
+ * crashed holder never blocks anyone, with no stale-lock guessing and no lock file left to
+ * break (breaking a stale lock file safely needs a compare-and-swap the filesystem lacks).
+ * Every process that shares a state root must share a network namespace (hostNetwork pods).
+ */
+export class KeyedLock {
+  private readonly mutexes = new Map<string, { mutex: Mutex; users: number }>();
+
+  /** @param scope identifies the state root (its device and inode), so two roots never contend. */
+  constructor(
+    private readonly scope: string,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const slot = this.mutexes.get(key) ?? { mutex: new Mutex(), users: 0 };
+    slot.users++;
+    this.mutexes.set(key, slot);
+    try {
+      return await slot.mutex.runExclusive(async () => {
+        const server = await this.acquireAcrossProcesses(key);
+        try {
+          return await work();
+        } finally {
+          server.close();
+        }
+      });
+    } finally {
+      if (--slot.users === 0) this.mutexes.delete(key);
+    }
+  }
+
+  private async acquireAcrossProcesses(key: string): Promise<Server> {
+    const name = `\0sharemount/${createHash('sha256').update(this.scope).update('\0').update(key).digest('hex').slice(0, 48)}`;
+    const deadline = Date.now() + this.timeoutMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
+      const server = await tryBind(name);
+      if (server) return server;
+      if (Date.now() >= deadline) {
+        throw new SharemountError('BUSY', `another process held the lock for ${key} longer than ${this.timeoutMs} ms`, { details: { key } });
+      }
+      await sleep(delay);
+    }
+  }
+}
+
+function tryBind(name: string): Promise<Server | undefined> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') resolve(undefined);
+      else reject(error);
+    });
+    server.listen({ path: name }, () => {
+      server.unref(); // a held lock must not keep a finished process alive
+      resolve(server);
+    });
+  });
+}

@@ -1,0 +1,71 @@
+import { run } from './exec.js';
+import { SharemountError, isSharemountError } from './errors.js';
+import type { OptionList } from './options.js';
+import type { Logger } from './logger.js';
+
+/** What one `mount` call should do; `buildMountArgs` turns it into argv without side effects. */
+export interface MountCall {
+  /** `-t` value (`nfs`, `ext4`...); omitted for bind mounts. */
+  fsType?: string;
+  bind?: boolean;
+  source: string;
+  target: string;
+  options?: OptionList;
+  /** Secret options: passed to mount(8), never shown in errors or logs. */
+  sensitiveOptions?: OptionList;
+  /** Pass paths to the kernel as given (they are already canonical, or are /proc fd links). */
+  noCanonicalize?: boolean;
+}
+
+// The C locale keeps util-linux's messages stable enough to recognise "not mounted".
+const commandEnv = { LC_ALL: 'C', LANG: 'C' };
+
+/** argv for mount(8). Options are one `-o` item; `--` ends the flags so no path is read as one. */
+export function buildMountArgs(call: MountCall): string[] {
+  const args: string[] = [];
+  if (call.fsType !== undefined) args.push('-t', call.fsType);
+  if (call.bind) args.push('--bind');
+  if (call.noCanonicalize) args.push('--no-canonicalize');
+  const options = [...(call.options ?? []), ...(call.sensitiveOptions ?? [])];
+  if (options.length > 0) args.push('-o', options.join(','));
+  args.push('--', call.source, call.target);
+  return args;
+}
+
+/** Runs mount(8) for `call`, killed after `timeoutMs`. */
+export async function mount(call: MountCall, timeoutMs: number): Promise<void> {
+  await run('mount', buildMountArgs(call), { timeoutMs, sensitive: call.sensitiveOptions ?? [], env: commandEnv });
+}
+
+export type UnmountOutcome = 'unmounted' | 'forced' | 'lazy' | 'not-mounted';
+
+/**
+ * Unmounts `target`, escalating as a broken mount needs: a plain umount, then a forced one
+ * (aborts pending NFS requests), then a lazy detach (always succeeds; the kernel finishes it
+ * when the last user goes). Each step is bounded by `timeoutMs`. "Not mounted" is success.
+ */
+export async function unmount(target: string, timeoutMs: number, logger?: Logger): Promise<UnmountOutcome> {
+  const steps: Array<[UnmountOutcome, string[]]> = [
+    ['unmounted', []],
+    ['forced', ['--force']],
+    ['lazy', ['--lazy']],
+  ];
+  let lastError: unknown;
+  for (const [outcome, flags] of steps) {
+    try {
+      await run('umount', [...flags, '--no-canonicalize', '--', target], { timeoutMs, env: commandEnv });
+      if (outcome !== 'unmounted') logger?.warn({ target, outcome }, 'unmount needed escalation');
+      return outcome;
+    } catch (error) {
+      if (isNotMounted(error)) return 'not-mounted';
+      lastError = error;
+    }
+  }
+  throw new SharemountError('COMMAND_FAILED', `could not unmount ${target}, even lazily`, { cause: lastError });
+}
+
+function isNotMounted(error: unknown): boolean {
+  if (!isSharemountError(error, 'COMMAND_FAILED')) return false;
+  const stderr = String(error.details?.stderr ?? '');
+  return /not mounted|no mount point specified|mountpoint not found/i.test(stderr);
+}

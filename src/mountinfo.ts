@@ -1,0 +1,58 @@
+import { readFile } from 'node:fs/promises';
+
+/** One line of /proc/self/mountinfo: the kernel's own record of a mount. */
+export interface MountInfoEntry {
+  id: number;
+  parentId: number;
+  /** `major:minor` of the filesystem (bind mounts of one filesystem share it). */
+  device: string;
+  /** The directory of the filesystem that is mounted here (a bind mount's source, within its filesystem). */
+  root: string;
+  mountPoint: string;
+  mountOptions: string[];
+  fsType: string;
+  source: string;
+}
+
+/** Reads the mount table as the kernel sees it from this process's mount namespace. */
+export async function readMountInfo(file = '/proc/self/mountinfo'): Promise<MountInfoEntry[]> {
+  return parseMountInfo(await readFile(file, 'utf8'));
+}
+
+export function parseMountInfo(text: string): MountInfoEntry[] {
+  const entries: MountInfoEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const fields = line.split(' ');
+    const separator = fields.indexOf('-', 6);
+    if (separator === -1 || fields.length < separator + 3) continue;
+    entries.push({
+      id: Number(fields[0]),
+      parentId: Number(fields[1]),
+      device: fields[2]!,
+      root: unescapeOctal(fields[3]!),
+      mountPoint: unescapeOctal(fields[4]!),
+      mountOptions: fields[5]!.split(','),
+      fsType: fields[separator + 1]!,
+      source: unescapeOctal(fields[separator + 2]!),
+    });
+  }
+  return entries;
+}
+
+/** The kernel writes space, tab, newline and backslash in paths as `\ooo`. */
+function unescapeOctal(text: string): string {
+  if (!text.includes('\\')) return text;
+  const bytes = Buffer.from(text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))), 'latin1');
+  return bytes.toString('utf8');
+}
+
+/**
+ * Mount points to the mount visible there (the last one mounted on a path hides the ones below).
+ * Mountinfo lists mounts in the order they were made, so the later entry wins.
+ */
+export function topMounts(entries: readonly MountInfoEntry[]): Map<string, MountInfoEntry> {
+  const top = new Map<string, MountInfoEntry>();
+  for (const entry of entries) top.set(entry.mountPoint, entry);
+  return top;
+}
