@@ -5,6 +5,9 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     'backends/bind': 'src/backends/bind.ts',
+    'backends/nfs': 'src/backends/nfs.ts',
+    'backends/lvm': 'src/backends/lvm.ts',
+    'flexvolume/index': 'src/flexvolume/index.ts',
     'testing/index': 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],

@@ -1,0 +1,42 @@
+import { performance } from 'node:perf_hooks';
+
+/** One part of docs/benchmarks.md, produced by a file in bench/sections/. */
+export interface BenchSection {
+  title: string;
+  /** Markdown body: a table of measurements and a line on each target (met or not). */
+  markdown: string;
+}
+
+export interface Summary {
+  n: number;
+  median: number;
+  p99: number;
+  mean: number;
+}
+
+/** Median, p99 and mean of samples (milliseconds). */
+export function summarize(samples: readonly number[]): Summary {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? Number.NaN;
+  return { n: sorted.length, median: at(0.5), p99: at(0.99), mean: sorted.reduce((s, x) => s + x, 0) / (sorted.length || 1) };
+}
+
+/** Runs `fn` and returns its duration in milliseconds. */
+export async function time(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+export const ms = (value: number) => `${value.toFixed(3)} ms`;
+
+/** A markdown table from a header and rows. */
+export function table(header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): string {
+  const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** "met" or "NOT met" with the measured ratio, for a target line. */
+export function verdict(ok: boolean): string {
+  return ok ? 'met' : '**NOT met**';
+}
