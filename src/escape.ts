@@ -17,7 +17,7 @@ const safeByte = new Uint8Array(256);
 for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.,=+@:') safeByte[ch.charCodeAt(0)] = 1;
 const dot = '.'.charCodeAt(0);
 
-export function encodeComponent(value: string): string {
+export function encodeComponent(value: string, maxBytes = maxComponentBytes): string {
   if (!value.isWellFormed()) throw new TypeError('cannot encode a string with unpaired surrogates');
   const bytes = Buffer.from(value, 'utf8');
   let out = '';
@@ -26,8 +26,8 @@ export function encodeComponent(value: string): string {
     out += safeByte[b] && !(i === 0 && b === dot) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
   }
   if (out === '') return '%';
-  if (out.length <= maxComponentBytes) return out; // all ASCII, so length is bytes
-  let prefix = out.slice(0, hashedPrefixBytes);
+  if (out.length <= maxBytes) return out; // all ASCII, so length is bytes
+  let prefix = out.slice(0, Math.min(hashedPrefixBytes, maxBytes - hashHexChars - 1));
   const lastEscape = prefix.lastIndexOf('%');
   if (lastEscape > prefix.length - 3) prefix = prefix.slice(0, lastEscape); // never cut inside %XX
   return `${prefix}~${createHash('sha256').update(bytes).digest('hex').slice(0, hashHexChars)}`;

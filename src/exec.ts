@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { SharemountError } from './errors.js';
+import { heldLockFds } from './lock.js';
 
 export interface RunOptions {
   /** Kill the command after this many milliseconds. */
@@ -26,7 +27,9 @@ export async function run(command: string, args: readonly string[], options: Run
     timeout: options.timeoutMs,
     killSignal: 'SIGKILL',
     reject: false,
-    stdin: options.input === undefined ? 'ignore' : 'pipe',
+    // fd 3 and up: the locks held here, so that they outlive us for as long as the command runs.
+    // (execa's types do not list plain descriptors for fd 3+, but it passes them through.)
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...heldLockFds()] as unknown as ['pipe', 'pipe', 'pipe'],
     input: options.input,
     env: options.env,
     extendEnv: true,
@@ -44,7 +47,7 @@ export async function run(command: string, args: readonly string[], options: Run
     child.kill('SIGKILL');
     child.stdout?.destroy();
     child.stderr?.destroy();
-    child.unref();
+    (child as unknown as { unref(): void }).unref();
     throw new SharemountError('TIMEOUT', `${shown} did not exit within ${options.timeoutMs} ms and could not be killed`, {
       details: { command },
     });

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type Server } from 'node:net';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,10 @@ import { SharemountError } from './errors.js';
  * crashed holder never blocks anyone, with no stale-lock guessing and no lock file left to
  * break (breaking a stale lock file safely needs a compare-and-swap the filesystem lacks).
  * Every process that shares a state root must share a network namespace (hostNetwork pods).
+ *
+ * Commands run while a lock is held inherit its socket (see `heldLockFds`): should this process
+ * die while `mount` runs, the lock stays held until that `mount` has finished too, so nobody
+ * (reconcile above all) can look at the share halfway through a change.
  */
 export class KeyedLock {
   private readonly mutexes = new Map<string, { mutex: Mutex; users: number }>();
@@ -31,7 +36,7 @@ export class KeyedLock {
       return await slot.mutex.runExclusive(async () => {
         const server = await this.acquireAcrossProcesses(key);
         try {
-          return await work();
+          return await held.run([...(held.getStore() ?? []), socketFd(server)], work);
         } finally {
           server.close();
         }
@@ -67,4 +72,18 @@ function tryBind(name: string): Promise<Server | undefined> {
       resolve(server);
     });
   });
+}
+
+const held = new AsyncLocalStorage<number[]>();
+
+/** File descriptors of the locks the current async context holds, for child processes to inherit. */
+export function heldLockFds(): readonly number[] {
+  return held.getStore() ?? [];
+}
+
+function socketFd(server: Server): number {
+  // Node keeps the listening socket's descriptor on its handle; it is not part of the typed API.
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('lock socket has no file descriptor');
+  return fd;
 }

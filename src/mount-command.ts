@@ -69,3 +69,8 @@ function isNotMounted(error: unknown): boolean {
   const stderr = String(error.details?.stderr ?? '');
   return /not mounted|no mount point specified|mountpoint not found/i.test(stderr);
 }
+
+/** Makes an existing bind mount read-only (repairs a publication whose `ro` step never ran). */
+export async function remountReadOnly(target: string, timeoutMs: number): Promise<void> {
+  await run('mount', ['--no-canonicalize', '-o', 'remount,bind,ro', '--', target], { timeoutMs, env: commandEnv });
+}

@@ -1,0 +1,79 @@
+import { posix } from 'node:path';
+import { z } from 'zod';
+import { invalidArgument } from '../errors.js';
+import { mount } from '../mount-command.js';
+import { checkSubPath } from '../subpath.js';
+import type { Backend, VolumeSpec } from '../backend.js';
+import type { OptionList } from '../options.js';
+
+/** A host directory as the source: `{ backend: 'bind', path: '/srv/data' }`. */
+export interface BindSource {
+  backend: 'bind';
+  /** Absolute, normalised path of an existing directory on the host. */
+  path: string;
+}
+
+/** Volume parameters as a driver receives them (flat strings). */
+export interface BindParameters {
+  path: string;
+  subPath?: string;
+  readOnly?: boolean;
+  mountOptions?: string;
+  createIfNecessary?: boolean;
+  createMode?: string;
+}
+
+const absolutePath = z
+  .string()
+  .min(1, 'is required')
+  .max(4096, 'is longer than 4096 bytes')
+  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'contains a NUL or control character')
+  .refine((p) => p.startsWith('/'), 'must be an absolute path')
+  .refine((p) => p === '/' || (posix.normalize(p) === p && !p.endsWith('/')), 'must be a normalised path (no ".", "..", "//" or trailing "/")');
+
+const sourceSchema = z.strictObject({ backend: z.literal('bind'), path: absolutePath });
+
+const booleanString = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+
+const parametersSchema = z.object({
+  path: absolutePath,
+  subPath: z.string().optional(),
+  readOnly: booleanString.optional(),
+  mountOptions: z.string().optional(),
+  createIfNecessary: booleanString.optional(),
+  createMode: z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"').optional(),
+});
+
+// A bind mount takes only the per-mount flags; anything else would be silently ignored by the kernel.
+const allowedOptions = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'noatime', 'atime', 'relatime', 'nodiratime', 'strictatime', 'nosymfollow']);
+
+/**
+ * The bind backend: a directory of the host mounted once (a bind mount) as a share, so that
+ * consumers of its sub-directories share one mount, and the share's options (`ro`, `nosuid`...)
+ * apply to all of them.
+ */
+export function bindBackend() {
+  return {
+    name: 'bind',
+    sourceSchema,
+    layout: (source: BindSource) => [['path', source.path]] as const,
+    checkOptions(options: OptionList, field: string) {
+      options.forEach((option, index) => {
+        if (!allowedOptions.has(option)) throw invalidArgument(`${field}[${index}]`, `"${option}" is not a bind-mount option (allowed: ${[...allowedOptions].join(', ')})`);
+      });
+    },
+    async mount({ source, options, mountPoint, timeoutMs }) {
+      await mount({ bind: true, source: source.path, target: mountPoint, options }, timeoutMs);
+    },
+    parameters: parametersSchema,
+    toVolume(parameters: z.infer<typeof parametersSchema>): VolumeSpec<BindSource> {
+      return {
+        source: { backend: 'bind', path: parameters.path },
+        options: parameters.mountOptions === undefined ? [] : parameters.mountOptions.split(','),
+        subPath: checkSubPath(parameters.subPath, 'subPath'),
+        createIfNecessary: parameters.createIfNecessary ?? false,
+        ...(parameters.createMode === undefined ? {} : { createMode: Number.parseInt(parameters.createMode, 8) }),
+      };
+    },
+  } satisfies Backend<BindSource, z.infer<typeof parametersSchema>>;
+}

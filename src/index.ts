@@ -1,0 +1,16 @@
+export { MountManager, defaultTimeouts } from './mount-manager.js';
+export type { MountManagerOptions, Publication, ShareStatus, Timeouts, UnpublishOptions, UnpublishResult } from './mount-manager.js';
+export type { PublishRequest, Strategy } from './publish-request.js';
+export type { ReconcileReport } from './reconcile.js';
+export type { AnyBackend, Backend, CreateVolumeRequest, ProvisionedVolume, ShareMountContext, Source, VolumeSpec } from './backend.js';
+export type { ShareKey } from './share-key.js';
+export { SharemountError, errorCodes, invalidArgument, isSharemountError } from './errors.js';
+export type { ErrorCode } from './errors.js';
+export { canonicalOptions, type OptionList } from './options.js';
+export { encodeComponent, decodeComponent } from './escape.js';
+export { isBrokenMountError } from './broken-mount.js';
+export { buildMountArgs, mount, unmount, type MountCall } from './mount-command.js';
+export { run, type RunOptions } from './exec.js';
+export { readMountInfo, parseMountInfo, type MountInfoEntry } from './mountinfo.js';
+export { isMountPoint } from './mount-point.js';
+export { silentLogger, type Logger } from './logger.js';

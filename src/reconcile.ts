@@ -1,0 +1,239 @@
+import { posix } from 'node:path';
+import { decodeComponent, isHashedComponent } from './escape.js';
+import { unmount, remountReadOnly } from './mount-command.js';
+import { readMountInfo, topMounts, type MountInfoEntry } from './mountinfo.js';
+import { strategies } from './strategies/index.js';
+import { isWithin } from './target.js';
+import type { AnyBackend, Source } from './backend.js';
+import type { KeyedLock } from './lock.js';
+import type { Logger } from './logger.js';
+import type { StateStore, RefRecord } from './state.js';
+import type { ShareKey } from './share-key.js';
+import type { Timeouts } from './mount-manager.js';
+
+/** What `reconcile` found and did. */
+export interface ReconcileReport {
+  sharesChecked: number;
+  droppedReferences: Array<{ share: ShareKey; target: string | undefined; reason: string }>;
+  adoptedPublications: Array<{ share: ShareKey; target: string }>;
+  repairedReadOnly: Array<{ share: ShareKey; target: string }>;
+  unmountedShares: ShareKey[];
+  remountedShares: ShareKey[];
+  droppedIndexEntries: number;
+  /** What could not be repaired, for an operator to look at. */
+  problems: Array<{ share: ShareKey; message: string }>;
+}
+
+export interface ReconcileDeps {
+  root: string;
+  state: StateStore;
+  locks: KeyedLock;
+  backends: ReadonlyMap<string, AnyBackend>;
+  timeouts: Timeouts;
+  logger: Logger;
+}
+
+type Mounts = ReadonlyMap<string, MountInfoEntry>;
+
+/**
+ * Checks every share (or one) against /proc/self/mountinfo. Decisions are first made without
+ * locks on one snapshot of the mount table, which is enough when all is well (the common case
+ * costs no lock at all); anything to repair is then re-checked on a fresh snapshot while holding
+ * the target's and the share's locks (in that order, as publish takes them), so a concurrent
+ * publish is never mistaken for debris.
+ */
+export async function reconcileShares(deps: ReconcileDeps, only?: ShareKey): Promise<ReconcileReport> {
+  const report: ReconcileReport = {
+    sharesChecked: 0,
+    droppedReferences: [],
+    adoptedPublications: [],
+    repairedReadOnly: [],
+    unmountedShares: [],
+    remountedShares: [],
+    droppedIndexEntries: 0,
+    problems: [],
+  };
+  const keys = only !== undefined ? [only] : await deps.state.listShareKeys();
+  const entries = await readMountInfo();
+  const snapshot = topMounts(entries);
+  for (const batch of chunks(keys, 16)) {
+    await Promise.all(batch.map((key) => reconcileShare(deps, key, entries, snapshot, report)));
+  }
+  report.sharesChecked = keys.length;
+  if (only === undefined) report.droppedIndexEntries = await dropDanglingIndexEntries(deps);
+  if (report.droppedReferences.length + report.unmountedShares.length + report.adoptedPublications.length > 0) {
+    deps.logger.info({ ...report, problems: report.problems.length }, 'reconciled');
+  }
+  return report;
+}
+
+async function reconcileShare(deps: ReconcileDeps, key: ShareKey, entries: readonly MountInfoEntry[], snapshot: Mounts, report: ReconcileReport): Promise<void> {
+  const { state, locks } = deps;
+  const sharePath = state.mountPoint(key);
+  const refs = await state.listRefs(key);
+  const shareMount = snapshot.get(sharePath);
+  const suspects: RefRecord[] = [];
+  let healthy = 0;
+  for (const { file, ref } of refs) {
+    if (!ref) {
+      await locks.withLock(`share:${key}`, () => dropUnreadable(deps, key, file, report));
+      continue;
+    }
+    if ((await verdict(ref, sharePath, shareMount, snapshot)) === 'ok') healthy++;
+    else suspects.push(ref);
+  }
+  for (const ref of suspects) {
+    await locks.withLock(`target:${ref.target}`, () => locks.withLock(`share:${key}`, () => repairReference(deps, key, ref, report)));
+  }
+  for (const target of adoptionCandidates(deps, key, entries, snapshot, refs.map((r) => r.ref?.target))) {
+    await locks.withLock(`target:${target}`, () => locks.withLock(`share:${key}`, () => adopt(deps, key, target, report)));
+  }
+  if (healthy > 0 && shareMount && suspects.length === 0) return; // all is well: no lock taken
+  await locks.withLock(`share:${key}`, () => settleShare(deps, key, report));
+}
+
+type Verdict = 'ok' | 'missing' | 'writable';
+
+async function verdict(ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, mounts: Mounts): Promise<Verdict> {
+  const published = await strategies[ref.strategy].isPublished({ target: ref.target, sharePath, subPath: ref.subPath, shareMount, mounts });
+  if (!published) return 'missing';
+  if (ref.strategy === 'bind' && ref.readOnly && !mounts.get(ref.target)?.mountOptions.includes('ro')) return 'writable';
+  return 'ok';
+}
+
+/** Under the target's and share's locks, on a fresh mount table: drop or repair one reference. */
+async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefRecord, report: ReconcileReport): Promise<void> {
+  const ref = await deps.state.readRef(key, suspect.target);
+  if (!ref) return; // unpublished meanwhile
+  const mounts = topMounts(await readMountInfo());
+  const sharePath = deps.state.mountPoint(key);
+  const now = await verdict(ref, sharePath, mounts.get(sharePath), mounts);
+  if (now === 'ok') return;
+  if (now === 'writable') {
+    // A publish killed between the bind and its read-only remount: the pod must not get rw.
+    await remountReadOnly(ref.target, deps.timeouts.commandMs);
+    report.repairedReadOnly.push({ share: key, target: ref.target });
+    return;
+  }
+  await deps.state.removeRef(key, ref.target);
+  if ((await deps.state.readIndex(ref.target)) === key) await deps.state.removeIndex(ref.target);
+  report.droppedReferences.push({ share: key, target: ref.target, reason: 'publication not found in the mount table' });
+  deps.logger.warn({ share: key, target: ref.target }, 'dropped a reference whose publication is gone');
+}
+
+async function dropUnreadable(deps: ReconcileDeps, key: ShareKey, file: string, report: ReconcileReport): Promise<void> {
+  const { unlink } = await import('node:fs/promises');
+  await unlink(file).catch(() => {});
+  report.droppedReferences.push({ share: key, target: undefined, reason: 'unreadable reference record' });
+}
+
+/**
+ * Bind mounts outside the root that show a directory of this share and of no other share
+ * mounted here, yet have no reference: a publication whose record was lost. Adopting keeps
+ * the share mounted under the pod that uses it (removing it could break a running pod, and
+ * kubelet never calls again for a dir that already is a mount point). Mounts that more than one
+ * share could have made are ambiguous and left alone.
+ */
+function adoptionCandidates(deps: ReconcileDeps, key: ShareKey, entries: readonly MountInfoEntry[], snapshot: Mounts, known: Array<string | undefined>): string[] {
+  const shareMount = snapshot.get(deps.state.mountPoint(key));
+  if (!shareMount) return [];
+  const shareMounts = entries.filter((e) => isWithin(e.mountPoint, deps.root) && e.mountPoint.endsWith('/mnt'));
+  const knownTargets = new Set(known);
+  const candidates: string[] = [];
+  for (const entry of snapshot.values()) {
+    if (isWithin(entry.mountPoint, deps.root) || knownTargets.has(entry.mountPoint)) continue;
+    if (entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) continue;
+    const covering = shareMounts.filter((s) => s.device === entry.device && isWithin(entry.root, s.root));
+    if (covering.length === 1) candidates.push(entry.mountPoint);
+  }
+  return candidates;
+}
+
+async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report: ReconcileReport): Promise<void> {
+  const { state } = deps;
+  const mounts = topMounts(await readMountInfo());
+  const shareMount = mounts.get(state.mountPoint(key));
+  const entry = mounts.get(target);
+  if (!shareMount || !entry || entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) return;
+  if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== undefined) return;
+  const subPath = posix.relative(shareMount.root, entry.root);
+  await state.writeRef(key, {
+    version: 1,
+    target,
+    subPath,
+    readOnly: entry.mountOptions.includes('ro'),
+    strategy: 'bind',
+    createdTarget: false,
+    publishedAt: new Date().toISOString(),
+  });
+  await state.writeIndex(target, key);
+  report.adoptedPublications.push({ share: key, target });
+  deps.logger.warn({ share: key, target }, 'adopted a publication that had no reference');
+}
+
+/** Under the share's lock: mounted iff referenced. */
+async function settleShare(deps: ReconcileDeps, key: ShareKey, report: ReconcileReport): Promise<void> {
+  const { state } = deps;
+  const sharePath = state.mountPoint(key);
+  const mounted = topMounts(await readMountInfo()).has(sharePath);
+  if (!(await state.hasRefs(key))) {
+    if (mounted) {
+      await unmount(sharePath, deps.timeouts.commandMs, deps.logger);
+      report.unmountedShares.push(key);
+    }
+    await state.removeShare(key);
+    return;
+  }
+  if (mounted) return;
+  const record = await state.readShare(key).catch(() => undefined);
+  const backend = record && deps.backends.get(record.backend);
+  if (!record || !backend) {
+    report.problems.push({ share: key, message: 'referenced but not mounted, and its record or backend is missing' });
+    return;
+  }
+  if (record.hasSensitiveOptions) {
+    report.problems.push({ share: key, message: 'referenced but not mounted; it has secret options, which are never stored, so the next publish must remount it' });
+    return;
+  }
+  try {
+    await state.createShare(record);
+    await backend.mount({
+      source: record.source as Source,
+      options: record.options,
+      sensitiveOptions: [],
+      mountPoint: sharePath,
+      timeoutMs: deps.timeouts.commandMs,
+      logger: deps.logger,
+    });
+    report.remountedShares.push(key);
+  } catch (error) {
+    report.problems.push({ share: key, message: `referenced but not mounted, and remounting failed: ${(error as Error).message}` });
+  }
+}
+
+/** Index entries whose reference is gone (a crash between the two removals of unpublish). */
+async function dropDanglingIndexEntries(deps: ReconcileDeps): Promise<number> {
+  let dropped = 0;
+  for (const { name, key } of await deps.state.listIndex()) {
+    if (name.startsWith('.tmp-')) continue;
+    if (key === undefined) {
+      await deps.state.removeIndexEntry(name);
+      dropped++;
+      continue;
+    }
+    if (isHashedComponent(name)) continue; // cannot name its target; reconcile of its share covers it
+    const target = decodeComponent(name);
+    await deps.locks.withLock(`target:${target}`, async () => {
+      if ((await deps.state.readIndex(target)) !== key || (await deps.state.readRef(key, target))) return;
+      await deps.state.removeIndex(target);
+      dropped++;
+    });
+  }
+  return dropped;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

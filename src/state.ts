@@ -1,0 +1,243 @@
+import { mkdir, readFile, readdir, readlink, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { join, dirname } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { z } from 'zod';
+import { encodeComponent } from './escape.js';
+
+/**
+ * The on-disk bookkeeping, the only memory that survives a crash. Under `<root>`:
+ *   <share key>/share.json           what the share is (never a secret)
+ *   <share key>/mnt/                  the share's mount point
+ *   <share key>/refs/<target>.json    one reference per publication
+ *   _targets/<target>                 symlink whose text is the share key: target -> share
+ * Records are written atomically (temp file + rename) and without fsync: they must survive the
+ * process, not the machine, since a reboot takes every mount with it and reconcile then drops
+ * the references.
+ */
+export const shareRecordSchema = z.object({
+  version: z.literal(1),
+  key: z.string(),
+  backend: z.string(),
+  source: z.looseObject({ backend: z.string() }),
+  options: z.array(z.string()),
+  hasSensitiveOptions: z.boolean(),
+  createdAt: z.string(),
+});
+export type ShareRecord = z.infer<typeof shareRecordSchema>;
+
+export const refRecordSchema = z.object({
+  version: z.literal(1),
+  target: z.string(),
+  subPath: z.string(),
+  readOnly: z.boolean(),
+  strategy: z.enum(['bind', 'symlink']),
+  createdTarget: z.boolean(),
+  publishedAt: z.string(),
+});
+export type RefRecord = z.infer<typeof refRecordSchema>;
+
+const refSuffix = '.json';
+// Leaves room for the suffix within one 255-byte name.
+const refNameBytes = 255 - refSuffix.length;
+const targetsDir = '_targets';
+
+export class StateStore {
+  constructor(readonly root: string) {}
+
+  shareDir(key: string): string {
+    return join(this.root, key);
+  }
+  mountPoint(key: string): string {
+    return join(this.root, key, 'mnt');
+  }
+  private refsDir(key: string): string {
+    return join(this.root, key, 'refs');
+  }
+  private refFile(key: string, target: string): string {
+    return join(this.refsDir(key), encodeComponent(target, refNameBytes) + refSuffix);
+  }
+  private indexFile(target: string): string {
+    return join(this.root, targetsDir, encodeComponent(target));
+  }
+
+  async readShare(key: string): Promise<ShareRecord | undefined> {
+    const text = await readOptional(join(this.shareDir(key), 'share.json'));
+    return text === undefined ? undefined : shareRecordSchema.parse(JSON.parse(text));
+  }
+
+  /** Creates the share's directories and record; safe to repeat. */
+  async createShare(record: ShareRecord): Promise<void> {
+    const dir = this.shareDir(record.key);
+    await mkdirRetrying(join(dir, 'refs'));
+    await mkdir(join(dir, 'mnt')).catch(ignore('EEXIST'));
+    await writeFileAtomic(join(dir, 'share.json'), `${JSON.stringify(record, null, 2)}\n`, { fsync: false, mode: 0o600 });
+  }
+
+  /**
+   * Removes the share's (empty) directories and record, then every parent left empty up to the
+   * root. Only rmdir and unlink of our own record: a directory that is not empty stays.
+   */
+  async removeShare(key: string): Promise<void> {
+    const dir = this.shareDir(key);
+    await rmdir(join(dir, 'mnt')).catch(ignore('ENOENT'));
+    await rmdir(join(dir, 'refs')).catch(ignore('ENOENT'));
+    await unlink(join(dir, 'share.json')).catch(ignore('ENOENT'));
+    for (let path = dir; path.startsWith(`${this.root}/`); path = dirname(path)) {
+      try {
+        await rmdir(path);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') continue;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EBUSY') return;
+        throw error;
+      }
+    }
+  }
+
+  async readRef(key: string, target: string): Promise<RefRecord | undefined> {
+    const text = await readOptional(this.refFile(key, target));
+    return text === undefined ? undefined : refRecordSchema.parse(JSON.parse(text));
+  }
+
+  async writeRef(key: string, ref: RefRecord): Promise<void> {
+    await writeFileAtomic(this.refFile(key, ref.target), `${JSON.stringify(ref)}\n`, { fsync: false, mode: 0o600 });
+  }
+
+  async removeRef(key: string, target: string): Promise<void> {
+    await unlink(this.refFile(key, target)).catch(ignore('ENOENT'));
+  }
+
+  /** The share's references; a record that cannot be read is returned as `undefined` with its file name. */
+  async listRefs(key: string): Promise<Array<{ file: string; ref: RefRecord | undefined }>> {
+    const names = await this.refNames(key);
+    return Promise.all(
+      names.map(async (name) => {
+        const file = join(this.refsDir(key), name);
+        const text = await readOptional(file);
+        const parsed = text === undefined ? undefined : refRecordSchema.safeParse(safeJson(text));
+        return { file, ref: parsed?.success ? parsed.data : undefined };
+      }),
+    );
+  }
+
+  async hasRefs(key: string): Promise<boolean> {
+    return (await this.refNames(key)).length > 0;
+  }
+
+  private async refNames(key: string): Promise<string[]> {
+    try {
+      return (await readdir(this.refsDir(key))).filter((name) => name.endsWith(refSuffix));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /** The key of the share that `target` is published from, if any. */
+  async readIndex(target: string): Promise<string | undefined> {
+    try {
+      const key = await readlink(this.indexFile(target));
+      return isShareKeyShape(key) ? key : undefined;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async writeIndex(target: string, key: string): Promise<void> {
+    const file = this.indexFile(target);
+    const temp = `${dirname(file)}/.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    await mkdir(dirname(file), { recursive: true });
+    await symlink(key, temp);
+    await rename(temp, file);
+  }
+
+  async removeIndex(target: string): Promise<void> {
+    await unlink(this.indexFile(target)).catch(ignore('ENOENT'));
+  }
+
+  /** Every indexed target with the share key it points to (for reconcile). */
+  async listIndex(): Promise<Array<{ name: string; key: string | undefined }>> {
+    const dir = join(this.root, targetsDir);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return Promise.all(
+      names.map(async (name) => {
+        const key = await readlink(join(dir, name)).catch(() => undefined);
+        return { name, key: key !== undefined && isShareKeyShape(key) ? key : undefined };
+      }),
+    );
+  }
+
+  async removeIndexEntry(name: string): Promise<void> {
+    await unlink(join(this.root, targetsDir, name)).catch(ignore('ENOENT'));
+  }
+
+  /**
+   * Every share directory under the root. The layout is `<backend>/(<label>/<value>)*\/opts/<o>`,
+   * so the walk goes by position and never descends into a share (nor into its mount).
+   */
+  async listShareKeys(): Promise<string[]> {
+    const keys: string[] = [];
+    const walk = async (relative: string, depth: number): Promise<void> => {
+      const entries = await readdir(join(this.root, relative), { withFileTypes: true }).catch(() => []);
+      await Promise.all(
+        entries.map(async (entry) => {
+          if (!entry.isDirectory()) return;
+          const child = relative === '' ? entry.name : `${relative}/${entry.name}`;
+          if (depth === 0 && !/^[a-z][a-z0-9-]*$/.test(entry.name)) return; // `_targets`, strays
+          const isLabel = depth % 2 === 1;
+          if (!isLabel && depth > 0 && relative.endsWith('/opts')) keys.push(child);
+          else await walk(child, depth + 1);
+        }),
+      );
+    };
+    await walk('', 0);
+    return keys.sort();
+  }
+}
+
+/** A share key is a relative path of escaped names: never absolute, never `..`. */
+export function isShareKeyShape(key: string): boolean {
+  return key !== '' && !key.startsWith('/') && key.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function ignore(...codes: string[]) {
+  return (error: NodeJS.ErrnoException) => {
+    if (!codes.includes(error.code ?? '')) throw error;
+  };
+}
+
+// A concurrent removeShare of a sibling may delete a parent between mkdir's steps; try again.
+async function mkdirRetrying(path: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await mkdir(path, { recursive: true });
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error;
+    }
+  }
+}

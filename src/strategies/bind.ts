@@ -1,0 +1,44 @@
+import { rmdir } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { mount, unmount } from '../mount-command.js';
+import { isMountPoint } from '../mount-point.js';
+import type { PublishStrategy } from './strategy.js';
+
+/**
+ * A bind mount of `share/subPath` onto the target, made read-only when asked. The mount's
+ * source is the /proc fd path of the directory opened safely inside the share, so what gets
+ * mounted is exactly what was checked.
+ */
+export const bindStrategy: PublishStrategy = {
+  async publish({ directory, target, readOnly, timeoutMs }) {
+    // util-linux applies `ro` to a bind mount with a second, remount step of its own.
+    await mount({ bind: true, noCanonicalize: true, source: directory.procPath, target, options: readOnly ? ['ro'] : [] }, timeoutMs);
+  },
+
+  async unpublish({ target, removeTarget, timeoutMs, logger }) {
+    await unmount(target, timeoutMs, logger);
+    if (!removeTarget) return;
+    try {
+      await rmdir(target); // only ever an empty directory: never a recursive delete
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code === 'ENOTEMPTY' || code === 'EBUSY' || code === 'ENOTDIR') {
+        logger.warn({ target, code }, 'target left in place: not an empty directory');
+        return;
+      }
+      throw error;
+    }
+  },
+
+  async looksPublished({ target }) {
+    return isMountPoint(target).catch(() => false);
+  },
+
+  async isPublished({ target, subPath, shareMount, mounts }) {
+    const entry = mounts.get(target);
+    if (!entry) return false;
+    if (!shareMount) return subPath === '' || entry.root.endsWith(`/${subPath}`);
+    return entry.device === shareMount.device && entry.root === posix.join(shareMount.root, subPath);
+  },
+};

@@ -1,0 +1,18 @@
+import type { Logger } from '../logger.js';
+import type { MountInfoEntry } from '../mountinfo.js';
+import type { OpenedSubPath } from '../subpath.js';
+
+/** How a publication is made and unmade: a bind mount (default) or a symlink (opt-in). */
+export interface PublishStrategy {
+  /** Makes the publication at `target` (prepared by the caller). */
+  publish(context: { directory: OpenedSubPath; sharePath: string; target: string; readOnly: boolean; timeoutMs: number }): Promise<void>;
+  /** Unmakes it; a target that shows no publication is already done. Never deletes data. */
+  unpublish(context: { target: string; sharePath: string; subPath: string; removeTarget: boolean; timeoutMs: number; logger: Logger }): Promise<void>;
+  /** A quick check that `target` shows a publication (for idempotent repeats). */
+  looksPublished(context: { target: string; sharePath: string; subPath: string }): Promise<boolean>;
+  /**
+   * The kernel's verdict for reconcile: does `target` show exactly this sub-path of the share
+   * whose mount is `shareMount` (undefined when the share is not mounted)?
+   */
+  isPublished(context: { target: string; sharePath: string; subPath: string; shareMount: MountInfoEntry | undefined; mounts: ReadonlyMap<string, MountInfoEntry> }): Promise<boolean>;
+}
