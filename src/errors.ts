@@ -57,11 +57,13 @@ export function invalidArgument(field: string, problem: string): SharemountError
  * our schemas and never echo the input value, so secrets cannot leak through them.
  */
 export function fromZodError(error: ZodError, prefix?: string): SharemountError {
-  const issue = error.issues[0];
-  const path = [prefix, ...(issue?.path ?? []).map(String)].filter((p) => p !== undefined && p !== '');
-  const field = path.length > 0 ? path.join('.') : (prefix ?? 'input');
-  const message = error.issues
-    .map((i) => `${[prefix, ...i.path.map(String)].filter(Boolean).join('.') || 'input'}: ${i.message}`)
-    .join('; ');
+  const fieldOf = (issue: ZodError['issues'][number]) => {
+    // An unknown key is reported on its parent; name the key itself.
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys.slice(0, 1) : [];
+    return [prefix, ...issue.path.map(String), ...keys].filter((p) => p !== undefined && p !== '').join('.') || 'input';
+  };
+  const first = error.issues[0];
+  const field = first ? fieldOf(first) : (prefix ?? 'input');
+  const message = error.issues.map((issue) => `${fieldOf(issue)}: ${issue.message}`).join('; ');
   return new SharemountError('INVALID_ARGUMENT', message, { field, cause: error });
 }

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { checkPublishRequest } from '../../src/publish-request.js';
+import { checkSubPath } from '../../src/subpath.js';
+import { bindBackend } from '../../src/backends/bind.js';
+import { SharemountError } from '../../src/errors.js';
+import type { AnyBackend } from '../../src/backend.js';
+
+const backends = new Map<string, AnyBackend>([['bind', bindBackend()]]);
+const root = '/var/lib/sharemount';
+const valid = { source: { backend: 'bind', path: '/srv/data' }, target: '/pods/p1/vol' };
+
+function rejection(input: unknown): SharemountError {
+  try {
+    checkPublishRequest(input, backends, root);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SharemountError);
+    return error as SharemountError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('checkPublishRequest', () => {
+  it('fills defaults', () => {
+    const checked = checkPublishRequest(valid, backends, root);
+    expect(checked).toMatchObject({ subPath: '', readOnly: false, strategy: 'bind', createIfNecessary: false, createMode: 0o755, options: [] });
+    expect(checkPublishRequest({ ...valid, createMode: '0750', subPath: 'a//b/./c/' }, backends, root)).toMatchObject({ createMode: 0o750, subPath: 'a/b/c' });
+  });
+
+  it.each([
+    ['subPath', { ...valid, subPath: '../etc' }],
+    ['subPath', { ...valid, subPath: 'a/../../b' }],
+    ['subPath', { ...valid, subPath: '/etc' }],
+    ['subPath', { ...valid, subPath: 'a\0b' }],
+    ['subPath', { ...valid, subPath: 'a\nb' }],
+    ['subPath', { ...valid, subPath: 'x'.repeat(256) }],
+    ['target', { ...valid, target: 'relative/path' }],
+    ['target', { ...valid, target: '/pods/../etc' }],
+    ['target', { ...valid, target: '/pods/p1/' }],
+    ['target', { ...valid, target: '/var/lib/sharemount/x' }],
+    ['target', { ...valid, target: '/var/lib' }],
+    ['target', { ...valid, target: '/' }],
+    ['source.backend', { ...valid, source: { backend: 'nope' } }],
+    ['source.path', { ...valid, source: { backend: 'bind', path: 'relative' } }],
+    ['source.path', { ...valid, source: { backend: 'bind', path: '/srv/../etc' } }],
+    ['source.extra', { ...valid, source: { backend: 'bind', path: '/srv', extra: 1 } }],
+    ['options[0]', { ...valid, options: ['-o'] }],
+    ['options[0]', { ...valid, options: 'bind' }],
+    ['options[0]', { ...valid, options: 'exec=x,y' }],
+    ['createMode', { ...valid, createMode: '9999' }],
+    ['createMode', { ...valid, createMode: 0o10000 }],
+    ['strategy', { ...valid, strategy: 'copy' }],
+    ['readOnly', { ...valid, strategy: 'symlink', readOnly: true }],
+    ['unexpected', { ...valid, unexpected: true }],
+  ])('names %s', (field, input) => {
+    const error = rejection(input);
+    expect(error.code).toBe('INVALID_ARGUMENT');
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(field);
+  });
+
+  it('refuses options the bind backend cannot apply', () => {
+    expect(rejection({ ...valid, options: 'vers=4.1' }).field).toBe('options[0]');
+  });
+});
+
+describe('checkSubPath', () => {
+  it('normalises harmless forms', () => {
+    expect(checkSubPath(undefined)).toBe('');
+    expect(checkSubPath('.')).toBe('');
+    expect(checkSubPath('a/./b//')).toBe('a/b');
+  });
+});
