@@ -1,0 +1,52 @@
+import { run } from '../../exec.js';
+import { SharemountError, isSharemountError } from '../../errors.js';
+
+/**
+ * File operations on a controller-side view of an export, each one a coreutils child process with
+ * a timeout: a call into a hung NFS mount blocks in the kernel, and in this process it would hold
+ * a libuv thread forever. None of them follows a symlink: the last component is checked with
+ * lstat semantics, `chown --no-dereference` changes a link itself, `mv` renames a link itself,
+ * and `rm` (fts, openat with O_NOFOLLOW) never descends through one. A symlink on an NFS export
+ * is resolved by the client, so following one would reach the controller's own files.
+ */
+const env = { LC_ALL: 'C', LANG: 'C' };
+
+export type EntryType = 'directory' | 'symlink' | 'other' | 'missing';
+
+/** What `path` is, without following a symlink at its last component. */
+export async function entryType(path: string, timeoutMs: number): Promise<EntryType> {
+  try {
+    const { stdout } = await run('stat', ['--format=%F', '--', path], { timeoutMs, env });
+    if (stdout === 'directory') return 'directory';
+    if (stdout === 'symbolic link') return 'symlink';
+    return 'other';
+  } catch (error) {
+    if (isSharemountError(error, 'COMMAND_FAILED') && /No such file or directory/.test(String(error.details?.stderr))) return 'missing';
+    throw error;
+  }
+}
+
+/** Creates one directory (not its parents) with exactly `mode`, then gives it to uid/gid. */
+export async function makeDirectory(path: string, mode: number, owner: { uid?: number; gid?: number }, timeoutMs: number): Promise<void> {
+  // mkdir --mode applies the mode after creation, so the umask cannot narrow it.
+  await run('mkdir', [`--mode=${mode.toString(8).padStart(4, '0')}`, '--', path], { timeoutMs, env });
+  if (owner.uid !== undefined || owner.gid !== undefined) {
+    await run('chown', ['--no-dereference', `${owner.uid ?? ''}:${owner.gid ?? ''}`, '--', path], { timeoutMs, env });
+  }
+}
+
+/** Renames `from` to `to` in one directory; never replaces an existing `to`. */
+export async function renameNoReplace(from: string, to: string, timeoutMs: number): Promise<void> {
+  if ((await entryType(to, timeoutMs)) !== 'missing') throw new SharemountError('ALREADY_EXISTS', `${to} already exists`);
+  // --no-clobber makes a lost race a no-op rather than a replacement; the check after says which.
+  await run('mv', ['--no-clobber', '--no-target-directory', '--', from, to], { timeoutMs, env });
+  if ((await entryType(from, timeoutMs)) !== 'missing') throw new SharemountError('ALREADY_EXISTS', `${to} appeared while ${from} was being renamed`);
+}
+
+/**
+ * Removes a directory tree. `--one-file-system` skips anything mounted inside it (a publication
+ * that somehow is there is never emptied), `--preserve-root=all` refuses any mount point.
+ */
+export async function removeTree(path: string, timeoutMs: number): Promise<void> {
+  await run('rm', ['--recursive', '--one-file-system', '--preserve-root=all', '--', path], { timeoutMs, env });
+}

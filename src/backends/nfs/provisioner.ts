@@ -1,0 +1,155 @@
+import { mkdir } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { SharemountError, invalidArgument } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import { readMountInfo, topMounts, type MountInfoEntry } from '../../mountinfo.js';
+import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
+import type { MountManager } from '../../mount-manager.js';
+import type { NfsParameters } from './parameters.js';
+import type { NfsSource } from './source.js';
+import { renderSubDirName } from './subdir-name.js';
+import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
+import { entryType, makeDirectory, removeTree, renameNoReplace } from './export-directory.js';
+
+/** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
+export interface NfsProvisionerOptions {
+  /** Mounts exports for the provisioner: each operation publishes the export's root and unpublishes it after. */
+  manager: Pick<MountManager, 'publish' | 'unpublish'>;
+  /** Absolute directory for those short-lived publications (created when missing, mode 0700); outside the manager's root. */
+  workDir: string;
+  /** Bound on each file command on the export (stat, mkdir, chown, mv). Default 30 s. */
+  commandTimeoutMs?: number;
+  /** Bound on removing a volume's tree under the `delete` policy. Default 10 min. */
+  deleteTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** Prefix of a sub-directory kept by the `archive` policy. */
+export const archivePrefix = 'archived-';
+
+/**
+ * Provisioning of NFS volumes as direct sub-directories of an export, the job of
+ * nfs-subdir-external-provisioner: create one per volume (named from the claim, with a mode and
+ * an owner), and on delete retain it, archive it (rename to `archived-<name>`) or remove it.
+ * The export is reached through a MountManager publication of its root, so a controller running
+ * next to node plugins shares their mount, and nothing is touched through a path that is not
+ * that publication.
+ */
+export class NfsProvisioner {
+  private readonly commandTimeoutMs: number;
+  private readonly deleteTimeoutMs: number;
+  private readonly logger: Logger;
+
+  constructor(private readonly options: NfsProvisionerOptions) {
+    if (typeof options.workDir !== 'string' || !options.workDir.startsWith('/')) throw invalidArgument('workDir', 'must be an absolute path');
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
+    this.deleteTimeoutMs = options.deleteTimeoutMs ?? 600_000;
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Creates the volume's sub-directory (idempotent by name: an existing directory is the same volume). */
+  async createVolume(request: CreateVolumeRequest<NfsParameters>): Promise<ProvisionedVolume> {
+    const { parameters } = request;
+    if (typeof request.name !== 'string' || request.name === '') throw invalidArgument('name', 'is required');
+    const name = renderSubDirName(
+      parameters.subDirTemplate,
+      { pvName: parameters.pvName ?? request.name, pvcName: parameters.pvcName, pvcNamespace: parameters.pvcNamespace },
+      'parameters.subDirTemplate',
+    );
+    const location: NfsVolumeLocation = { server: parameters.server, export: parameters.export, name };
+    const volumeId = formatVolumeId(location);
+    await this.withExportRoot(location, parameters, async (root) => {
+      const path = `${root}/${name}`;
+      const found = await entryType(path, this.commandTimeoutMs);
+      if (found === 'directory') return; // a retry of a create that succeeded
+      if (found !== 'missing') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
+      await makeDirectory(path, parameters.directoryMode, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
+      this.logger.info({ volumeId }, 'created NFS sub-directory');
+    });
+    const context: Record<string, string> = { server: parameters.server, share: parameters.export, subPath: name };
+    if (parameters.mountOptions.length > 0) context.mountOptions = parameters.mountOptions.join(',');
+    return { volumeId, ...(request.capacityBytes === undefined ? {} : { capacityBytes: request.capacityBytes }), context };
+  }
+
+  /**
+   * Applies the `onDelete` policy: `retain` touches nothing, `archive` renames the directory to
+   * `archived-<name>` (with a timestamp when that is taken), `delete` removes its tree. A missing
+   * directory is success (a retry). Refused while anything on this node mounts the directory or
+   * a path under it, and when the name is a symlink or not a directory.
+   */
+  async deleteVolume(volumeId: string, parameters: NfsParameters): Promise<void> {
+    const location = parseVolumeId(volumeId);
+    if (location.server !== parameters.server || location.export !== parameters.export) {
+      throw invalidArgument('volumeId', 'names a different server or export than the parameters');
+    }
+    if (parameters.onDelete === 'retain') {
+      this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
+      return;
+    }
+    await this.withExportRoot(location, parameters, async (root, rootMount) => {
+      const path = `${root}/${location.name}`;
+      const found = await entryType(path, this.commandTimeoutMs);
+      if (found === 'missing') return;
+      if (found !== 'directory') {
+        throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${parameters.onDelete} it`);
+      }
+      await refuseIfMounted(rootMount, location.name);
+      if (parameters.onDelete === 'archive') {
+        await this.archive(root, location.name);
+        this.logger.info({ volumeId }, 'archived NFS sub-directory');
+      } else {
+        await removeTree(path, this.deleteTimeoutMs);
+        this.logger.info({ volumeId }, 'deleted NFS sub-directory');
+      }
+    });
+  }
+
+  private async archive(root: string, name: string): Promise<void> {
+    try {
+      await renameNoReplace(`${root}/${name}`, `${root}/${archivePrefix}${name}`, this.commandTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof SharemountError && error.code === 'ALREADY_EXISTS')) throw error;
+      // An earlier volume of the same name was archived: keep both.
+      await renameNoReplace(`${root}/${name}`, `${root}/${archivePrefix}${name}-${Date.now()}`, this.commandTimeoutMs);
+    }
+  }
+
+  /** Publishes the export's root at a fresh target, runs `work` on it, and always unpublishes. */
+  private async withExportRoot<T>(location: NfsVolumeLocation, parameters: NfsParameters, work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
+    await mkdir(this.options.workDir, { recursive: true, mode: 0o700 });
+    const source: NfsSource = { backend: 'nfs', server: location.server, export: location.export };
+    const publication = await this.options.manager.publish({
+      source,
+      options: parameters.mountOptions,
+      target: `${this.options.workDir}/${randomUUID()}`,
+      strategy: 'bind',
+    });
+    try {
+      // Act only through the publication, and only when the kernel shows it as a mount point:
+      // a plain directory here would mean writing to (or deleting from) the controller's disk.
+      const rootMount = topMounts(await readMountInfo()).get(publication.target);
+      if (rootMount === undefined) throw new SharemountError('INTERNAL', `the export's publication at ${publication.target} is not a mount point`);
+      return await work(publication.target, rootMount);
+    } finally {
+      await this.options.manager.unpublish(publication.target).catch((error: unknown) => {
+        this.logger.error({ target: publication.target, error: String(error) }, 'could not unpublish the export after provisioning');
+      });
+    }
+  }
+}
+
+/**
+ * Refuses when any mount in this namespace shows the volume's directory or a path under it:
+ * the same filesystem (device) as the export's root mount, with a root at or below `name`.
+ * This sees publications on this node only; on other nodes CSI's ordering (DeleteVolume after
+ * every unpublish) is the guard.
+ */
+async function refuseIfMounted(rootMount: MountInfoEntry, name: string): Promise<void> {
+  const volumeRoot = rootMount.root === '/' ? `/${name}` : `${rootMount.root}/${name}`;
+  const users = (await readMountInfo()).filter(
+    (entry) => entry.device === rootMount.device && (entry.root === volumeRoot || entry.root.startsWith(`${volumeRoot}/`)),
+  );
+  if (users.length > 0) {
+    throw new SharemountError('FAILED_PRECONDITION', `${name} is still mounted at ${users.map((u) => u.mountPoint).join(', ')}; unpublish it first`);
+  }
+}
