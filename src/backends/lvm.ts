@@ -1,0 +1,106 @@
+import type { Backend, ShareMountContext, VolumeSpec } from '../backend.js';
+import { fromZodError, invalidArgument } from '../errors.js';
+import { mount } from '../mount-command.js';
+import { isReadOnly } from '../options.js';
+import { lvmCli, type LvmCliOptions } from './lvm/lvm-cli.js';
+import { lvm2DeviceResolver, type LvmDeviceResolver } from './lvm/device.js';
+import { ensureFilesystem } from './lvm/filesystem.js';
+import { parseMkfsOptions } from './lvm/mkfs-options.js';
+import { tagProblem } from './lvm/names.js';
+import { capacity, createVolume, deleteVolume, expandVolume, type LvmProvisioner } from './lvm/provisioning.js';
+import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmSource } from './lvm/schemas.js';
+
+export type { LvmSource, LvmParameters } from './lvm/schemas.js';
+export type { LvmCliOptions } from './lvm/lvm-cli.js';
+export type { LvmDeviceResolver } from './lvm/device.js';
+export type { FsType } from './lvm/mkfs-options.js';
+export { parseQuantity } from './lvm/quantity.js';
+export { lvmSourceSchema, lvmParametersSchema } from './lvm/schemas.js';
+
+/** Options of `lvmBackend`; every one has a production default. */
+export interface LvmBackendOptions {
+  /** How lvm2 runs: binary, environment (`LVM_SYSTEM_DIR`), `--config` arguments, timeout. */
+  lvm?: LvmCliOptions;
+  /**
+   * The LV's block device, activating it when needed (default: `lvchange --activate y`, then
+   * `/dev/<vg>/<lv>`). Replace it where device-mapper is missing (tests stand in a loop device).
+   */
+  devicePath?: (vg: string, lv: string) => Promise<string>;
+  /**
+   * The LV's device if it is active, never activating it (default: lvm2's kernel major/minor).
+   * When only `devicePath` is given, it is used here too.
+   */
+  activeDevicePath?: (vg: string, lv: string) => Promise<string | undefined>;
+  /** Tag on every LV createVolume makes; deleteVolume removes only LVs with it. Default `sharemount`. */
+  ownerTag?: string;
+  timeouts?: {
+    /** mkfs of a new volume (default 10 minutes: discards on a large device take a while). */
+    mkfsMs?: number;
+    /** e2fsck, resize2fs and xfs_growfs (default 10 minutes). */
+    fsckMs?: number;
+  };
+}
+
+const defaultFsMs = 600_000;
+
+/**
+ * The LVM backend: a share is one logical volume's filesystem, formatted on first mount when the
+ * device is blank and never otherwise, and consumers get bind mounts into it. Provisions LVs
+ * (linear or thin), deletes them when unmounted, extends them with their filesystem, and reports
+ * free space. See docs/backends/lvm.md.
+ */
+export function lvmBackend(options: LvmBackendOptions = {}) {
+  const lvm = lvmCli(options.lvm);
+  const ownerTag = options.ownerTag ?? 'sharemount';
+  const ownerTagProblem = tagProblem(ownerTag);
+  if (ownerTagProblem !== undefined) throw invalidArgument('ownerTag', `tag ${ownerTagProblem}`);
+  const devices = deviceResolver(options, lvm);
+  const fsMs = { mkfsMs: options.timeouts?.mkfsMs ?? defaultFsMs, fsckMs: options.timeouts?.fsckMs ?? defaultFsMs };
+  const provisioner: LvmProvisioner = { lvm, devices, ownerTag, timeouts: { commandMs: options.lvm?.timeoutMs ?? 60_000, fsckMs: fsMs.fsckMs } };
+
+  return {
+    name: 'lvm',
+    sourceSchema: lvmSourceSchema,
+    parameters: lvmParametersSchema,
+
+    layout(source: LvmSource) {
+      return [['vg', source.vg], ['lv', source.lv]] as const;
+    },
+
+    async mount(context: ShareMountContext<LvmSource>): Promise<void> {
+      const parsed = lvmSourceSchema.safeParse(context.source);
+      if (!parsed.success) throw fromZodError(parsed.error, 'source');
+      const source = parsed.data;
+      const device = await devices.devicePath(source.vg, source.lv);
+      const fsType = await ensureFilesystem(device, {
+        wanted: source.fsType,
+        mkfsOptions: parseMkfsOptions(source.mkfsOptions, source.fsType ?? 'ext4'),
+        readOnly: isReadOnly(context.options),
+        probeTimeoutMs: context.timeoutMs,
+        mkfsTimeoutMs: fsMs.mkfsMs,
+      });
+      context.logger.debug({ vg: source.vg, lv: source.lv, device, fsType }, 'mounting logical volume');
+      await mount({ fsType, source: device, target: context.mountPoint, options: context.options, sensitiveOptions: context.sensitiveOptions }, context.timeoutMs);
+    },
+
+    toVolume(input: LvmParameters): VolumeSpec<LvmSource> {
+      const params = parseLvmParameters(input);
+      if (params.logicalVolume === undefined) throw invalidArgument('parameters.logicalVolume', 'is required to publish a volume');
+      const source: LvmSource = { backend: 'lvm', vg: params.volumeGroup, lv: params.logicalVolume, fsType: params.fsType };
+      if (params.mkfsOptions !== undefined) source.mkfsOptions = params.mkfsOptions;
+      return { source, options: params.mountOptions };
+    },
+
+    createVolume: (request) => createVolume(provisioner, request),
+    deleteVolume: (volumeId, parameters) => deleteVolume(provisioner, volumeId, parameters),
+    expandVolume: (volumeId, capacityBytes, parameters) => expandVolume(provisioner, volumeId, capacityBytes, parameters),
+    capacity: (parameters) => capacity(provisioner, parameters),
+  } satisfies Backend<LvmSource, LvmParameters>;
+}
+
+function deviceResolver(options: LvmBackendOptions, lvm: ReturnType<typeof lvmCli>): LvmDeviceResolver {
+  const production = lvm2DeviceResolver(lvm);
+  const devicePath = options.devicePath ?? production.devicePath;
+  const activeDevicePath = options.activeDevicePath ?? (options.devicePath ?? production.activeDevicePath);
+  return { devicePath, activeDevicePath };
+}

@@ -1,0 +1,181 @@
+import { SharemountError, invalidArgument } from '../../errors.js';
+import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
+import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, vgsArgs } from './commands.js';
+import { parseLvReport, parseVgReport, type LvRow, type VgRow } from './reports.js';
+import { formatVolumeId, parseLvmParameters, parseVolumeId, type LvmParameters } from './schemas.js';
+import { lvNameProblem } from './names.js';
+import { mountsOfDevice, type LvmDeviceResolver } from './device.js';
+import { growMounted, growUnmounted, probeDevice } from './filesystem.js';
+import type { FsType } from './mkfs-options.js';
+import type { LvmCli } from './lvm-cli.js';
+
+/** What the provisioning operations share: lvm2, the device resolver, bounds, the owner tag. */
+export interface LvmProvisioner {
+  lvm: LvmCli;
+  devices: LvmDeviceResolver;
+  /** Tag put on every LV this backend creates; deleteVolume removes only LVs that carry it. */
+  ownerTag: string;
+  timeouts: { commandMs: number; fsckMs: number };
+}
+
+const maxVolumeIdBytes = 128;
+
+/**
+ * `lvcreate`, idempotent by LV name: an LV of that name with the same size (in whole extents)
+ * and the same pool is the volume asked for; any other is ALREADY_EXISTS.
+ */
+export async function createVolume(p: LvmProvisioner, request: CreateVolumeRequest<unknown>): Promise<ProvisionedVolume> {
+  const params = parseLvmParameters(request.parameters);
+  const lv = request.name;
+  const nameProblem = typeof lv === 'string' ? lvNameProblem(lv) : 'must be a string';
+  if (nameProblem !== undefined) throw invalidArgument('name', `logical volume name ${nameProblem}`);
+  const volumeId = formatVolumeId(params.volumeGroup, lv);
+  if (Buffer.byteLength(volumeId) > maxVolumeIdBytes) throw invalidArgument('name', `volume group and name together exceed ${maxVolumeIdBytes - 1} bytes`);
+  const sizeBytes = requestedBytes(request.capacityBytes, params.size);
+  const vg = params.volumeGroup;
+  const group = await readVg(p, vg);
+  const wantedBytes = roundUp(sizeBytes, group.vg_extent_size);
+  const lvs = await readLvs(p, vg);
+  if (params.thin !== undefined) requireThinPool(lvs, vg, params.thin);
+  let existing = lvs.find((row) => row.lv_name === lv);
+  if (existing === undefined) {
+    try {
+      await p.lvm('lvcreate', lvcreateArgs({ vg, lv, sizeBytes: wantedBytes, thinPool: params.thin, tags: [p.ownerTag, ...params.tags] }), { vg, lv, thin: params.thin });
+    } catch (error) {
+      // Another caller created it between our look and lvcreate: judge its LV as if it had been there.
+      if (!(error instanceof SharemountError && error.code === 'ALREADY_EXISTS')) throw error;
+    }
+    existing = (await readLvs(p, vg)).find((row) => row.lv_name === lv);
+    if (existing === undefined) throw new SharemountError('INTERNAL', `lvcreate succeeded but ${volumeId} is not listed`);
+  }
+  if (existing.lv_size !== wantedBytes || existing.pool_lv !== (params.thin ?? '')) {
+    const pool = existing.pool_lv === '' ? 'linear' : `thin in pool ${existing.pool_lv}`;
+    throw new SharemountError('ALREADY_EXISTS', `logical volume ${volumeId} exists with ${existing.lv_size} bytes (${pool}), not the ${wantedBytes} bytes${params.thin ? ` thin in pool ${params.thin}` : ''} asked for`, { field: 'name' });
+  }
+  return { volumeId, capacityBytes: existing.lv_size, context: publishContext(params, lv) };
+}
+
+/**
+ * `lvremove`, only for an LV this backend created (it carries the owner tag) and only when no
+ * mount in this namespace shows its filesystem. A missing LV is success (deletes are retried);
+ * a missing VG is NOT_FOUND, since its LVs may come back with it.
+ */
+export async function deleteVolume(p: LvmProvisioner, volumeId: string, parameters: unknown): Promise<void> {
+  const { vg, lv } = parseVolumeId(volumeId, defaultVg(parameters));
+  const row = (await readLvs(p, vg)).find((r) => r.lv_name === lv);
+  if (row === undefined) return;
+  if (!row.lv_tags.includes(p.ownerTag)) {
+    throw new SharemountError('FAILED_PRECONDITION', `logical volume ${vg}/${lv} does not carry the tag "${p.ownerTag}": it was not created by this backend, so it is not removed`, { field: 'volumeId' });
+  }
+  await refuseIfMounted(p, vg, lv, 'remove');
+  await p.lvm('lvremove', lvremoveArgs(vg, lv), { vg, lv });
+}
+
+/**
+ * `lvextend` to at least `capacityBytes` (never shrinks), then grows the filesystem: online
+ * when it is mounted here, offline otherwise. Growing again when the LV already has the size
+ * is harmless, so a retry after a failed growth finishes the job.
+ */
+export async function expandVolume(p: LvmProvisioner, volumeId: string, capacityBytes: number, parameters: unknown): Promise<{ capacityBytes: number }> {
+  const { vg, lv } = parseVolumeId(volumeId, defaultVg(parameters));
+  const sizeBytes = requestedBytes(capacityBytes, undefined);
+  const group = await readVg(p, vg);
+  let row = await readLv(p, vg, lv);
+  const wantedBytes = roundUp(sizeBytes, group.vg_extent_size);
+  if (row.lv_size < wantedBytes) {
+    await p.lvm('lvextend', lvextendArgs(vg, lv, wantedBytes), { vg, lv, thin: row.pool_lv || undefined });
+    row = await readLv(p, vg, lv);
+  }
+  await growFilesystem(p, vg, lv);
+  return { capacityBytes: row.lv_size };
+}
+
+/** Free bytes for new volumes: the VG's free space, or what the thin pool has not yet used. */
+export async function capacity(p: LvmProvisioner, parameters: unknown): Promise<{ availableBytes: number }> {
+  const params = parseLvmParameters(parameters);
+  const vg = params.volumeGroup;
+  if (params.thin === undefined) return { availableBytes: (await readVg(p, vg)).vg_free };
+  const pool = requireThinPool(await readLvs(p, vg), vg, params.thin);
+  if (pool.data_percent === undefined) {
+    throw new SharemountError('FAILED_PRECONDITION', `thin pool ${vg}/${params.thin} is not active, so lvm2 cannot report its usage`, { field: 'thin' });
+  }
+  return { availableBytes: thinPoolFreeBytes(pool.lv_size, pool.data_percent) };
+}
+
+/** Unused bytes of a thin pool of `sizeBytes` that is `usedPercent` full (lvm2 reports 2 decimals). */
+export function thinPoolFreeBytes(sizeBytes: number, usedPercent: number): number {
+  const usedHundredths = BigInt(Math.round(usedPercent * 100));
+  const used = (BigInt(sizeBytes) * usedHundredths + 9_999n) / 10_000n; // round usage up: never promise too much
+  return Math.max(0, Number(BigInt(sizeBytes) - used));
+}
+
+/** `value` rounded up to a whole number of `unit`s, as lvm2 allocates whole extents. */
+export function roundUp(value: number, unit: number): number {
+  return Math.ceil(value / unit) * unit;
+}
+
+/** What to publish a created volume with (CSI volume_context): flat strings. */
+export function publishContext(params: LvmParameters, lv: string): Record<string, string> {
+  const context: Record<string, string> = { volumeGroup: params.volumeGroup, logicalVolume: lv, fsType: params.fsType };
+  if (params.mkfsOptions !== undefined) context.mkfsOptions = params.mkfsOptions;
+  if (params.thin !== undefined) context.thin = params.thin;
+  return context;
+}
+
+async function growFilesystem(p: LvmProvisioner, vg: string, lv: string): Promise<void> {
+  const active = await p.devices.activeDevicePath(vg, lv);
+  const mounts = active === undefined ? [] : await mountsOfDevice(active);
+  const device = active ?? (await p.devices.devicePath(vg, lv));
+  const found = await probeDevice(device, p.timeouts.commandMs);
+  if (found.type !== 'ext4' && found.type !== 'xfs') return; // blank: mkfs will fill the whole LV
+  const fsType: FsType = found.type;
+  const mounted = mounts.find((m) => m.root === '/') ?? mounts[0];
+  if (mounted !== undefined) await growMounted(fsType, device, mounted.mountPoint, p.timeouts.fsckMs);
+  else await growUnmounted(fsType, device, { commandMs: p.timeouts.commandMs, checkMs: p.timeouts.fsckMs });
+}
+
+async function refuseIfMounted(p: LvmProvisioner, vg: string, lv: string, action: string): Promise<void> {
+  const device = await p.devices.activeDevicePath(vg, lv);
+  if (device === undefined) return; // an inactive LV has no device anyone could have mounted
+  const mounts = await mountsOfDevice(device);
+  if (mounts.length === 0) return;
+  const where = mounts.slice(0, 3).map((m) => m.mountPoint).join(', ');
+  throw new SharemountError('FAILED_PRECONDITION', `logical volume ${vg}/${lv} is mounted (${mounts.length} mount${mounts.length === 1 ? '' : 's'}: ${where}${mounts.length > 3 ? ', ...' : ''}); refusing to ${action} it`, { field: 'volumeId' });
+}
+
+async function readVg(p: LvmProvisioner, vg: string): Promise<VgRow> {
+  const row = parseVgReport(await p.lvm('vgs', vgsArgs(vg), { vg })).find((r) => r.vg_name === vg);
+  if (row === undefined) throw new SharemountError('NOT_FOUND', `volume group ${vg} not found`, { field: 'volumeGroup' });
+  return row;
+}
+
+async function readLvs(p: LvmProvisioner, vg: string): Promise<LvRow[]> {
+  return parseLvReport(await p.lvm('lvs', lvsArgs(vg), { vg })).filter((r) => r.vg_name === vg);
+}
+
+async function readLv(p: LvmProvisioner, vg: string, lv: string): Promise<LvRow> {
+  const row = (await readLvs(p, vg)).find((r) => r.lv_name === lv);
+  if (row === undefined) throw new SharemountError('NOT_FOUND', `logical volume ${vg}/${lv} not found`, { field: 'volumeId' });
+  return row;
+}
+
+function requireThinPool(lvs: readonly LvRow[], vg: string, pool: string): LvRow {
+  const row = lvs.find((r) => r.lv_name === pool);
+  if (row === undefined) throw new SharemountError('NOT_FOUND', `thin pool ${vg}/${pool} not found`, { field: 'thin' });
+  if (row.segtype !== 'thin-pool') throw invalidArgument('thin', `${vg}/${pool} is a ${row.segtype} logical volume, not a thin pool`);
+  return row;
+}
+
+function requestedBytes(capacityBytes: number | undefined, parameterBytes: number | undefined): number {
+  if (capacityBytes !== undefined) {
+    if (!Number.isSafeInteger(capacityBytes) || capacityBytes <= 0) throw invalidArgument('capacityBytes', 'must be a whole positive number of bytes');
+    return capacityBytes;
+  }
+  if (parameterBytes === undefined) throw invalidArgument('parameters.size', 'is required when no capacity is requested');
+  return parameterBytes;
+}
+
+function defaultVg(parameters: unknown): string | undefined {
+  const vg = (parameters as { volumeGroup?: unknown } | undefined)?.volumeGroup;
+  return typeof vg === 'string' ? vg : undefined;
+}

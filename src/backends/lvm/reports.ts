@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { SharemountError } from '../../errors.js';
+
+/**
+ * lvm2's JSON reports (`--reportformat json --units b --nosuffix`), validated with zod: a
+ * changed or truncated report is an INTERNAL error naming the report, never a wrong number.
+ * lvm2 prints every value as a string, sizes in bytes.
+ */
+const bytes = z
+  .string()
+  .regex(/^\d+$/, 'must be a byte count')
+  .transform(Number)
+  .refine(Number.isSafeInteger, 'is too large');
+const percent = z
+  .string()
+  .regex(/^(\d+(\.\d+)?)?$/, 'must be a percentage or empty')
+  .transform((text) => (text === '' ? undefined : Number(text)));
+const kernelNumber = z.string().regex(/^-?\d+$/).transform(Number);
+
+const report = <T extends z.ZodType>(key: string, row: T) =>
+  z.object({ report: z.array(z.object({ [key]: z.array(row) })).min(1) }).transform((r) => r.report.flatMap((part) => part[key] as z.output<T>[]));
+
+/** Fields asked of `vgs`. */
+export const vgFields = ['vg_name', 'vg_size', 'vg_free', 'vg_extent_size'] as const;
+const vgRow = z.object({ vg_name: z.string(), vg_size: bytes, vg_free: bytes, vg_extent_size: bytes });
+export type VgRow = z.output<typeof vgRow>;
+
+/** Fields asked of `lvs`. */
+export const lvFields = ['lv_name', 'vg_name', 'lv_size', 'lv_tags', 'pool_lv', 'segtype', 'data_percent', 'lv_kernel_major', 'lv_kernel_minor'] as const;
+const lvRow = z.object({
+  lv_name: z.string(),
+  vg_name: z.string(),
+  lv_size: bytes,
+  lv_tags: z.string().transform((tags) => (tags === '' ? [] : tags.split(','))),
+  pool_lv: z.string(),
+  segtype: z.string(),
+  data_percent: percent,
+  lv_kernel_major: kernelNumber,
+  lv_kernel_minor: kernelNumber,
+});
+export type LvRow = z.output<typeof lvRow>;
+
+/** Fields asked of `pvs` (the test helper maps LVs to PV offsets with them). */
+export const pvFields = ['pv_name', 'vg_name', 'pe_start', 'vg_extent_size'] as const;
+const pvRow = z.object({ pv_name: z.string(), vg_name: z.string(), pe_start: bytes, vg_extent_size: bytes });
+export type PvRow = z.output<typeof pvRow>;
+
+/** Fields asked of `lvs --segments` (one row per segment). */
+export const segmentFields = ['lv_name', 'vg_name', 'seg_pe_ranges', 'seg_size_pe'] as const;
+const segmentRow = z.object({ lv_name: z.string(), vg_name: z.string(), seg_pe_ranges: z.string(), seg_size_pe: z.string().regex(/^\d+$/).transform(Number) });
+export type SegmentRow = z.output<typeof segmentRow>;
+
+const vgReport = report('vg', vgRow);
+const lvReport = report('lv', lvRow);
+const pvReport = report('pv', pvRow);
+const segmentReport = report('seg', segmentRow);
+
+/** Parses `vgs` JSON output. */
+export function parseVgReport(json: string): VgRow[] {
+  return parseReport(json, vgReport, 'vgs');
+}
+
+/** Parses `lvs` JSON output; an LV reported once per segment appears once. */
+export function parseLvReport(json: string): LvRow[] {
+  const rows = parseReport(json, lvReport, 'lvs');
+  const seen = new Set<string>();
+  return rows.filter((row) => {
+    const key = `${row.vg_name}/${row.lv_name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Parses `pvs` JSON output. */
+export function parsePvReport(json: string): PvRow[] {
+  return parseReport(json, pvReport, 'pvs');
+}
+
+/** Parses `lvs --segments` JSON output. */
+export function parseSegmentReport(json: string): SegmentRow[] {
+  return parseReport(json, segmentReport, 'lvs --segments');
+}
+
+function parseReport<T>(json: string, schema: z.ZodType<T>, command: string): T {
+  let data: unknown;
+  try {
+    data = JSON.parse(json);
+  } catch (cause) {
+    throw new SharemountError('INTERNAL', `${command} printed a report that is not JSON`, { cause });
+  }
+  const result = schema.safeParse(data);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new SharemountError('INTERNAL', `${command} printed an unexpected report: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), { cause: result.error });
+  }
+  return result.data;
+}
