@@ -1,6 +1,7 @@
 import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SharemountError, invalidArgument } from './errors.js';
+import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { unmount } from './mount-command.js';
@@ -92,6 +93,7 @@ export class MountManager {
   private readonly backends: ReadonlyMap<string, AnyBackend>;
   private readonly logger: Logger;
   private ready: Promise<Context> | undefined;
+  private readonly hungShares = new HungShares();
 
   constructor(private readonly options: MountManagerOptions) {
     if (typeof options.root !== 'string' || !options.root.startsWith('/')) throw invalidArgument('root', 'must be an absolute path');
@@ -228,14 +230,17 @@ export class MountManager {
       throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
     }
 
-    const mountedNow = await this.ensureShareMounted(context, request, key);
+    let mountedNow = false;
     let directory;
     try {
-      directory = await withTimeout(
-        openInsideShare(sharePath, request.subPath, { create: request.createIfNecessary, mode: request.createMode }),
-        this.timeouts.fsMs,
-        'opening subPath in the share',
-      );
+      directory = await this.hungShares.guard(key, sharePath, this.timeouts.fsMs, async () => {
+        mountedNow = await this.ensureShareMounted(context, request, key);
+        return withTimeout(
+          openInsideShare(sharePath, request.subPath, { create: request.createIfNecessary, mode: request.createMode }),
+          this.timeouts.fsMs,
+          'opening subPath in the share',
+        );
+      });
     } catch (error) {
       if (mountedNow) await this.releaseIfUnused(context, key);
       throw error;
