@@ -1,0 +1,69 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { exited } from './processes.js';
+import type { Sandbox } from './sandbox.js';
+import type { WorkerConfig } from './operations.js';
+
+const workerScript = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const repository = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A running worker process (see worker.ts). */
+export interface Worker {
+  child: ChildProcess;
+  /** Resolves when the worker has printed `ready` (its manager is initialised). */
+  ready: Promise<void>;
+  /** Resolves when it exits, with everything it printed. */
+  done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
+}
+
+/**
+ * Starts worker.ts in its own process (`node --import tsx`, a single process, so its PID is the
+ * code under test), tracked by the sandbox so that cleanup kills it whatever happens.
+ */
+export function startWorker(sandbox: Sandbox, config: WorkerConfig, env: Record<string, string> = {}): Worker {
+  const child = sandbox.track(
+    spawn(process.execPath, ['--import', 'tsx', workerScript, JSON.stringify(config)], {
+      cwd: repository,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const done = exited(child).then(async (status) => {
+    // Let the pipes drain: the exit event can come before the last output.
+    await Promise.all([streamEnd(child.stdout!), streamEnd(child.stderr!)]);
+    return { ...status, stdout, stderr };
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = () => {
+      if (stdout.startsWith('ready\n')) {
+        child.stdout!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', onData);
+    void done.then((status) => reject(new Error(`worker exited before it was ready (${status.code ?? status.signal}): ${status.stderr}`)));
+  });
+  ready.catch(() => {}); // observed by whoever awaits it
+  return { child, ready, done };
+}
+
+/** Runs one worker to completion and returns its last stdout line parsed as JSON; fails on a non-zero exit. */
+export async function runWorker<T>(sandbox: Sandbox, config: WorkerConfig, env: Record<string, string> = {}): Promise<T> {
+  const { done } = startWorker(sandbox, config, env);
+  const result = await done;
+  if (result.code !== 0) throw new Error(`worker exited with ${result.code ?? result.signal}: ${result.stderr}`);
+  const lines = result.stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1]!) as T;
+}
+
+function streamEnd(stream: Readable): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.closed || stream.readableEnded) resolve();
+    else stream.once('close', () => resolve());
+  });
+}
