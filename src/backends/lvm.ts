@@ -63,8 +63,13 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
     sourceSchema: lvmSourceSchema,
     parameters: lvmParametersSchema,
 
-    layout(source: LvmSource) {
-      return [['vg', source.vg], ['lv', source.lv]] as const;
+    // fsType is part of the share's identity: a publication asking for xfs on an LV that an ext4
+    // share already mounts gets its own share, whose mount refuses the mismatch, instead of
+    // silently joining the ext4 share. mkfsOptions matter only once and are not.
+    layout(source: LvmSource): Array<readonly [string, string]> {
+      const layout: Array<readonly [string, string]> = [['vg', source.vg], ['lv', source.lv]];
+      if (source.fsType !== undefined) layout.push(['fs', source.fsType]);
+      return layout;
     },
 
     async mount(context: ShareMountContext<LvmSource>): Promise<void> {

@@ -58,9 +58,9 @@ export function lvsArgs(vg: string): string[] {
   return [...report(lvFields), '--', vg];
 }
 
-/** `pvs` report of the PVs of a VG. */
-export function pvsArgs(vg: string): string[] {
-  return [...report(pvFields), '--', vg];
+/** `pvs` report of every PV lvm2 sees (pvs takes PV names, not VGs: filter rows by `vg_name`). */
+export function pvsArgs(): string[] {
+  return report(pvFields);
 }
 
 /** `lvs --segments` report of one LV: where its extents lie. */
