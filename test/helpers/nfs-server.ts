@@ -53,13 +53,17 @@ export async function startNfsServer(options: StartOptions = {}): Promise<NfsSer
   await mkdir(join(dir, 'recovery'));
   const port = await freePort();
   const protocols = versions.join(', ');
+  // Caching is off (no attribute expiry, no directory chunks): the mount.nfs seam writes to the
+  // export directory locally, behind ganesha's back, and NFS clients must still see it at once.
+  // Numeric owners let nfs-ls show uid/gid without an idmapper.
   await writeFile(
     join(dir, 'ganesha.conf'),
     `NFS_CORE_PARAM { Bind_addr = 127.0.0.1; NFS_Port = ${port}; Protocols = ${protocols};
   Enable_NLM = false; Enable_RQUOTA = false; Enable_UDP = false; Mount_Path_Pseudo = true; }
 NFSV4 { Graceless = true; Only_Numeric_Owners = true; RecoveryRoot = ${join(dir, 'recovery')}; Minor_Versions = 0, 1, 2; }
 EXPORT { Export_Id = 1; Path = ${exportDir}; Pseudo = /export; Access_Type = RW;
-  Squash = No_Root_Squash; SecType = sys; Protocols = ${protocols}; Transports = TCP; FSAL { Name = VFS; } }
+  Squash = No_Root_Squash; SecType = sys; Protocols = ${protocols}; Transports = TCP; Attr_Expiration_Time = 0; FSAL { Name = VFS; } }
+MDCACHE { Dir_Chunk = 0; }
 `,
   );
   const rpcbind = versions.includes(3) && !existsSync('/run/rpcbind.sock') ? spawn('rpcbind', ['-f'], { stdio: 'ignore' }) : undefined;

@@ -19,6 +19,8 @@ export interface WorkerConfig {
 export interface WorkerSummary {
   published: number;
   unpublished: number;
+  /** Unpublishes that were a share's last (and unmounted it). */
+  sharesUnmounted: number;
   conflicts: number;
 }
 

@@ -21,6 +21,7 @@ async function randomOperation(manager: MountManager, config: WorkerConfig, next
   if (next() < 0.5) {
     const result = await manager.unpublish(target);
     if (result.unpublished) summary.unpublished++;
+    if (result.shareUnmounted) summary.sharesUnmounted++;
     return;
   }
   let request = usualRequest(config, index, Math.floor(next() * 3));
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
   }
 
   const next = random(config.seed);
-  const summary: WorkerSummary = { published: 0, unpublished: 0, conflicts: 0 };
+  const summary: WorkerSummary = { published: 0, unpublished: 0, sharesUnmounted: 0, conflicts: 0 };
   const total = config.ops ?? 100;
   for (let i = 0; total === 'forever' || i < total; i++) await randomOperation(manager, config, next, summary);
   process.stdout.write(`${JSON.stringify(summary)}\n`);

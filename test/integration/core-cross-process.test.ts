@@ -1,0 +1,69 @@
+/**
+ * Invariants 1, 4 and 5 across processes: eight processes publish and unpublish at random on
+ * three sources sharing one state root at once, as kubelet runs one FlexVolume driver process
+ * per call. Nothing crashes here, so afterwards every reference must match a real publication
+ * without any repair, and reconcile must find nothing to do.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MountManager } from '../../src/mount-manager.js';
+import { bindBackend } from '../../src/backends/bind.js';
+import { assertInvariants } from '../helpers/invariants.js';
+import { changedOrRemoved, fingerprint } from '../helpers/fingerprint.js';
+import { createSandbox, entriesOf, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
+import { runWorker } from '../helpers/workers.js';
+import type { WorkerConfig, WorkerSummary } from '../helpers/operations.js';
+
+const skip = skipUnlessReady();
+
+describe.skipIf(skip)('core: many processes on one state root', () => {
+  let sandbox: Sandbox;
+  let manager: MountManager;
+  let config: Omit<WorkerConfig, 'seed'>;
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    const sources = ['a', 'b', 'c'].map((name) => join(sandbox.source, name));
+    let subdirs: string[] = [];
+    for (const source of sources) {
+      await mkdir(source);
+      subdirs = await seedSourceTree(source, 4);
+    }
+    config = { root: sandbox.root, sources, subdirs, targets: Array.from({ length: 9 }, (_, i) => join(sandbox.pods, `pod-${i}`)), ops: 100 };
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+  });
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  it('8 processes x 100 random operations on 3 sources leave every reference matching a real publication', async () => {
+    const before = await fingerprint(sandbox.source);
+    const summaries = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => runWorker<WorkerSummary>(sandbox, { ...config, seed: 1000 + i })),
+    );
+    const total = (field: keyof WorkerSummary) => summaries.reduce((sum, s) => sum + s[field], 0);
+    // The random mix did what it is for: shares were mounted and unmounted again and again
+    // (3 targets per source), and callers disagreed about targets.
+    expect(total('published')).toBeGreaterThan(100);
+    expect(total('unpublished')).toBeGreaterThan(50);
+    expect(total('sharesUnmounted')).toBeGreaterThan(10);
+    expect(total('conflicts')).toBeGreaterThan(0);
+
+    await assertInvariants(manager, { pods: sandbox.pods });
+    const shares = await manager.list();
+    expect(shares.length).toBeGreaterThan(0);
+    expect(shares.every((share) => share.mounted && share.publications.length > 0)).toBe(true);
+
+    // Nothing crashed, so there is nothing to repair.
+    const report = await manager.reconcile();
+    expect(report).toMatchObject({ droppedReferences: [], adoptedPublications: [], repairedReadOnly: [], unmountedShares: [], remountedShares: [], droppedIndexEntries: 0, problems: [] });
+
+    for (const share of shares) for (const publication of share.publications) await manager.unpublish(publication.target);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(await manager.list()).toEqual([]);
+    expect(await entriesOf(sandbox.pods)).toEqual([]);
+    expect(changedOrRemoved(before, await fingerprint(sandbox.source))).toEqual([]);
+  });
+});
