@@ -1,4 +1,4 @@
-import type { Backend, ShareMountContext, VolumeSpec } from '../backend.js';
+import type { Backend, CreateVolumeRequest, ShareMountContext, VolumeSpec } from '../backend.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 import { mount } from '../mount-command.js';
 import { isReadOnly } from '../options.js';
@@ -8,9 +8,9 @@ import { ensureFilesystem } from './lvm/filesystem.js';
 import { parseMkfsOptions } from './lvm/mkfs-options.js';
 import { tagProblem } from './lvm/names.js';
 import { capacity, createVolume, deleteVolume, expandVolume, type LvmProvisioner } from './lvm/provisioning.js';
-import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmSource } from './lvm/schemas.js';
+import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmParametersInput, type LvmSource } from './lvm/schemas.js';
 
-export type { LvmSource, LvmParameters } from './lvm/schemas.js';
+export type { LvmSource, LvmParameters, LvmParametersInput } from './lvm/schemas.js';
 export type { LvmCliOptions } from './lvm/lvm-cli.js';
 export type { LvmDeviceResolver } from './lvm/device.js';
 export type { FsType } from './lvm/mkfs-options.js';
@@ -88,7 +88,7 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       await mount({ fsType, source: device, target: context.mountPoint, options: context.options, sensitiveOptions: context.sensitiveOptions }, context.timeoutMs);
     },
 
-    toVolume(input: LvmParameters): VolumeSpec<LvmSource> {
+    toVolume(input: LvmParametersInput): VolumeSpec<LvmSource> {
       const params = parseLvmParameters(input);
       if (params.logicalVolume === undefined) throw invalidArgument('parameters.logicalVolume', 'is required to publish a volume');
       const source: LvmSource = { backend: 'lvm', vg: params.volumeGroup, lv: params.logicalVolume, fsType: params.fsType };
@@ -96,10 +96,12 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       return { source, options: params.mountOptions };
     },
 
-    createVolume: (request) => createVolume(provisioner, request),
-    deleteVolume: (volumeId, parameters) => deleteVolume(provisioner, volumeId, parameters),
-    expandVolume: (volumeId, capacityBytes, parameters) => expandVolume(provisioner, volumeId, capacityBytes, parameters),
-    capacity: (parameters) => capacity(provisioner, parameters),
+    // Parameters may come raw (flat strings) or parsed; each method validates them again. The
+    // volume id `<vg>/<lv>` is enough to delete or expand, so parameters are optional there.
+    createVolume: (request: CreateVolumeRequest<LvmParametersInput>) => createVolume(provisioner, request),
+    deleteVolume: (volumeId: string, parameters?: LvmParametersInput) => deleteVolume(provisioner, volumeId, parameters),
+    expandVolume: (volumeId: string, capacityBytes: number, parameters?: LvmParametersInput) => expandVolume(provisioner, volumeId, capacityBytes, parameters),
+    capacity: (parameters: LvmParametersInput) => capacity(provisioner, parameters),
   } satisfies Backend<LvmSource, LvmParameters>;
 }
 

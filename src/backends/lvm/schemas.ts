@@ -99,6 +99,9 @@ export const lvmParametersSchema = z
     return out;
   });
 
+/** Parameters as a caller may hand them over: flat strings as drivers receive them, or already parsed. */
+export type LvmParametersInput = z.input<typeof lvmParametersSchema> | LvmParameters;
+
 /** Parses raw or already-parsed parameters; INVALID_ARGUMENT names the field (`parameters.size`). */
 export function parseLvmParameters(input: unknown): LvmParameters {
   const result = lvmParametersSchema.safeParse(input);
