@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Builds FlexVolume drivers into single executables that run on a node without Node.js:
+#   1. esbuild bundles the driver's entry and everything it imports into one CommonJS file
+#      (what a single executable application runs; lazy imports stay lazy inside it);
+#   2. node --experimental-sea-config turns it into a blob, with V8's code cache so the
+#      executable does not parse the bundle on every call;
+#   3. postject injects the blob into a copy of this node binary.
+# Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
+# Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+if [ $# -eq 0 ]; then
+  set -- examples/flexvolume-nfs/driver.ts=sharemount~nfs examples/flexvolume-lvm/driver.ts=sharemount~lvm
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 22 ]; then echo "build-flexvolume: Node $(node --version) is too old; run through scripts/with-toolchain.sh" >&2; exit 1; fi
+node_binary=$(node -p 'process.execPath')
+# The fuse postject flips so that node looks for the injected blob (Node's documented sentinel).
+sentinel=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
+
+for spec in "$@"; do
+  entry=${spec%%=*}
+  driver_dir=${spec#*=}
+  case "$driver_dir" in *~*) ;; *) echo "build-flexvolume: $driver_dir must be vendor~driver" >&2; exit 1 ;; esac
+  driver=${driver_dir#*~}
+  out=build/flexvolume/$driver_dir
+  work=build/flexvolume/.work/$driver_dir
+  mkdir -p "$out" "$work"
+
+  # CommonJS has no import.meta; a few dependencies read import.meta.url at load time.
+  esbuild "$entry" --bundle --platform=node --target=node22 --format=cjs --minify --legal-comments=none \
+    --define:import.meta.url=__sharemount_import_meta_url \
+    --banner:js='var __sharemount_import_meta_url=require("node:url").pathToFileURL(__filename).href;' \
+    --log-level=warning --outfile="$work/$driver.cjs"
+
+  cat >"$work/sea-config.json" <<JSON
+{ "main": "$work/$driver.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
+JSON
+  node --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
+
+  cp "$node_binary" "$work/$driver"
+  chmod u+w "$work/$driver"
+  # postject prints progress and harmless ELF-note warnings: keep them unless it fails.
+  if ! postject "$work/$driver" NODE_SEA_BLOB "$work/$driver.blob" --sentinel-fuse "$sentinel" >"$work/postject.log" 2>&1; then
+    echo "build-flexvolume: postject failed for $driver:" >&2; cat "$work/postject.log" >&2; exit 1
+  fi
+  # Rename into place, so that a running test or installer never sees a half-written file.
+  mv -f "$work/$driver" "$out/$driver"
+  echo "build-flexvolume: $out/$driver" >&2
+done

@@ -1,0 +1,103 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { z } from 'zod';
+import { fromZodError, invalidArgument } from '../errors.js';
+import { forbiddenDirs, isInside } from './plugin-dir.js';
+
+/** Where the shim keeps state and logs, and how long one call may take. */
+export interface FlexVolumeConfig {
+  /** The MountManager's state root. */
+  root: string;
+  /** The log file; undefined: no log. */
+  logFile: string | undefined;
+  logLevel: LogLevel;
+  /** The bound on one whole call, in milliseconds. */
+  timeoutMs: number;
+}
+
+export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export const defaultRoot = '/var/lib/sharemount';
+export const defaultConfigFile = '/etc/sharemount/flexvolume.json';
+export const defaultTimeoutMs = 60_000;
+
+/** The driver author's defaults; the config file and the environment override them. */
+export interface ConfigDefaults {
+  root?: string;
+  logFile?: string;
+  logLevel?: LogLevel;
+  timeoutMs?: number;
+}
+
+const absolutePath = z.string().min(1).refine(isAbsolute, 'must be an absolute path').refine((p) => !p.includes('\0'), 'must not contain a NUL byte');
+const timeout = z.coerce.number().int().min(1_000).max(3_600_000);
+
+const fileSchema = z.strictObject({
+  root: absolutePath.optional(),
+  log: z.union([absolutePath, z.literal('off')]).optional(),
+  logLevel: z.enum(logLevels).optional(),
+  timeoutMs: timeout.optional(),
+});
+
+/**
+ * Resolves the configuration. Precedence, highest first: the environment (`SHAREMOUNT_ROOT`,
+ * `SHAREMOUNT_LOG` (`off` disables the log), `SHAREMOUNT_LOG_LEVEL`, `SHAREMOUNT_TIMEOUT_MS`),
+ * the JSON config file (`SHAREMOUNT_CONFIG`, default /etc/sharemount/flexvolume.json, read
+ * only if it exists), the driver's defaults, then the built-in ones. The root, the log and the
+ * config file must all lie outside the plugin directory: a file written there makes kubelet
+ * re-run `init` and forget what it learnt.
+ */
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, defaults: ConfigDefaults, executable: string | undefined, driverName: string): FlexVolumeConfig {
+  const forbidden = forbiddenDirs(executable);
+  const configPath = env.SHAREMOUNT_CONFIG || defaultConfigFile;
+  checkOutside('SHAREMOUNT_CONFIG', configPath, forbidden);
+  const file = readConfigFile(configPath, env.SHAREMOUNT_CONFIG !== undefined && env.SHAREMOUNT_CONFIG !== '');
+
+  const root = pick('SHAREMOUNT_ROOT', env.SHAREMOUNT_ROOT, absolutePath) ?? file.root ?? defaults.root ?? defaultRoot;
+  const logSetting = pick('SHAREMOUNT_LOG', env.SHAREMOUNT_LOG, z.union([absolutePath, z.literal('off')])) ?? file.log ?? defaults.logFile ?? defaultLogFile(driverName);
+  const logLevel = pick('SHAREMOUNT_LOG_LEVEL', env.SHAREMOUNT_LOG_LEVEL, z.enum(logLevels)) ?? file.logLevel ?? defaults.logLevel ?? 'info';
+  const timeoutMs = pick('SHAREMOUNT_TIMEOUT_MS', env.SHAREMOUNT_TIMEOUT_MS, timeout) ?? file.timeoutMs ?? defaults.timeoutMs ?? defaultTimeoutMs;
+
+  checkOutside('root', root, forbidden);
+  const logFile = logSetting === 'off' ? undefined : logSetting;
+  if (logFile !== undefined) checkOutside('log', logFile, forbidden);
+  return { root, logFile, logLevel, timeoutMs };
+}
+
+/** `/var/log/sharemount/<vendor~driver>.log`. */
+export function defaultLogFile(driverName: string): string {
+  return `/var/log/sharemount/${driverName.replace('/', '~')}.log`;
+}
+
+function pick<T>(name: string, value: string | undefined, schema: z.ZodType<T>): T | undefined {
+  if (value === undefined || value === '') return undefined;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw fromZodError(parsed.error, name);
+  return parsed.data;
+}
+
+function readConfigFile(path: string, required: boolean): z.infer<typeof fileSchema> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw invalidArgument('SHAREMOUNT_CONFIG', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw invalidArgument('SHAREMOUNT_CONFIG', `${path} is not valid JSON`);
+  }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) throw fromZodError(parsed.error, path);
+  return parsed.data;
+}
+
+function checkOutside(field: string, path: string, forbidden: readonly string[]): void {
+  for (const dir of forbidden) {
+    if (isInside(path, dir)) throw invalidArgument(field, `${path} is inside the plugin directory ${dir}: kubelet re-runs init for every file written there; choose a path outside it`);
+  }
+}

@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { fromZodError, invalidArgument } from '../errors.js';
+
+/** The option keys kubelet itself puts into every JSON argument (protocols/flexvolume.md). */
+export const kubeletKeys = {
+  fsType: 'kubernetes.io/fsType',
+  readwrite: 'kubernetes.io/readwrite',
+  pvOrVolumeName: 'kubernetes.io/pvOrVolumeName',
+  podName: 'kubernetes.io/pod.name',
+  podNamespace: 'kubernetes.io/pod.namespace',
+  podUid: 'kubernetes.io/pod.uid',
+  serviceAccountName: 'kubernetes.io/serviceAccount.name',
+  fsGroup: 'kubernetes.io/mounterArgs.FsGroup',
+} as const;
+
+/** `kubernetes.io/secret/<key>`: one per key of the volume's secret, value base64. */
+export const secretKeyPrefix = 'kubernetes.io/secret/';
+const kubeletPrefix = 'kubernetes.io/';
+
+/** What kubelet told the driver about the pod and the volume, typed. */
+export interface KubeletOptions {
+  /** `kubernetes.io/fsType`; undefined when kubelet sent an empty string. */
+  fsType: string | undefined;
+  /** `kubernetes.io/readwrite` is `ro`. */
+  readOnly: boolean;
+  /** The PV's name, or the inline volume's name. */
+  pvOrVolumeName: string | undefined;
+  /** Present on `mount` only. */
+  pod: { name: string | undefined; namespace: string | undefined; uid: string | undefined };
+  serviceAccountName: string | undefined;
+  /** The pod's fsGroup, when it sets one. */
+  fsGroup: number | undefined;
+  /** The volume's secret, values decoded. Never log these. */
+  secrets: Readonly<Record<string, string>>;
+}
+
+/** A JSON argument split into kubelet's part and the driver's own options. */
+export interface ParsedVolumeOptions {
+  kubelet: KubeletOptions;
+  /** Every key outside `kubernetes.io/`: the volume spec's `options`, still raw strings. */
+  driverOptions: Record<string, string>;
+  /** `kubernetes.io/` keys this shim does not know (a newer kubelet): ignored, worth a log line. */
+  unknownKubeletKeys: string[];
+}
+
+const maxKeys = 256;
+const maxValueBytes = 16 * 1024;
+const maxGid = 4_294_967_294; // (gid_t)-1 means "no change" to chown, so it is not a group
+
+// Kubernetes names: a DNS-1123 subdomain (pod, service account) or label (namespace).
+const dnsSubdomain = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS-1123 subdomain');
+const dnsLabel = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label');
+const emptyAsUndefined = (value: string | undefined) => (value === '' ? undefined : value);
+
+const kubeletSchema = z.object({
+  [kubeletKeys.fsType]: z
+    .string()
+    .max(64)
+    .regex(/^([a-z0-9][a-z0-9._-]*)?$/, 'must be a filesystem type name such as ext4 or xfs')
+    .optional()
+    .transform(emptyAsUndefined),
+  [kubeletKeys.readwrite]: z.enum(['ro', 'rw'], 'must be "ro" or "rw"').default('rw'),
+  [kubeletKeys.pvOrVolumeName]: z.string().max(253).optional().transform(emptyAsUndefined),
+  [kubeletKeys.podName]: dnsSubdomain.optional(),
+  [kubeletKeys.podNamespace]: dnsLabel.optional(),
+  [kubeletKeys.podUid]: z.string().regex(/^[0-9a-fA-F-]{1,64}$/, 'must be a UID').optional(),
+  [kubeletKeys.serviceAccountName]: z.union([z.literal(''), dnsSubdomain]).optional().transform(emptyAsUndefined),
+  [kubeletKeys.fsGroup]: z
+    .string()
+    .regex(/^\d{1,10}$/, 'must be a group id (decimal digits)')
+    .transform(Number)
+    .refine((gid) => gid <= maxGid, `must be at most ${maxGid}`)
+    .optional(),
+});
+
+const secretName = /^[-._a-zA-Z0-9]{1,253}$/;
+const base64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Parses a JSON argument exactly as kubelet sends it: one flat object of string values.
+ * Errors name the key (`options.kubernetes.io/readwrite`) and never quote a value, so a secret
+ * cannot leak through a Failure message.
+ */
+export function parseVolumeOptions(json: string): ParsedVolumeOptions {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (error) {
+    throw invalidArgument('options', `is not valid JSON (${(error as Error).message.replace(/\s*\(.*$/s, '').slice(0, 120)})`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('options', 'must be a JSON object of string values');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > maxKeys) throw invalidArgument('options', `has more than ${maxKeys} keys`);
+  const kubeletPart: Record<string, string> = {};
+  const driverOptions: Record<string, string> = {};
+  const secrets: Record<string, string> = {};
+  const unknownKubeletKeys: string[] = [];
+  const known = new Set<string>(Object.values(kubeletKeys));
+  for (const [key, value] of entries) {
+    const field = `options.${key}`;
+    const isSecret = key.startsWith(secretKeyPrefix);
+    if (typeof value !== 'string') throw invalidArgument(field, 'must be a string (kubelet sends every value as a string)');
+    if (Buffer.byteLength(value) > maxValueBytes) throw invalidArgument(field, `is longer than ${maxValueBytes} bytes`);
+    if (isSecret) {
+      const name = key.slice(secretKeyPrefix.length);
+      if (!secretName.test(name)) throw invalidArgument(field, 'secret key must match [-._a-zA-Z0-9]+');
+      if (!base64.test(value)) throw invalidArgument(field, 'must be base64 (kubelet encodes secret values)');
+      secrets[name] = Buffer.from(value, 'base64').toString('utf8');
+    } else if (known.has(key)) {
+      kubeletPart[key] = value;
+    } else if (key.startsWith(kubeletPrefix)) {
+      unknownKubeletKeys.push(key);
+    } else {
+      if (key === '' || key.includes('\0')) throw invalidArgument('options', 'has an empty key or a key with a NUL byte');
+      driverOptions[key] = value;
+    }
+  }
+  const parsed = kubeletSchema.safeParse(kubeletPart);
+  if (!parsed.success) throw fromZodError(parsed.error, 'options');
+  const k = parsed.data;
+  return {
+    kubelet: {
+      fsType: k[kubeletKeys.fsType],
+      readOnly: k[kubeletKeys.readwrite] === 'ro',
+      pvOrVolumeName: k[kubeletKeys.pvOrVolumeName],
+      pod: { name: k[kubeletKeys.podName], namespace: k[kubeletKeys.podNamespace], uid: k[kubeletKeys.podUid] },
+      serviceAccountName: k[kubeletKeys.serviceAccountName],
+      fsGroup: k[kubeletKeys.fsGroup],
+      secrets,
+    },
+    driverOptions,
+    unknownKubeletKeys,
+  };
+}
+
+/** The JSON argument with every secret value replaced, for a log line. */
+export function redactOptions(options: Record<string, unknown>, sensitiveKeys: readonly string[] = []): Record<string, unknown> {
+  const sensitive = new Set(sensitiveKeys);
+  return Object.fromEntries(
+    Object.entries(options).map(([key, value]) => [key, key.startsWith(secretKeyPrefix) || sensitive.has(key) ? '[Redacted]' : value]),
+  );
+}

@@ -1,0 +1,75 @@
+import { applyFsGroup } from '../fs-group.js';
+import { openInsideShare } from '../subpath.js';
+import type { MountManager, Publication } from '../mount-manager.js';
+import type { CallArguments } from './calls.js';
+import type { CallContext } from './call-context.js';
+import { parseVolumeOptions, redactOptions } from './kubelet-options.js';
+import { success, type Reply } from './reply.js';
+import { toVolumeRequest } from './volume-request.js';
+
+/**
+ * `mount <podVolumeDir> <json>`: publish the volume onto the pod's directory. Every input is
+ * validated before anything is touched. The share is reconciled first (no long-running process
+ * exists to do it, and a pod whose earlier call was killed may never be called again), then
+ * published; the pod's fsGroup is applied to the published directory. When anything fails after
+ * the publication it is undone, since kubelet removes the directory of a failed mount and would
+ * skip the next attempt if a mount were left on it.
+ */
+export async function mountCall(args: CallArguments<'mount'>, context: CallContext): Promise<Reply> {
+  const { driver, logger } = context;
+  const parsed = parseVolumeOptions(args.json);
+  const pod = parsed.kubelet.pod;
+  const fields = { podVolumeDir: args.podVolumeDir, pod: `${pod.namespace ?? '?'}/${pod.name ?? '?'}`, podUid: pod.uid };
+  if (parsed.unknownKubeletKeys.length > 0) logger.info({ ...fields, keys: parsed.unknownKubeletKeys }, 'ignoring kubelet option keys this shim does not know');
+  logger.debug({ ...fields, options: redactOptions(JSON.parse(args.json) as Record<string, unknown>, driver.sensitiveOptionKeys) }, 'mount');
+
+  const request = toVolumeRequest(parsed, driver, await context.backends());
+  await driver.beforePublish?.({
+    backend: request.backend,
+    parameters: request.parameters,
+    kubelet: parsed.kubelet,
+    podVolumeDir: args.podVolumeDir,
+    logger,
+    remainingMs: context.remainingMs,
+  });
+
+  const manager = await context.manager();
+  await manager.reconcile({ share: await manager.shareKeyOf(request.volume) });
+  const publication = await manager.publish({
+    ...request.volume,
+    readOnly: parsed.kubelet.readOnly,
+    target: args.podVolumeDir,
+    strategy: request.strategy,
+  });
+  const { fsGroup, readOnly } = parsed.kubelet;
+  // As kubelet: fsGroup only for a writable volume (its SetUpAt skips read-only ones).
+  if (fsGroup !== undefined && !readOnly) {
+    try {
+      await applyFsGroupTo(publication, fsGroup, context);
+    } catch (error) {
+      await undo(manager, args.podVolumeDir, context);
+      throw error;
+    }
+  }
+  logger.info({ ...fields, share: publication.shareKey, subPath: publication.subPath, strategy: publication.strategy, readOnly, fsGroup }, 'mounted');
+  return success();
+}
+
+async function applyFsGroupTo(publication: Publication, gid: number, context: CallContext): Promise<void> {
+  // Through a descriptor opened inside the share, never through a path a pod could redirect.
+  const directory = await openInsideShare(publication.sharePath, publication.subPath, { create: false, mode: 0o755 });
+  try {
+    const { entries } = await applyFsGroup(directory.procPath, gid, { timeoutMs: context.remainingMs() });
+    context.logger.debug({ target: publication.target, gid, entries }, 'fsGroup applied');
+  } finally {
+    await directory.close();
+  }
+}
+
+async function undo(manager: MountManager, podVolumeDir: string, context: CallContext): Promise<void> {
+  try {
+    await manager.unpublish(podVolumeDir, { removeTarget: false });
+  } catch (error) {
+    context.logger.error({ podVolumeDir, error: String(error) }, 'could not undo the publication after a failed mount');
+  }
+}

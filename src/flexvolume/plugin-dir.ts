@@ -1,0 +1,42 @@
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+
+/** kubelet's default `--volume-plugin-dir`. */
+export const defaultPluginDir = '/usr/libexec/kubernetes/kubelet-plugins/volume/exec';
+
+/**
+ * The plugin directory this executable was installed into: the parent of its `vendor~driver`
+ * directory. kubelet watches that tree and re-runs `init` for any file written there, so no
+ * log or state may go into it.
+ */
+export function pluginDirOf(executable: string): string {
+  const driverDir = dirname(resolve(executable));
+  return basename(driverDir).includes('~') ? dirname(driverDir) : driverDir;
+}
+
+/** Whether `path` is `dir` or lies below it (lexically, after resolving both). */
+export function isInside(path: string, dir: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * The directories that must stay free of anything the driver writes: kubelet's default plugin
+ * directory and the one this executable is in, both as called and with symlinks resolved.
+ */
+export function forbiddenDirs(executable: string | undefined): string[] {
+  const dirs = new Set([defaultPluginDir]);
+  if (executable !== undefined) {
+    dirs.add(pluginDirOf(executable));
+    dirs.add(pluginDirOf(realOrResolved(executable)));
+  }
+  return [...dirs];
+}
+
+function realOrResolved(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+}
