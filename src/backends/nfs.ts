@@ -19,13 +19,21 @@ export interface NfsBackendOptions {
   provisioner?: NfsProvisionerOptions;
 }
 
+type NfsBackendShape = Backend<NfsSource, NfsParameters>;
+/** The NFS backend as `nfsBackend()` returns it: parameters and toVolume always present. */
+export type NfsBackend = NfsBackendShape & Required<Pick<NfsBackendShape, 'checkOptions' | 'parameters' | 'toVolume'>>;
+/** The NFS backend with a provisioner: createVolume and deleteVolume present too. */
+export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume'>>;
+
 /**
  * The NFS backend: one share per (server, export, option set) per node, mounted with
  * `mount -t nfs -o <options> -- server:/export <mountPoint>` so that mount.nfs and the kernel
  * do the protocol work; consumers get bind mounts of sub-directories. With `provisioner`, it also
  * creates and deletes volumes as sub-directories of an export. See docs/backends/nfs.md.
  */
-export function nfsBackend(options: NfsBackendOptions = {}) {
+export function nfsBackend(options: NfsBackendOptions & { provisioner: NfsProvisionerOptions }): NfsProvisioningBackend;
+export function nfsBackend(options?: NfsBackendOptions): NfsBackend;
+export function nfsBackend(options: NfsBackendOptions = {}): NfsBackend {
   const provisioner = options.provisioner ? new NfsProvisioner(options.provisioner) : undefined;
   return {
     name: 'nfs',

@@ -89,8 +89,17 @@ done <"$STATE_DIR/exports"
 if [ "$MODE" = fuse ]; then
   fuse_options=''
   [ $readonly_mount = yes ] && fuse_options='-o ro'
-  # setsid: the daemon outlives this helper and must not hold mount(8)'s pipes open.
-  setsid bindfs -f $fuse_options -- "$local_dir" "$target" </dev/null >/dev/null 2>&1 &
+  # setsid: the daemon outlives this helper and must not hold mount(8)'s pipes open. No "--":
+  # bindfs appends its own options after the paths and "--" would turn them into paths.
+  # The daemon must not inherit descriptors above 2 either: the library passes its lock sockets
+  # to mount(8), and a daemon holding them would hold the share's lock for as long as it lives.
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"
+    done
+    exec setsid bindfs -f $fuse_options "$local_dir" "$target" </dev/null >/dev/null 2>>"$STATE_DIR/bindfs.log"
+  ) &
   printf '%s\t%s\n' "$!" "$target" >>"$STATE_DIR/fuse.pids"
   for _ in $(seq 250); do
     awk -v t="$target" '$5 == t && / - fuse/ { found = 1 } END { exit !found }' /proc/self/mountinfo && exit 0
