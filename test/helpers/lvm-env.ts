@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -19,7 +19,8 @@ import type { LvmBackendOptions } from '../../src/backends/lvm.js';
  * - `--config global/activation=0` on every command, since activation needs device-mapper;
  * - an "active LV" is a loop device over the image at the LV's offset in the PV (pe_start +
  *   first extent * extent size) and of its size, resized in place when the LV grows, the way
- *   lvextend reloads a real LV's table. Linear LVs in one contiguous run only.
+ *   lvextend reloads a real LV's table, and with its first 4 KiB zeroed when first seen, as
+ *   lvcreate --zero y does where it can activate. Linear LVs in one contiguous run only.
  * `cleanup` unmounts what still shows its loop devices and detaches only the loop devices it
  * attached, even after a failed test.
  */
@@ -78,18 +79,22 @@ export async function createLvmEnv(options: { vg?: string; sizeBytes?: number } 
     const standIn = async (vgName: string, lv: string): Promise<string> => {
       const pvRow = parsePvReport(await lvm('pvs', pvsArgs())).find((row) => row.vg_name === vgName && row.pv_name === pv);
       if (pvRow === undefined) throw new Error(`no PV in ${vgName}`);
-      const { first, count } = extentRun(parseSegmentReport(await lvm('lvs', segmentsArgs(vgName, lv), { vg: vgName, lv })), pv);
+      const segments = parseSegmentReport(await lvm('lvs', segmentsArgs(vgName, lv), { vg: vgName, lv }));
+      const { first, count } = extentRun(segments, pv);
       const offset = pvRow.pe_start + first * pvRow.vg_extent_size;
       const size = count * pvRow.vg_extent_size;
-      const key = `${vgName}/${lv}`;
-      const known = standIns.get(key);
+      const uuid = segments[0]!.lv_uuid; // a removed and re-created LV of the same name is another LV
+      const known = standIns.get(uuid);
       if (known !== undefined && known.offset === offset) {
         if (known.size !== size) await setLoopSizeLimit(known.device, size);
         known.size = size;
         return known.device;
       }
+      // A new LV: do what lvcreate --zero y does on a machine with device-mapper (it cannot here)
+      // and clear its first 4 KiB, so the extents of a removed LV never show its old filesystem.
+      await zeroRange(image, offset, Math.min(4096, size));
       const device = await attach(loops, ['--find', '--show', '--offset', String(offset), '--sizelimit', String(size), image]);
-      standIns.set(key, { device, offset, size });
+      standIns.set(uuid, { device, offset, size });
       return device;
     };
 
@@ -159,6 +164,16 @@ export function extentRun(segments: ReadonlyArray<{ seg_pe_ranges: string }>, pv
   }
   if (first === undefined || next === undefined) throw new Error('the LV has no segments');
   return { first, count: next - first };
+}
+
+async function zeroRange(file: string, offset: number, length: number): Promise<void> {
+  const handle = await open(file, 'r+');
+  try {
+    await handle.write(Buffer.alloc(length), 0, length, offset);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 async function attach(loops: string[], args: string[]): Promise<string> {

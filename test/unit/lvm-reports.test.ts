@@ -35,8 +35,8 @@ describe('lvm2 JSON reports', () => {
     expect(parsePvReport('{"report":[{"pv":[{"pv_name":"/dev/loop3","vg_name":"vg0","pe_start":"1048576","vg_extent_size":"4194304"}]}]}')).toEqual([
       { pv_name: '/dev/loop3', vg_name: 'vg0', pe_start: 1048576, vg_extent_size: 4194304 },
     ]);
-    expect(parseSegmentReport('{"report":[{"seg":[{"lv_name":"a","vg_name":"vg0","seg_pe_ranges":"/dev/loop3:0-24","seg_size_pe":"25"}]}]}')).toEqual([
-      { lv_name: 'a', vg_name: 'vg0', seg_pe_ranges: '/dev/loop3:0-24', seg_size_pe: 25 },
+    expect(parseSegmentReport('{"report":[{"seg":[{"lv_name":"a","vg_name":"vg0","lv_uuid":"u-1","seg_pe_ranges":"/dev/loop3:0-24","seg_size_pe":"25"}]}]}')).toEqual([
+      { lv_name: 'a', vg_name: 'vg0', lv_uuid: 'u-1', seg_pe_ranges: '/dev/loop3:0-24', seg_size_pe: 25 },
     ]);
   });
 

@@ -46,8 +46,8 @@ const pvRow = z.object({ pv_name: z.string(), vg_name: z.string(), pe_start: byt
 export type PvRow = z.output<typeof pvRow>;
 
 /** Fields asked of `lvs --segments` (one row per segment). */
-export const segmentFields = ['lv_name', 'vg_name', 'seg_pe_ranges', 'seg_size_pe'] as const;
-const segmentRow = z.object({ lv_name: z.string(), vg_name: z.string(), seg_pe_ranges: z.string(), seg_size_pe: z.string().regex(/^\d+$/).transform(Number) });
+export const segmentFields = ['lv_name', 'vg_name', 'lv_uuid', 'seg_pe_ranges', 'seg_size_pe'] as const;
+const segmentRow = z.object({ lv_name: z.string(), vg_name: z.string(), lv_uuid: z.string(), seg_pe_ranges: z.string(), seg_size_pe: z.string().regex(/^\d+$/).transform(Number) });
 export type SegmentRow = z.output<typeof segmentRow>;
 
 const vgReport = report('vg', vgRow);
