@@ -99,8 +99,11 @@ export const lvmParametersSchema = z
     return out;
   });
 
-/** Parameters as a caller may hand them over: flat strings as drivers receive them, or already parsed. */
-export type LvmParametersInput = z.input<typeof lvmParametersSchema> | LvmParameters;
+/**
+ * Parameters as a caller may hand them over: flat strings as drivers receive them (a CSI volume
+ * context is a `Record<string, string>`), or already parsed. Every method validates them again.
+ */
+export type LvmParametersInput = z.input<typeof lvmParametersSchema> | LvmParameters | Record<string, string>;
 
 /** Parses raw or already-parsed parameters; INVALID_ARGUMENT names the field (`parameters.size`). */
 export function parseLvmParameters(input: unknown): LvmParameters {
