@@ -80,6 +80,9 @@ export class StateStore {
   async removeShare(key: string): Promise<void> {
     const dir = this.shareDir(key);
     await rmdir(join(dir, 'mnt')).catch(ignore('ENOENT'));
+    // A process killed inside writeFileAtomic leaves its temp file (`<record>.json.<n>`): our own
+    // bookkeeping, never user data, and left alone it would keep the share's directory forever.
+    for (const temp of [join(dir, 'refs'), dir]) await removeTempRecords(temp);
     await rmdir(join(dir, 'refs')).catch(ignore('ENOENT'));
     await unlink(join(dir, 'share.json')).catch(ignore('ENOENT'));
     for (let path = dir; path.startsWith(`${this.root}/`); path = dirname(path)) {
@@ -214,6 +217,12 @@ async function readOptional(file: string): Promise<string | undefined> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** Deletes write-file-atomic's leftover temp files (`*.json.<digits>`) in `dir`; nothing else. */
+async function removeTempRecords(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  for (const name of names) if (/\.json\.\d+$/.test(name)) await unlink(join(dir, name)).catch(ignore('ENOENT'));
 }
 
 function safeJson(text: string): unknown {
