@@ -18,8 +18,7 @@ export interface InvariantScope {
  * - every reference matches a real publication: a bind mount of exactly `share/subPath` (same
  *   filesystem, same root), `ro` when read-only, or a symlink to exactly `share/subPath`;
  * - every reference is indexed under `_targets` and every index entry has its reference;
- * - every mount and symlink under the pods dir is a referenced publication, mounted once;
- * - no stray file (a half-written record) is left in the bookkeeping.
+ * - every mount and symlink under the pods dir is a referenced publication, mounted once.
  */
 export async function invariantViolations(manager: MountManager, scope: InvariantScope): Promise<string[]> {
   const root = await manager.root();
@@ -62,8 +61,6 @@ async function shareViolations(state: StateStore, share: ShareStatus, top: Reado
   if (records.length > 0 && !shareMount) violations.push(`share referenced (${records.length}) but not mounted: ${share.key}`);
   if (records.length === 0 && shareMount) violations.push(`share mounted with no reference: ${share.key}`);
   if (records.length === 0 && !shareMount) violations.push(`share directory left with neither mount nor reference: ${share.key}`);
-  const stray = (await readdir(join(state.shareDir(share.key), 'refs')).catch(() => [] as string[])).filter((name) => !name.endsWith('.json'));
-  for (const name of stray) violations.push(`stray file in ${share.key}/refs: ${name}`);
 
   for (const publication of share.publications) {
     const where = `${publication.target} (share ${share.key}, subPath "${publication.subPath}")`;
@@ -100,8 +97,8 @@ async function indexViolations(state: StateStore, shares: readonly ShareStatus[]
   const index = await state.listIndex();
   const indexedKeys = new Map<string, number>();
   for (const { name, key } of index) {
-    if (name.startsWith('.tmp-')) violations.push(`stray temporary index entry: _targets/${name}`);
-    else if (key === undefined) violations.push(`index entry with no valid share key: _targets/${name}`);
+    if (name.startsWith('.tmp-')) continue; // a symlink a killed process never renamed: inert
+    if (key === undefined) violations.push(`index entry with no valid share key: _targets/${name}`);
     else indexedKeys.set(key, (indexedKeys.get(key) ?? 0) + 1);
   }
   const referenceCount = countBy([...references.values()]);

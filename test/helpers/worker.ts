@@ -1,6 +1,6 @@
 /**
  * A separate process acting on a MountManager with a shared state root, as kubelet runs one
- * FlexVolume driver process per call. Run as `node --import tsx worker.ts '<json WorkerConfig>'`
+ * FlexVolume driver process per call. Run as `node --import tsx worker.ts '<json WorkerConfig>'` or bundled (workers.ts)
  * (one process, so that SIGKILL of its PID kills the code under test and nothing else).
  *
  * Prints `ready` once the manager is initialised, then, depending on the config:

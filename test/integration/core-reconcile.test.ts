@@ -1,0 +1,162 @@
+/**
+ * reconcile() repairs, one by one, on states constructed directly (what a crash, an operator
+ * or a reboot can leave): each case first shows that the invariant checker sees the damage,
+ * then that reconcile reports the repair it made and that afterwards every invariant holds.
+ */
+import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { MountManager, type Publication } from '../../src/mount-manager.js';
+import { bindBackend } from '../../src/backends/bind.js';
+import { StateStore } from '../../src/state.js';
+import { encodeComponent } from '../../src/escape.js';
+import { assertInvariants, invariantViolations } from '../helpers/invariants.js';
+import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
+import type { ReconcileReport } from '../../src/reconcile.js';
+import type { Source } from '../../src/backend.js';
+
+const skip = skipUnlessReady();
+
+const nothing: Omit<ReconcileReport, 'sharesChecked'> = {
+  droppedReferences: [],
+  adoptedPublications: [],
+  repairedReadOnly: [],
+  unmountedShares: [],
+  remountedShares: [],
+  droppedIndexEntries: 0,
+  problems: [],
+};
+
+describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
+  let sandbox: Sandbox;
+  let manager: MountManager;
+  let state: StateStore;
+  let caseNumber = 0;
+  let pods: string;
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    await seedSourceTree(sandbox.source, 4);
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    state = new StateStore(await manager.root());
+  });
+
+  afterEach(async () => {
+    for (const share of await manager.list()) for (const p of share.publications) await manager.unpublish(p.target).catch(() => {});
+    await unmountEverythingUnder(sandbox.pods);
+    await unmountEverythingUnder(sandbox.root);
+  });
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  /** Each case publishes under its own pods dir, so its checks see only its own publications. */
+  async function publish(name: string, subPath: string, readOnly = false): Promise<Publication> {
+    return manager.publish({ source: { backend: 'bind', path: sandbox.source } as Source, subPath, readOnly, target: join(pods, name) });
+  }
+
+  async function reconciled(expected: Partial<ReconcileReport>): Promise<void> {
+    const report = await manager.reconcile();
+    expect({ ...report, sharesChecked: 0 }).toEqual({ ...nothing, ...expected, sharesChecked: 0 });
+    await assertInvariants(manager, { pods });
+    expect(await manager.reconcile()).toMatchObject(nothing);
+  }
+
+  beforeEach(async () => {
+    pods = join(sandbox.pods, `case-${++caseNumber}`);
+    await mkdir(pods);
+  });
+
+  it('unmounts a share that is mounted with no reference', async () => {
+    const publication = await publish('a', 'd000');
+    await execa('umount', [publication.target]);
+    await state.removeRef(publication.shareKey, publication.target);
+    await state.removeIndex(publication.target);
+    expect(await invariantViolations(manager, { pods })).toEqual([expect.stringMatching(/share mounted with no reference/)]);
+
+    await reconciled({ unmountedShares: [publication.shareKey] });
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(await manager.list()).toEqual([]);
+  });
+
+  it('drops a reference whose publication is gone, and keeps the share for the others', async () => {
+    const gone = await publish('gone', 'd000');
+    const kept = await publish('kept', 'd001');
+    await execa('umount', [gone.target]);
+    expect(await invariantViolations(manager, { pods })).toEqual([expect.stringMatching(/reference without its bind mount/)]);
+
+    await reconciled({ droppedReferences: [{ share: gone.shareKey, target: gone.target, reason: expect.any(String) }] });
+    expect(await state.readIndex(gone.target)).toBeUndefined();
+    const [share] = await manager.list();
+    expect(share!.mounted).toBe(true);
+    expect(share!.publications.map((p) => p.target)).toEqual([kept.target]);
+  });
+
+  it('remounts read-only a read-only publication left writable', async () => {
+    const publication = await publish('ro', 'd002', true);
+    await execa('mount', ['-o', 'remount,bind,rw', publication.target]);
+    await writeFile(join(publication.target, 'while-writable.txt'), 'x'); // the damage is real
+    await execa('rm', [join(sandbox.source, 'd002', 'while-writable.txt')]);
+    expect(await invariantViolations(manager, { pods })).toEqual([expect.stringMatching(/read-only publication is writable/)]);
+
+    await reconciled({ repairedReadOnly: [{ share: publication.shareKey, target: publication.target }] });
+    await expect(writeFile(join(publication.target, 'after.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+  });
+
+  it('adopts a bind publication of a share that has no reference (its record was never written)', async () => {
+    const publication = await publish('orphan', 'd003', true);
+    await state.removeRef(publication.shareKey, publication.target);
+    await state.removeIndex(publication.target);
+    const violations = await invariantViolations(manager, { pods });
+    expect(violations).toEqual(
+      expect.arrayContaining([expect.stringMatching(/share mounted with no reference/), expect.stringMatching(/mount under the pods dir with no reference/)]),
+    );
+
+    await reconciled({ adoptedPublications: [{ share: publication.shareKey, target: publication.target }] });
+    const [share] = await manager.list();
+    expect(share!.publications).toEqual([{ ...publication }]); // sub-path and read-only recovered from the kernel
+    expect(await manager.unpublish(publication.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  it('remounts a referenced share that is not mounted (unmounted behind its back)', async () => {
+    const publication = await publish('under', 'd000');
+    await execa('umount', ['--lazy', publication.sharePath]);
+    expect(await invariantViolations(manager, { pods })).toEqual([expect.stringMatching(/share referenced \(1\) but not mounted/)]);
+
+    await reconciled({ remountedShares: [publication.shareKey] });
+    expect((await mountsUnder(publication.sharePath)).length).toBe(1);
+  });
+
+  it('drops dangling and garbage `_targets` entries, and unreadable reference records', async () => {
+    const publication = await publish('live', 'd000');
+    const root = await manager.root();
+    await state.writeIndex(join(pods, 'no-reference'), publication.shareKey);
+    await state.writeIndex(join(pods, 'no-share'), 'bind/path/nowhere/opts/%');
+    await symlink('../../etc', join(root, '_targets', encodeComponent(join(pods, 'garbage'))));
+    const refs = join(root, publication.shareKey, 'refs');
+    await writeFile(join(refs, `${encodeComponent(join(pods, 'torn'), 250)}.json`), '{"version":1,"tar');
+    expect((await invariantViolations(manager, { pods })).length).toBeGreaterThanOrEqual(3);
+
+    const report = await manager.reconcile();
+    expect(report.droppedIndexEntries).toBe(3);
+    expect(report.droppedReferences).toEqual([{ share: publication.shareKey, target: undefined, reason: 'unreadable reference record' }]);
+    await assertInvariants(manager, { pods });
+    expect((await state.listIndex()).map((entry) => entry.key)).toEqual([publication.shareKey]);
+    expect(await readdir(refs)).toEqual([`${encodeComponent(publication.target, 250)}.json`]);
+  });
+
+  it('a reference record half-written by a killed process (write-file-atomic temp file) does not wedge the share', async () => {
+    // write-file-atomic writes `<record>.json.<n>` and renames it; SIGKILL between the two leaves it.
+    const publication = await publish('torn-write', 'd001');
+    const refs = join(await manager.root(), publication.shareKey, 'refs');
+    await writeFile(join(refs, `${encodeComponent(join(pods, 'other'), 250)}.json.2895021144`), '{"version":1,"tar');
+
+    expect(await manager.reconcile()).toMatchObject(nothing);
+    expect(await manager.unpublish(publication.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await manager.list()).toEqual([]);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+});
