@@ -246,7 +246,14 @@ export class MountManager {
       throw error;
     }
     try {
-      const prepared = request.strategy === 'bind' ? await prepareTarget(target, context.root) : { target, created: false };
+      let prepared;
+      try {
+        prepared = request.strategy === 'bind' ? await prepareTarget(target, context.root) : { target, created: false };
+      } catch (error) {
+        // A bad target (missing parent, a file, a symlink) must not leave the share mounted with no reference.
+        if (mountedNow) await this.releaseIfUnused(context, key);
+        throw error;
+      }
       const ref: RefRecord = {
         version: 1,
         target,
