@@ -86,7 +86,9 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
   try {
     raw = JSON.parse(json);
   } catch (error) {
-    throw invalidArgument('options', `is not valid JSON (${(error as Error).message.replace(/\s*\(.*$/s, '').slice(0, 120)})`);
+    // V8's message quotes the input, which may hold a secret: keep only where it went wrong.
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+    throw invalidArgument('options', `is not valid JSON${position === undefined ? '' : ` (at position ${position})`}: kubelet passes one JSON object of strings`);
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw invalidArgument('options', 'must be a JSON object of string values');
   const entries = Object.entries(raw as Record<string, unknown>);

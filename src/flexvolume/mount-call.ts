@@ -34,7 +34,8 @@ export async function mountCall(args: CallArguments<'mount'>, context: CallConte
   });
 
   const manager = await context.manager();
-  await manager.reconcile({ share: await manager.shareKeyOf(request.volume) });
+  const { source, options, sensitiveOptions } = request.volume;
+  await manager.reconcile({ share: await manager.shareKeyOf({ source, options, sensitiveOptions }) });
   const publication = await manager.publish({
     ...request.volume,
     readOnly: parsed.kubelet.readOnly,

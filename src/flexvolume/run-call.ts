@@ -7,6 +7,9 @@ import type { FlexVolumeDriverOptions } from './driver-options.js';
 import { createFileLogger, type FileLogger } from './log-file.js';
 import { failure, failureFrom, type Reply } from './reply.js';
 
+/** systemd's default PATH, for a process started without one. */
+export const defaultPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
 export interface RunCallOptions {
   driver: FlexVolumeDriverOptions;
   executable: string | undefined;
@@ -25,6 +28,9 @@ export interface RunCallOptions {
 export async function runCall(parsed: ParsedCall, options: RunCallOptions): Promise<Reply> {
   const { driver } = options;
   let logger: FileLogger | undefined;
+  // kubelet's environment is inherited, and may lack PATH (a bare systemd unit, `env -i`):
+  // mount(8), mkfs and lvm are then found where systemd's default PATH would find them.
+  process.env.PATH ??= defaultPath;
   try {
     const config = loadConfig(driver.env ?? process.env, driver, options.executable, driver.name);
     logger = createFileLogger({ file: config.logFile, level: config.logLevel, base: { driver: driver.name, call: parsed.call, pid: process.pid } });

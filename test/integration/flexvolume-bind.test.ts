@@ -1,0 +1,270 @@
+import { lstat, mkdir, readFile, readdir, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
+import { installDriver } from '../helpers/flexvolume-drivers.js';
+import { FakeKubelet, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
+import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
+
+// The bind driver (test/fixtures/flexvolume-bind) built into a single executable, installed
+// with the example's install script, and called with a minimal environment exactly as kubelet
+// calls it. Everything is checked against the kernel's mount table.
+const notRoot = process.getuid?.() !== 0;
+if (notRoot && process.env.CI !== 'true') console.warn('skipping FlexVolume bind tests: they need root (real mounts)');
+const suite = notRoot && process.env.CI !== 'true' ? describe.skip : describe;
+
+suite('FlexVolume bind driver, called as kubelet calls it', () => {
+  let sandbox: Sandbox;
+  let kubelet: FakeKubelet;
+  let pluginDir: string;
+  let logFile: string;
+  let env: Record<string, string>;
+  const pod = (i: number, extra: Partial<PodInfo> = {}): PodInfo => ({ name: `pod-${i}`, namespace: 'default', uid: `0000-${String(i).padStart(4, '0')}`, ...extra });
+  const volume = (options: Record<string, string>, extra: { readOnly?: boolean; secret?: Record<string, string> } = {}) => ({
+    options: { path: sandbox.source, ...options },
+    pvOrVolumeName: 'data',
+    ...extra,
+  });
+  /** Mounts under the sandbox, as mount points relative to it. */
+  const mountTable = async () => (await mountsUnder(sandbox.dir)).map((m) => m.mountPoint.slice(sandbox.dir.length)).sort();
+  const shareDirs = async () => (await readdir(join(sandbox.root, 'bind')).catch(() => [])).length;
+
+  beforeAll(async () => {
+    if (notRoot) throw new Error('FlexVolume integration tests need root');
+    sandbox = await createSandbox('sharemount-flexbind-');
+    pluginDir = join(sandbox.dir, 'plugins');
+    logFile = join(sandbox.dir, 'log', 'driver.log');
+    const executable = await installDriver('sharemount~bind', pluginDir);
+    env = { SHAREMOUNT_ROOT: sandbox.root, SHAREMOUNT_LOG: logFile, SHAREMOUNT_CONFIG: join(sandbox.dir, 'no-config.json') };
+    // SHAREMOUNT_CONFIG names a missing file on purpose: the machine's /etc must not matter.
+    await writeFile(env.SHAREMOUNT_CONFIG!, '{}');
+    kubelet = new FakeKubelet({ executable, driverDir: 'sharemount~bind', kubeletRoot: join(sandbox.dir, 'kubelet'), env });
+  }, 180_000);
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  it('init declares attach:false and every capability, exit 0', async () => {
+    const run = await kubelet.call('init');
+    expect(expectOneReply(run)).toEqual({
+      status: 'Success',
+      capabilities: { attach: false, selinuxRelabel: false, supportsMetrics: false, fsGroup: false, requiresFSResize: false },
+    });
+  });
+
+  it('answers exactly {"status":"Not supported"} for calls the driver does not implement', async () => {
+    for (const args of [['mountdevice', '/a', '/dev/b', '{}'], ['unmountdevice', '/a'], ['expandvolume', '{}', '/a', '2', '1'], ['expandfs', '{}', '/dev/b', '/a', '2', '1']]) {
+      const run = await kubelet.call(...args);
+      expectOneReply(run);
+      expect(run.stdout).toBe('{"status":"Not supported"}\n');
+      expect(run.verdict.kind).toBe('not-supported');
+    }
+  });
+
+  it('answers Failure with a usage message for no call, an unknown call or a wrong argument count', async () => {
+    expectFailure(await kubelet.call(), /no call given; usage: bind init \| bind mount <podVolumeDir> <json>/);
+    expectFailure(await kubelet.call('provision', '{}'), /unknown call "provision"; usage:/);
+    expectFailure(await kubelet.call('mount', '/a'), /mount takes 2 arguments, got 1; usage: bind mount <podVolumeDir> <json>/);
+    expectFailure(await kubelet.call('unmount'), /unmount takes 1 argument, got 0/);
+    expectFailure(await kubelet.call('init', 'extra'), /init takes 0 arguments, got 1/);
+  });
+
+  it('50 pods on one source: one share, 50 bind publications in the mount table; the last unmount unmounts the share', async () => {
+    const pods = Array.from({ length: 50 }, (_, i) => pod(i));
+    for (const [i, p] of pods.entries()) {
+      const op = await kubelet.mountVolume(p, 'data', volume({ subPath: `pod-${i}`, createIfNecessary: 'true', createMode: '0750' }));
+      expectOneReply(op.run!);
+      expect(op.ok, op.error).toBe(true);
+    }
+    const table = await mountTable();
+    const shares = table.filter((m) => m.startsWith('/root/'));
+    expect(shares).toHaveLength(1);
+    expect(shares[0]).toMatch(/^\/root\/bind\/path\/.+\/opts\/%\/mnt$/);
+    const podMounts = table.filter((m) => m.startsWith('/kubelet/pods/'));
+    expect(podMounts).toEqual(pods.map((p) => `/kubelet/pods/${p.uid}/volumes/sharemount~bind/data`).sort());
+
+    // Each pod sees its own sub-directory of the source, and writes land there.
+    await writeFile(join(kubelet.podVolumeDir(pods[7]!.uid, 'data'), 'hello.txt'), 'from pod 7');
+    expect(await readFile(join(sandbox.source, 'pod-7', 'hello.txt'), 'utf8')).toBe('from pod 7');
+    expect((await stat(join(sandbox.source, 'pod-7'))).mode & 0o7777).toBe(0o750);
+
+    // kubelet skips mount when the dir already is a mount point (same device: a bind of the same
+    // filesystem is not seen as one, so the driver is called again and must be idempotent).
+    const again = await kubelet.mountVolume(pods[0]!, 'data', volume({ subPath: 'pod-0', createIfNecessary: 'true', createMode: '0750' }));
+    expect(again.ok).toBe(true);
+    expect((await mountTable()).filter((m) => m.startsWith('/kubelet/'))).toHaveLength(50);
+
+    for (const [i, p] of pods.entries()) {
+      const op = await kubelet.unmountVolume(p.uid, 'data');
+      expectOneReply(op.run!);
+      expect(op.ok, op.error).toBe(true);
+      const left = await mountTable();
+      expect(left.filter((m) => m.startsWith('/kubelet/'))).toHaveLength(49 - i);
+      expect(left.filter((m) => m.startsWith('/root/'))).toHaveLength(i === 49 ? 0 : 1);
+    }
+    expect(await mountTable()).toEqual([]);
+    expect(await shareDirs()).toBe(0);
+    expect(await readFile(join(sandbox.source, 'pod-7', 'hello.txt'), 'utf8')).toBe('from pod 7'); // data untouched
+  });
+
+  it('applies fsGroup as kubelet would: group, g+rw, setgid on directories, symlinks not followed', async () => {
+    const dir = join(sandbox.source, 'fsgroup');
+    await mkdir(join(dir, 'nested'), { recursive: true });
+    await writeFile(join(dir, 'nested', 'file.txt'), 'x', { mode: 0o600 });
+    await writeFile(join(sandbox.dir, 'outside.txt'), 'outside', { mode: 0o600 });
+    await symlink(join(sandbox.dir, 'outside.txt'), join(dir, 'link-out'));
+    const op = await kubelet.mountVolume(pod(100, { fsGroup: 4321 }), 'data', volume({ subPath: 'fsgroup' }));
+    expect(op.ok, op.error).toBe(true);
+    for (const [path, isDir] of [[dir, true], [join(dir, 'nested'), true], [join(dir, 'nested', 'file.txt'), false]] as const) {
+      const s = await stat(path);
+      expect(s.gid, path).toBe(4321);
+      expect(s.mode & 0o660, path).toBe(0o660);
+      if (isDir) expect(s.mode & 0o2000, path).toBe(0o2000);
+    }
+    expect((await lstat(join(dir, 'link-out'))).gid).toBe(4321); // the link itself
+    const outside = await stat(join(sandbox.dir, 'outside.txt'));
+    expect(outside.gid).toBe(0); // never what it points to
+    expect(outside.mode & 0o777).toBe(0o600);
+    expect((await kubelet.unmountVolume(pod(100).uid, 'data')).ok).toBe(true);
+  });
+
+  it('read-only: the publication refuses writes, and fsGroup is not applied (as kubelet)', async () => {
+    await mkdir(join(sandbox.source, 'ro'), { recursive: true });
+    const op = await kubelet.mountVolume(pod(101, { fsGroup: 999 }), 'data', volume({ subPath: 'ro' }, { readOnly: true }));
+    expect(op.ok, op.error).toBe(true);
+    await expect(writeFile(join(kubelet.podVolumeDir(pod(101).uid, 'data'), 'x'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    expect((await stat(join(sandbox.source, 'ro'))).gid).toBe(0);
+    expect((await kubelet.unmountVolume(pod(101).uid, 'data')).ok).toBe(true);
+    expect(await mountTable()).toEqual([]);
+  });
+
+  it('symlink strategy when the volume asks: the pod dir becomes a link into the share; unmount still releases the share', async () => {
+    await mkdir(join(sandbox.source, 'linked'), { recursive: true });
+    const op = await kubelet.mountVolume(pod(102), 'data', volume({ subPath: 'linked', strategy: 'symlink' }));
+    expect(op.ok, op.error).toBe(true);
+    const dir = kubelet.podVolumeDir(pod(102).uid, 'data');
+    expect((await lstat(dir)).isSymbolicLink()).toBe(true);
+    expect(await readlink(dir)).toMatch(/\/mnt\/linked$/);
+    expect((await mountTable()).filter((m) => m.startsWith('/kubelet/'))).toEqual([]);
+    const down = await kubelet.unmountVolume(pod(102).uid, 'data');
+    expect(down.ok, down.error).toBe(true);
+    await expect(lstat(dir)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await mountTable()).toEqual([]);
+  });
+
+  it('unmount of a directory with nothing published succeeds (kubelet retries tear-down until it does)', async () => {
+    const dir = join(sandbox.dir, 'kubelet', 'pods', 'never', 'volumes', 'sharemount~bind', 'data');
+    await mkdir(dir, { recursive: true });
+    expect(expectOneReply(await kubelet.call('unmount', dir)).status).toBe('Success');
+  });
+
+  describe('hostile and broken input: Failure with a useful message, nothing mounted, nothing left', () => {
+    const secret = 'hunter2-the-secret';
+    // Each case: the volume's options (from the source dir), or a raw JSON argument.
+    type Options = (source: string) => Record<string, string>;
+    const withSource = (extra: Record<string, string>): Options => (source) => ({ path: source, ...extra });
+    const cases: Array<[string, Options | string, RegExp]> = [
+      ['not JSON at all', 'not json', /options: is not valid JSON/],
+      ['a JSON array', '[]', /options: must be a JSON object of string values/],
+      ['an empty argument', '', /options: is not valid JSON/],
+      ['a non-string value', '{"path":5}', /options\.path: must be a string/],
+      ['no path option', () => ({}), /options\.path: /],
+      ['a relative path', () => ({ path: 'relative/dir' }), /options\.path: must be an absolute path/],
+      ['a path with ..', () => ({ path: '/tmp/../etc' }), /options\.path: must be a normalised path/],
+      ['a NUL in the path', () => ({ path: '/tmp/a\u0000b' }), /options\.path: contains a NUL or control character/],
+      ['a subPath with ..', withSource({ subPath: '../../etc' }), /subPath: must not contain "\.\."/],
+      ['a subPath with .. inside', withSource({ subPath: 'a/../../b' }), /subPath: must not contain "\.\."/],
+      ['an absolute subPath', withSource({ subPath: '/etc' }), /subPath: must be relative to the share/],
+      ['a subPath through a symlink out of the share', withSource({ subPath: 'escape/passwd' }), /subPath: "escape" is a symlink/],
+      ['a subPath that does not exist', withSource({ subPath: 'missing' }), /subPath: "missing" does not exist in the share/],
+      ['mount option "bind"', withSource({ mountOptions: 'bind' }), /options\[0\]: "bind" is reserved/],
+      ['mount option "remount"', withSource({ mountOptions: 'ro,remount' }), /"remount" is reserved/],
+      ['an option that injects a flag', withSource({ mountOptions: '--make-shared' }), /starts with "-"/],
+      ['an option with a space', withSource({ mountOptions: 'ro nosuid' }), /has a name outside/],
+      ['an X-mount option', withSource({ mountOptions: 'X-mount.mkdir' }), /reserved/],
+      ['an option the bind backend does not take', withSource({ mountOptions: 'vers=4.1' }), /is not a bind-mount option/],
+      ['an unknown strategy', withSource({ strategy: 'hardlink' }), /options\.strategy: must be "bind" or "symlink"/],
+      ['a bad createMode', withSource({ subPath: 'new', createIfNecessary: 'true', createMode: '999' }), /createMode: must be an octal mode/],
+    ];
+    for (const [name, options, pattern] of cases) {
+      it(name, async () => {
+        await symlink('/etc', join(sandbox.source, 'escape')).catch(() => {});
+        const before = await mountTable();
+        const json =
+          typeof options === 'string'
+            ? options
+            : goJsonMarshal({ 'kubernetes.io/readwrite': 'rw', 'kubernetes.io/secret/password': Buffer.from(secret).toString('base64'), ...options(sandbox.source) });
+        const dir = kubelet.podVolumeDir(pod(200).uid, 'data');
+        await mkdir(dir, { recursive: true, mode: 0o750 });
+        const message = expectFailure(await kubelet.call('mount', dir, json), pattern);
+        expect(message).not.toContain(secret);
+        expect(message).not.toContain(Buffer.from(secret).toString('base64'));
+        expect(await mountTable()).toEqual(before);
+        expect(await shareDirs()).toBe(0);
+        expect(await readdir(dir)).toEqual([]); // untouched: kubelet removes it after a failure
+        await rmdir(dir);
+      });
+    }
+
+    it('bad kubelet keys: readwrite, fsGroup, a secret that is not base64', async () => {
+      const dir = kubelet.podVolumeDir(pod(201).uid, 'data');
+      await mkdir(dir, { recursive: true, mode: 0o750 });
+      expectFailure(await kubelet.call('mount', dir, goJsonMarshal({ 'kubernetes.io/readwrite': 'maybe', path: sandbox.source })), /options\.kubernetes\.io\/readwrite: must be "ro" or "rw"/);
+      expectFailure(await kubelet.call('mount', dir, goJsonMarshal({ 'kubernetes.io/mounterArgs.FsGroup': '-1', path: sandbox.source })), /FsGroup: must be a group id/);
+      expectFailure(await kubelet.call('mount', dir, goJsonMarshal({ 'kubernetes.io/secret/key': 'not base64!', path: sandbox.source })), /options\.kubernetes\.io\/secret\/key: must be base64/);
+      expectFailure(await kubelet.call('mount', 'relative/pod/dir', goJsonMarshal({ path: sandbox.source })), /target: must be an absolute path/);
+      expect(await mountTable()).toEqual([]);
+    });
+
+    it('the log has the failures, never a secret', async () => {
+      const log = await readFile(logFile, 'utf8');
+      expect(log).toMatch(/"msg":"call failed"/);
+      expect(log).not.toContain(secret);
+      expect(log).not.toContain(Buffer.from(secret).toString('base64'));
+    });
+  });
+
+  describe('whatever the driver code does, the output is one JSON document and stderr stays empty', () => {
+    it('stray console output and a Node warning around a Success', async () => {
+      const run = await kubelet.call('getvolumename', '{}');
+      expect(expectOneReply(run)).toEqual({ status: 'Success', volumeName: 'ignored-by-kubelet' });
+      expect(await readFile(logFile, 'utf8')).toMatch(/a stray line on stderr/);
+    });
+    it('an uncaught exception', async () => {
+      expectFailure(await kubelet.call('attach', '{}', 'node-1'), /internal error: thrown from a timer/);
+    });
+    it('an unhandled rejection', async () => {
+      expectFailure(await kubelet.call('detach', 'pv-1', 'node-1'), /internal error: rejected and never handled/);
+    });
+    it('work that never ends: the deadline answers', async () => {
+      const run = await new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_TIMEOUT_MS: '1000' } }).call('waitforattach', '/dev/x', '{}');
+      expectFailure(run, /waitforattach did not finish within 1000 ms/);
+    });
+    it('work dropped on the floor: the process still answers before it exits', async () => {
+      expectFailure(await kubelet.call('isattached', '{}', 'node-1'), /exited without a reply/);
+    });
+  });
+
+  describe('configuration', () => {
+    it('refuses a log file or a state root inside the plugin directory, and writes nothing there', async () => {
+      const inside = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_LOG: join(pluginDir, 'sharemount~bind', 'driver.log') } });
+      expectFailure(await inside.call('unmount', join(sandbox.dir, 'x')), /SHAREMOUNT_LOG|log: .* is inside the plugin directory/);
+      const rootInside = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_ROOT: join(pluginDir, 'state') } });
+      expectFailure(await rootInside.call('unmount', join(sandbox.dir, 'x')), /root: .* is inside the plugin directory/);
+      expect(await readdir(pluginDir)).toEqual(['sharemount~bind']);
+      expect(await readdir(join(pluginDir, 'sharemount~bind'))).toEqual(['bind']);
+    });
+
+    it('reads the config file named by SHAREMOUNT_CONFIG, and refuses a broken one', async () => {
+      const file = join(sandbox.dir, 'config.json');
+      await writeFile(file, JSON.stringify({ log: join(sandbox.dir, 'log', 'from-config.log') }));
+      const { SHAREMOUNT_LOG: _unused, ...withoutLog } = env;
+      const configured = new FakeKubelet({ ...kubelet.options, env: { ...withoutLog, SHAREMOUNT_CONFIG: file } });
+      expectOneReply(await configured.call('unmount', join(sandbox.dir, 'nothing-here')));
+      expect(await readFile(join(sandbox.dir, 'log', 'from-config.log'), 'utf8')).toMatch(/"call":"unmount"/);
+      await writeFile(file, JSON.stringify({ logFile: '/tmp/x' }));
+      expectFailure(await configured.call('unmount', join(sandbox.dir, 'nothing-here')), /Unrecognized key/);
+    });
+  });
+});
