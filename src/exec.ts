@@ -9,6 +9,13 @@ export interface RunOptions {
   sensitive?: readonly string[];
   env?: Record<string, string>;
   input?: string;
+  /**
+   * Let the command inherit the locks held by the caller (see lock.ts): for commands that must
+   * finish before anyone else looks at the share even if we die (a publication's bind mount,
+   * an unmount). Never for a command that may leave a daemon behind (a FUSE mount helper): the
+   * daemon would hold the lock for its whole life.
+   */
+  inheritLocks?: boolean;
 }
 
 export interface RunResult {
@@ -29,7 +36,7 @@ export async function run(command: string, args: readonly string[], options: Run
     reject: false,
     // fd 3 and up: the locks held here, so that they outlive us for as long as the command runs.
     // (execa's types do not list plain descriptors for fd 3+, but it passes them through.)
-    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...heldLockFds()] as unknown as ['pipe', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(options.inheritLocks ? heldLockFds() : [])] as unknown as ['pipe', 'pipe', 'pipe'],
     input: options.input,
     env: options.env,
     extendEnv: true,
@@ -44,10 +51,10 @@ export async function run(command: string, args: readonly string[], options: Run
   clearTimeout(timer);
   const shown = describe(command, args, options.sensitive);
   if (outcome === 'abandoned') {
+    // Its own children (mount.nfs under mount) may hold the pipes open: stop reading them.
     child.kill('SIGKILL');
     child.stdout?.destroy();
     child.stderr?.destroy();
-    (child as unknown as { unref(): void }).unref();
     throw new SharemountError('TIMEOUT', `${shown} did not exit within ${options.timeoutMs} ms and could not be killed`, {
       details: { command },
     });

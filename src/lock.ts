@@ -15,9 +15,9 @@ import { SharemountError } from './errors.js';
  * break (breaking a stale lock file safely needs a compare-and-swap the filesystem lacks).
  * Every process that shares a state root must share a network namespace (hostNetwork pods).
  *
- * Commands run while a lock is held inherit its socket (see `heldLockFds`): should this process
- * die while `mount` runs, the lock stays held until that `mount` has finished too, so nobody
- * (reconcile above all) can look at the share halfway through a change.
+ * Commands run with `inheritLocks` while a lock is held inherit its socket (see `heldLockFds`):
+ * should this process die while such a `mount` runs, the lock stays held until that `mount` has
+ * finished too, so nobody (reconcile above all) can look at the share halfway through a change.
  */
 export class KeyedLock {
   private readonly mutexes = new Map<string, { mutex: Mutex; users: number }>();

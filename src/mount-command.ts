@@ -15,6 +15,8 @@ export interface MountCall {
   sensitiveOptions?: OptionList;
   /** Pass paths to the kernel as given (they are already canonical, or are /proc fd links). */
   noCanonicalize?: boolean;
+  /** Hold the caller's locks until mount(8) exits, even if the caller dies (see `RunOptions`). */
+  inheritLocks?: boolean;
 }
 
 // The C locale keeps util-linux's messages stable enough to recognise "not mounted".
@@ -34,7 +36,7 @@ export function buildMountArgs(call: MountCall): string[] {
 
 /** Runs mount(8) for `call`, killed after `timeoutMs`. */
 export async function mount(call: MountCall, timeoutMs: number): Promise<void> {
-  await run('mount', buildMountArgs(call), { timeoutMs, sensitive: call.sensitiveOptions ?? [], env: commandEnv });
+  await run('mount', buildMountArgs(call), { timeoutMs, sensitive: call.sensitiveOptions ?? [], env: commandEnv, inheritLocks: call.inheritLocks });
 }
 
 export type UnmountOutcome = 'unmounted' | 'forced' | 'lazy' | 'not-mounted';
@@ -53,7 +55,7 @@ export async function unmount(target: string, timeoutMs: number, logger?: Logger
   let lastError: unknown;
   for (const [outcome, flags] of steps) {
     try {
-      await run('umount', [...flags, '--no-canonicalize', '--', target], { timeoutMs, env: commandEnv });
+      await run('umount', [...flags, '--no-canonicalize', '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
       if (outcome !== 'unmounted') logger?.warn({ target, outcome }, 'unmount needed escalation');
       return outcome;
     } catch (error) {
@@ -72,5 +74,5 @@ function isNotMounted(error: unknown): boolean {
 
 /** Makes an existing bind mount read-only (repairs a publication whose `ro` step never ran). */
 export async function remountReadOnly(target: string, timeoutMs: number): Promise<void> {
-  await run('mount', ['--no-canonicalize', '-o', 'remount,bind,ro', '--', target], { timeoutMs, env: commandEnv });
+  await run('mount', ['--no-canonicalize', '-o', 'remount,bind,ro', '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
 }

@@ -12,7 +12,8 @@ import type { PublishStrategy } from './strategy.js';
 export const bindStrategy: PublishStrategy = {
   async publish({ directory, target, readOnly, timeoutMs }) {
     // util-linux applies `ro` to a bind mount with a second, remount step of its own.
-    await mount({ bind: true, noCanonicalize: true, source: directory.procPath, target, options: readOnly ? ['ro'] : [] }, timeoutMs);
+    // Inheriting the locks: if we die mid-mount, reconcile waits for this mount to finish.
+    await mount({ bind: true, noCanonicalize: true, inheritLocks: true, source: directory.procPath, target, options: readOnly ? ['ro'] : [] }, timeoutMs);
   },
 
   async unpublish({ target, removeTarget, timeoutMs, logger }) {
