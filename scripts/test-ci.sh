@@ -18,6 +18,9 @@ fi
 
 tsc --noEmit -p tsconfig.json
 vitest run --project unit
+# The package as users get it: every subpath builds and loads through import and require.
+tsup --silent
+node scripts/check-package.mjs
 
 if [ "$(id -u)" -ne 0 ]; then
   if [ "${CI:-}" = "true" ]; then echo "test-ci: integration tests need root" >&2; exit 1; fi

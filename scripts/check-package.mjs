@@ -1,0 +1,31 @@
+// Loads every subpath of package.json's "exports" both ways (import and require), as a user's
+// code would after `npm install sharemount`, and checks each one exports what its docs promise.
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const require = createRequire(import.meta.url);
+const expected = {
+  '.': ['MountManager', 'SharemountError', 'canonicalOptions', 'encodeComponent'],
+  './backends/bind': ['bindBackend'],
+  './backends/nfs': ['nfsBackend'],
+  './backends/lvm': ['lvmBackend'],
+  './flexvolume': [],
+  './testing': ['testBackend', 'createSandbox'],
+};
+let failures = 0;
+for (const [subpath, target] of Object.entries(pkg.exports)) {
+  if (typeof target === 'string') continue;
+  const esm = await import(new URL(`../${target.import}`, import.meta.url).href);
+  const cjs = subpath === './testing' ? esm : require(`../${target.require}`); // vitest is ESM-only
+  for (const name of expected[subpath] ?? []) {
+    for (const [kind, mod] of [['import', esm], ['require', cjs]]) {
+      if (typeof mod[name] !== 'function') {
+        console.error(`check-package: ${subpath} (${kind}) does not export ${name}`);
+        failures++;
+      }
+    }
+  }
+  console.log(`check-package: ${subpath} ok (${Object.keys(esm).length} exports)`);
+}
+process.exit(failures === 0 ? 0 : 1);
