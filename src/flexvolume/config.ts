@@ -24,6 +24,8 @@ export const defaultTimeoutMs = 60_000;
 
 /** The driver author's defaults; the config file and the environment override them. */
 export interface ConfigDefaults {
+  /** Where to look for the config file when SHAREMOUNT_CONFIG is unset (read only if it exists). */
+  configFile?: string;
   root?: string;
   logFile?: string;
   logLevel?: LogLevel;
@@ -43,14 +45,15 @@ const fileSchema = z.strictObject({
 /**
  * Resolves the configuration. Precedence, highest first: the environment (`SHAREMOUNT_ROOT`,
  * `SHAREMOUNT_LOG` (`off` disables the log), `SHAREMOUNT_LOG_LEVEL`, `SHAREMOUNT_TIMEOUT_MS`),
- * the JSON config file (`SHAREMOUNT_CONFIG`, default /etc/sharemount/flexvolume.json, read
- * only if it exists), the driver's defaults, then the built-in ones. The root, the log and the
+ * the JSON config file (`SHAREMOUNT_CONFIG`, else the driver's `configFile`, else
+ * /etc/sharemount/flexvolume.json; only a file named by SHAREMOUNT_CONFIG must exist), the
+ * driver's defaults, then the built-in ones. The root, the log and the
  * config file must all lie outside the plugin directory: a file written there makes kubelet
  * re-run `init` and forget what it learnt.
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, defaults: ConfigDefaults, executable: string | undefined, driverName: string): FlexVolumeConfig {
   const forbidden = forbiddenDirs(executable);
-  const configPath = env.SHAREMOUNT_CONFIG || defaultConfigFile;
+  const configPath = env.SHAREMOUNT_CONFIG || defaults.configFile || defaultConfigFile;
   checkOutside('SHAREMOUNT_CONFIG', configPath, forbidden);
   const file = readConfigFile(configPath, env.SHAREMOUNT_CONFIG !== undefined && env.SHAREMOUNT_CONFIG !== '');
 

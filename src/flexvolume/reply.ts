@@ -90,6 +90,6 @@ function writeFully(fd: number, data: Buffer): void {
 }
 
 function oneLine(message: string): string {
-  const flat = message.replace(/\s*\n\s*/g, '; ').trim();
+  const flat = message.trim().replace(/\s*\n\s*/g, '; ');
   return flat === '' ? 'failed (no message)' : flat;
 }
