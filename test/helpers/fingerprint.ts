@@ -53,11 +53,6 @@ export function changedOrRemoved(before: ReadonlyMap<string, TreeEntry>, after: 
   return problems;
 }
 
-/** Paths present in `after` but not in `before`. */
-export function added(before: ReadonlyMap<string, TreeEntry>, after: ReadonlyMap<string, TreeEntry>): string[] {
-  return [...after.keys()].filter((path) => !before.has(path));
-}
-
 function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }

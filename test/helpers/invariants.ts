@@ -5,6 +5,7 @@ import { StateStore } from '../../src/state.js';
 import { expect } from 'vitest';
 import type { MountManager, ShareStatus } from '../../src/mount-manager.js';
 
+/** What part of the machine the checks cover beyond the state root. */
 export interface InvariantScope {
   /** Where the test's publications go: every mount and symlink below it must be a publication. */
   pods: string;

@@ -16,6 +16,7 @@ export interface WorkerConfig {
   timeouts?: Partial<Timeouts>;
 }
 
+/** What a worker with `ops: n` did, printed as its last line. */
 export interface WorkerSummary {
   published: number;
   unpublished: number;

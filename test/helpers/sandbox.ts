@@ -25,6 +25,7 @@ export interface Sandbox {
   cleanup(): Promise<void>;
 }
 
+/** Makes a fresh sandbox under the system temp dir (see `Sandbox`). */
 export async function createSandbox(prefix = 'sharemount-core-'): Promise<Sandbox> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   const sandbox = { dir, source: join(dir, 'src'), root: join(dir, 'root'), pods: join(dir, 'pods') };
