@@ -7,7 +7,7 @@ import { isWithin } from './target.js';
 import type { AnyBackend, Source } from './backend.js';
 import type { KeyedLock } from './lock.js';
 import type { Logger } from './logger.js';
-import type { StateStore, RefRecord } from './state.js';
+import { refRecordSchema, type StateStore, type RefRecord } from './state.js';
 import type { ShareKey } from './share-key.js';
 import type { Timeouts } from './mount-manager.js';
 
@@ -122,9 +122,21 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
 }
 
 async function dropUnreadable(deps: ReconcileDeps, key: ShareKey, file: string, report: ReconcileReport): Promise<void> {
-  const { unlink } = await import('node:fs/promises');
+  const { readFile, unlink } = await import('node:fs/promises');
+  // Re-read under the lock: the unlocked listing may have caught a record while it was being
+  // unpublished (gone now) or published again (valid now); neither is debris to delete.
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined || isValidRef(text)) return;
   await unlink(file).catch(() => {});
   report.droppedReferences.push({ share: key, target: undefined, reason: 'unreadable reference record' });
+}
+
+function isValidRef(text: string): boolean {
+  try {
+    return refRecordSchema.safeParse(JSON.parse(text)).success;
+  } catch {
+    return false;
+  }
 }
 
 /**
