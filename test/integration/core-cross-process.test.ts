@@ -14,6 +14,7 @@ import { changedOrRemoved, fingerprint } from '../helpers/fingerprint.js';
 import { createSandbox, entriesOf, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 import { runWorker } from '../helpers/workers.js';
 import type { WorkerConfig, WorkerSummary } from '../helpers/operations.js';
+import type { ReconcileReport } from '../../src/reconcile.js';
 
 const skip = skipUnlessReady();
 
@@ -65,5 +66,27 @@ describe.skipIf(skip)('core: many processes on one state root', () => {
     expect(await manager.list()).toEqual([]);
     expect(await entriesOf(sandbox.pods)).toEqual([]);
     expect(changedOrRemoved(before, await fingerprint(sandbox.source))).toEqual([]);
+  });
+
+  it('reconcile running all the while never mistakes an operation in flight for debris', async () => {
+    let done = false;
+    const reports: ReconcileReport[] = [];
+    const reconciling = (async () => {
+      while (!done) reports.push(await manager.reconcile());
+    })();
+    try {
+      await Promise.all(Array.from({ length: 4 }, (_, i) => runWorker<WorkerSummary>(sandbox, { ...config, ops: 60, seed: 2000 + i })));
+    } finally {
+      done = true;
+      await reconciling;
+    }
+    expect(reports.length).toBeGreaterThan(1);
+    // Nothing crashed, so every repair would have been a live operation taken for debris.
+    const repairs = reports.filter((r) => r.droppedReferences.length + r.adoptedPublications.length + r.unmountedShares.length + r.remountedShares.length + r.repairedReadOnly.length + r.droppedIndexEntries + r.problems.length > 0);
+    expect(repairs).toEqual([]);
+    await assertInvariants(manager, { pods: sandbox.pods });
+
+    for (const share of await manager.list()) for (const publication of share.publications) await manager.unpublish(publication.target);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 });

@@ -3,13 +3,15 @@
  * or a reboot can leave): each case first shows that the invariant checker sees the damage,
  * then that reconcile reports the repair it made and that afterwards every invariant holds.
  */
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MountManager, type Publication } from '../../src/mount-manager.js';
 import { bindBackend } from '../../src/backends/bind.js';
 import { StateStore } from '../../src/state.js';
+import { KeyedLock } from '../../src/lock.js';
 import { encodeComponent } from '../../src/escape.js';
 import { assertInvariants, invariantViolations } from '../helpers/invariants.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
@@ -146,6 +148,28 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     await assertInvariants(manager, { pods });
     expect((await state.listIndex()).map((entry) => entry.key)).toEqual([publication.shareKey]);
     expect(await readdir(refs)).toEqual([`${encodeComponent(publication.target, 250)}.json`]);
+  });
+
+  it('keeps a record that was unreadable when listed but is valid under the lock (a publish racing reconcile)', async () => {
+    const publication = await publish('raced', 'd002');
+    const root = await manager.root();
+    const file = join(root, publication.shareKey, 'refs', `${encodeComponent(publication.target, 250)}.json`);
+    const valid = await readFile(file, 'utf8');
+    await writeFile(file, '{"version":1,"tar'); // what reconcile's unlocked listing sees
+    // Hold the share's lock as another process would, so reconcile lists the refs, then waits.
+    const identity = await stat(root);
+    const other = new KeyedLock(`${identity.dev}:${identity.ino}`, 10_000);
+    let reconciling: Promise<ReconcileReport> | undefined;
+    await other.withLock(`share:${publication.shareKey}`, async () => {
+      reconciling = manager.reconcile();
+      await sleep(500); // let it list and block on the lock (if slower, the case proves nothing but cannot fail)
+      await writeFile(`${file}.new`, valid);
+      await rename(`${file}.new`, file); // the record is whole again before reconcile gets the lock
+    });
+    const report = await reconciling!;
+    expect(report.droppedReferences).toEqual([]);
+    expect(await readFile(file, 'utf8')).toBe(valid);
+    await assertInvariants(manager, { pods });
   });
 
   it('a reference record half-written by a killed process (write-file-atomic temp file) does not wedge the share', async () => {
