@@ -1,3 +1,4 @@
+import { readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
@@ -7,7 +8,7 @@ import { isWithin } from './target.js';
 import type { AnyBackend, Source } from './backend.js';
 import type { KeyedLock } from './lock.js';
 import type { Logger } from './logger.js';
-import { refRecordSchema, type StateStore, type RefRecord } from './state.js';
+import { isShareKeyShape, refRecordSchema, type StateStore, type RefRecord } from './state.js';
 import type { ShareKey } from './share-key.js';
 import type { Timeouts } from './mount-manager.js';
 
@@ -228,13 +229,20 @@ async function dropDanglingIndexEntries(deps: ReconcileDeps): Promise<number> {
   let dropped = 0;
   for (const { name, key } of await deps.state.listIndex()) {
     if (name.startsWith('.tmp-')) continue;
+    const target = targetOfIndexName(name);
     if (key === undefined) {
-      await deps.state.removeIndexEntry(name);
-      dropped++;
+      // Re-read under the target's lock: the unlocked listing may have caught an entry that an
+      // unpublish was removing and a publish has written again since; only garbage still there goes.
+      const dropGarbage = async () => {
+        const text = await readlink(posix.join(deps.root, '_targets', name)).catch(() => undefined);
+        if (text === undefined || isShareKeyShape(text)) return;
+        await deps.state.removeIndexEntry(name);
+        dropped++;
+      };
+      await (target === undefined ? dropGarbage() : deps.locks.withLock(`target:${target}`, dropGarbage));
       continue;
     }
-    if (isHashedComponent(name)) continue; // cannot name its target; reconcile of its share covers it
-    const target = decodeComponent(name);
+    if (target === undefined) continue; // hashed (or foreign): cannot name its target; reconcile of its share covers it
     await deps.locks.withLock(`target:${target}`, async () => {
       if ((await deps.state.readIndex(target)) !== key || (await deps.state.readRef(key, target))) return;
       await deps.state.removeIndex(target);
@@ -242,6 +250,16 @@ async function dropDanglingIndexEntries(deps: ReconcileDeps): Promise<number> {
     });
   }
   return dropped;
+}
+
+/** The target an index entry's name encodes, or undefined when it is hashed or not one of ours. */
+function targetOfIndexName(name: string): string | undefined {
+  if (isHashedComponent(name)) return undefined;
+  try {
+    return decodeComponent(name);
+  } catch {
+    return undefined;
+  }
 }
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
