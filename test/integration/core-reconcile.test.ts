@@ -3,7 +3,7 @@
  * or a reboot can leave): each case first shows that the invariant checker sees the damage,
  * then that reconcile reports the repair it made and that afterwards every invariant holds.
  */
-import { mkdir, readFile, readdir, rename, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -170,6 +170,28 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     expect(report.droppedReferences).toEqual([]);
     expect(await readFile(file, 'utf8')).toBe(valid);
     await assertInvariants(manager, { pods });
+  });
+
+  it('keeps an index entry that was garbage when listed but is valid under the target lock', async () => {
+    const publication = await publish('raced-index', 'd003');
+    const root = await manager.root();
+    const entry = join(root, '_targets', encodeComponent(publication.target));
+    await unlink(entry);
+    await symlink('../../not-a-key', entry); // what reconcile's unlocked listing sees
+    const identity = await stat(root);
+    const other = new KeyedLock(`${identity.dev}:${identity.ino}`, 10_000);
+    let reconciling: Promise<ReconcileReport> | undefined;
+    await other.withLock(`target:${publication.target}`, async () => {
+      reconciling = manager.reconcile();
+      await sleep(500); // let it list the index and block on the target's lock
+      await symlink(publication.shareKey, `${entry}.new`);
+      await rename(`${entry}.new`, entry); // a publish has written the entry again
+    });
+    const report = await reconciling!;
+    expect(report.droppedIndexEntries).toBe(0);
+    expect(await state.readIndex(publication.target)).toBe(publication.shareKey);
+    await assertInvariants(manager, { pods });
+    expect(await manager.unpublish(publication.target)).toEqual({ unpublished: true, shareUnmounted: true });
   });
 
   it('a reference record half-written by a killed process (write-file-atomic temp file) does not wedge the share', async () => {
