@@ -1,4 +1,4 @@
-import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
+import { mkdir, realpath, rmdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SharemountError, invalidArgument } from './errors.js';
 import { HungShares } from './hung-shares.js';
@@ -290,7 +290,14 @@ export class MountManager {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     });
-    if (mounted) return false;
+    if (mounted) {
+      // The kernel shows it mounted; ask the filesystem itself, so a consumer is never handed a
+      // dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or TIMEOUT when
+      // it does not answer. A broken share is not remounted under its other consumers; once the
+      // last of them unpublishes it is unmounted, and the next publish mounts it afresh.
+      await withTimeout(statfs(sharePath), this.timeouts.fsMs, 'checking that the share answers');
+      return false;
+    }
     await context.state.createShare({
       version: 1,
       key,

@@ -101,12 +101,9 @@ describe.skipIf(skip)('core: stale and hung shares (bindfs)', () => {
     expect(await entriesOf(sandbox.pods)).toEqual([]);
   });
 
-  // KNOWN BUG (reported to the lead): publish does not check that an already mounted share
-  // answers. When the sub-path's dentry is still cached (it is the source of another
-  // publication), publish on a share whose FUSE daemon is dead succeeds and hands the consumer
-  // a dead mount (ENOTCONN). `it.fails` keeps this visible: it starts failing once publish
-  // refuses (BROKEN_MOUNT) or repairs the share, and should then become a plain `it`.
-  it.fails('KNOWN BUG: publish on a stale share whose sub-path is cached is refused with BROKEN_MOUNT', async () => {
+  // The sub-path's dentry is still cached (it is the source of another publication), so only a
+  // question to the filesystem itself (statfs) can tell that the share is dead.
+  it('publish on a stale share whose sub-path is cached is refused with BROKEN_MOUNT', async () => {
     const stale = await fuseSource('dead-cached');
     await manager.publish({ source: bind(stale.mountPoint), subPath: 'd000', target: join(sandbox.pods, 'cached-0') });
     stale.daemon.kill('SIGKILL');
