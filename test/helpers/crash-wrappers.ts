@@ -6,10 +6,16 @@ import { execa } from 'execa';
  * Crash injection at an exact point: `mount` and `umount` scripts to put first on a worker's
  * PATH. When the command's last argument (its target) is `$SM_CRASH_TARGET`, the script kills
  * its parent (the worker process under test) with SIGKILL just before running the real command
- * (`SM_CRASH_WHEN=before`; the command then does not run) or just after it (`after`). Any other
- * call runs the real command unchanged. The library's code path stays the production one.
+ * (`SM_CRASH_WHEN=before`; the command then does not run), just after it (`after`), or just
+ * before it with the command still run half a second later (`during`: the caller died while
+ * its command was in flight). The matching call touches `$SM_CRASH_DONE` (when set) as it
+ * exits. Any other call runs the real command unchanged: the library's code path stays the
+ * production one.
  */
-export async function writeCrashWrappers(dir: string): Promise<{ bin: string; env: (target: string, when: 'before' | 'after') => Record<string, string> }> {
+export type CrashWhen = 'before' | 'during' | 'after';
+
+/** Writes the wrappers into `<dir>/crash-bin` and returns the environment that arms them. */
+export async function writeCrashWrappers(dir: string): Promise<{ bin: string; env: (target: string, when: CrashWhen, done?: string) => Record<string, string> }> {
   const bin = join(dir, 'crash-bin');
   await mkdir(bin, { recursive: true });
   for (const command of ['mount', 'umount']) {
@@ -17,11 +23,14 @@ export async function writeCrashWrappers(dir: string): Promise<{ bin: string; en
     const script = [
       '#!/bin/sh',
       'for last; do :; done',
-      'if [ "$last" = "$SM_CRASH_TARGET" ] && [ "$SM_CRASH_WHEN" = before ]; then kill -9 "$PPID"; exit 1; fi',
+      'hit=no; [ "$last" = "$SM_CRASH_TARGET" ] && hit=yes',
+      'done_() { [ "$hit" = yes ] && [ -n "$SM_CRASH_DONE" ] && touch "$SM_CRASH_DONE"; exit "$1"; }',
+      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = before ]; then kill -9 "$PPID"; done_ 1; fi',
+      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = during ]; then kill -9 "$PPID"; sleep 0.5; fi',
       `${real} "$@"`,
       'rc=$?',
-      'if [ "$last" = "$SM_CRASH_TARGET" ] && [ "$SM_CRASH_WHEN" = after ]; then kill -9 "$PPID"; fi',
-      'exit $rc',
+      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = after ]; then kill -9 "$PPID"; fi',
+      'done_ $rc',
       '',
     ].join('\n');
     await writeFile(join(bin, command), script);
@@ -29,6 +38,6 @@ export async function writeCrashWrappers(dir: string): Promise<{ bin: string; en
   }
   return {
     bin,
-    env: (target, when) => ({ PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SM_CRASH_TARGET: target, SM_CRASH_WHEN: when }),
+    env: (target, when, done = '') => ({ PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SM_CRASH_TARGET: target, SM_CRASH_WHEN: when, SM_CRASH_DONE: done }),
   };
 }

@@ -5,6 +5,7 @@
  * unpublish). After `reconcile()` every invariant holds, the report says what was repaired, a
  * second reconcile finds nothing, and no file in any source was changed or removed.
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -157,5 +158,26 @@ describe.skipIf(skip)('core: crashes (SIGKILL) during publish and unpublish', ()
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
     expect(await manager.list()).toEqual([]);
     expect(changedOrRemoved(before, await fingerprint(sandbox.source))).toEqual([]);
+  });
+
+  it.each(['share', 'publication'] as const)('killed while mount(8) of the %s is still running: an immediate reconcile does no harm', async (at) => {
+    const crash = await writeCrashWrappers(sandbox.dir);
+    const request = usualRequest(config, 1); // pod-1: bind, writable, source b
+    const key = await manager.shareKeyOf({ source: request.source, options: request.options });
+    const done = join(sandbox.dir, `mount-done-${at}`);
+    const crashTarget = at === 'share' ? join(await manager.root(), key, 'mnt') : request.target;
+    const worker = startWorker(sandbox, { ...config, seed: 0, single: { kind: 'publish', request } }, crash.env(crashTarget, 'during', done));
+    expect((await worker.done).signal).toBe('SIGKILL');
+
+    // The worker is dead and its mount(8) has not run yet: reconcile must neither fail nor break it.
+    await manager.reconcile();
+    for (let i = 0; i < 400 && !existsSync(done); i++) await sleep(25); // the orphaned mount(8) finishes
+    expect(existsSync(done)).toBe(true);
+    await reconcileAndCheck();
+
+    await manager.publish(request);
+    expect(await manager.unpublish(request.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(await manager.list()).toEqual([]);
   });
 });
