@@ -2,9 +2,10 @@
 # Builds FlexVolume drivers into single executables that run on a node without Node.js:
 #   1. esbuild bundles the driver's entry and everything it imports into one CommonJS file
 #      (what a single executable application runs; lazy imports stay lazy inside it);
-#   2. node --experimental-sea-config turns it into a blob, with V8's code cache so the
-#      executable does not parse the bundle on every call;
-#   3. postject injects the blob into a copy of this node binary.
+#   2. a training run executes harmless calls of the bundle (nothing is mounted) and keeps V8's
+#      code cache of every function they compiled, so a call compiles almost nothing;
+#   3. node --experimental-sea-config packs a small loader with the bundle and that cache;
+#   4. postject injects the blob into a copy of this node binary.
 # Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
 # Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)
 set -euo pipefail
@@ -35,8 +36,14 @@ for spec in "$@"; do
     --banner:js='var __sharemount_import_meta_url=require("node:url").pathToFileURL(__filename).href;' \
     --log-level=warning --outfile="$work/$driver.cjs"
 
+  # The executable's main script is a small loader; the bundle and its trained code cache are
+  # assets (see scripts/flexvolume-sea-loader.cjs and scripts/flexvolume-train.cjs). The loader
+  # itself is too small to need a cache, and without one Node has no cache to reject (and warn
+  # about on stderr) when NODE_OPTIONS carries a V8 flag.
+  node scripts/flexvolume-train.cjs "$work/$driver.cjs" "$work/$driver.cache"
   cat >"$work/sea-config.json" <<JSON
-{ "main": "$work/$driver.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true }
+{ "main": "scripts/flexvolume-sea-loader.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useCodeCache": false,
+  "assets": { "bundle.cjs": "$work/$driver.cjs", "bundle.cache": "$work/$driver.cache" } }
 JSON
   node --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
 

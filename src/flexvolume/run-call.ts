@@ -1,3 +1,4 @@
+import './zod-jitless.js';
 import { createCallContext } from './call-context.js';
 import type { ParsedCall } from './calls.js';
 import { loadConfig } from './config.js';

@@ -1,0 +1,122 @@
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { readMountInfo } from '../../src/mountinfo.js';
+import { buildDriver } from '../../test/helpers/flexvolume-drivers.js';
+import { goJsonMarshal } from '../../test/helpers/kubelet.js';
+import { ms, summarize, table, verdict, type BenchSection } from '../lib.js';
+import { measureInterleaved, type OperationPair } from '../core/interleave.js';
+import { createWorkspace } from '../core/workspace.js';
+
+// SHAREMOUNT_BENCH_SAMPLES shortens a trial run; the published figures use the default.
+const samples = Number(process.env.SHAREMOUNT_BENCH_SAMPLES ?? 60);
+const rounds = { warmup: Math.max(3, Math.round(samples / 10)), samples };
+
+/**
+ * What one FlexVolume call costs as kubelet pays it: a whole process, started, run and exited.
+ * The built single executable of the bind driver (test/fixtures/flexvolume-bind) is measured
+ * against `node -e 0` of the Node it was built from and against the bare `mount --bind` /
+ * `umount` it must run anyway, all interleaved in the same run. A pod holds the share the whole
+ * time, so each measured `mount` is one publication (lock, reference, bind mount, fsGroup off)
+ * and each `unmount` one unpublication, as for every pod after the first on a node.
+ */
+export async function run(): Promise<BenchSection> {
+  const ws = await createWorkspace('flexvolume-');
+  try {
+    const executable = await buildDriver('sharemount~bind');
+    const source = ws.path('source');
+    await mkdir(ws.path('source', 'data'), { recursive: true });
+    await mkdir(ws.path('log'));
+    const env = { SHAREMOUNT_ROOT: ws.path('root'), SHAREMOUNT_LOG: ws.path('log', 'driver.log'), SHAREMOUNT_CONFIG: ws.path('config.json') };
+    await writeFile(env.SHAREMOUNT_CONFIG, '{}');
+    const json = (uid: string) =>
+      goJsonMarshal({
+        'kubernetes.io/fsType': '',
+        'kubernetes.io/readwrite': 'rw',
+        'kubernetes.io/pvOrVolumeName': 'data',
+        'kubernetes.io/pod.name': `pod-${uid}`,
+        'kubernetes.io/pod.namespace': 'default',
+        'kubernetes.io/pod.uid': uid,
+        'kubernetes.io/serviceAccount.name': 'default',
+        path: source,
+        subPath: 'data',
+      });
+    const podDir = async (uid: string) => {
+      const dir = ws.path('pods', uid, 'volumes', 'sharemount~bind', 'data');
+      await mkdir(dir, { recursive: true, mode: 0o750 });
+      return dir;
+    };
+
+    // The pod that keeps the share mounted throughout, and the one measured (pod UIDs are UUIDs).
+    const holderUid = '00000000-0000-4000-8000-000000000001';
+    const measuredUid = '00000000-0000-4000-8000-000000000002';
+    await spawnOk(executable, ['mount', await podDir(holderUid), json(holderUid)], env);
+    const measured = await podDir(measuredUid);
+    const bareTarget = ws.path('bare-target');
+    await mkdir(bareTarget);
+    const isMounted = async (path: string) => {
+      if (!(await readMountInfo()).some((m) => m.mountPoint === path)) throw new Error(`${path} is not mounted`);
+    };
+
+    const pairs: OperationPair[] = [
+      { name: 'node -e 0', make: () => spawnOk(process.execPath, ['-e', '0'], {}), unmake: () => spawnOk(process.execPath, ['-e', '0'], {}), verify: async () => {} },
+      { name: 'driver init', make: () => spawnOk(executable, ['init'], env), unmake: () => spawnOk(executable, ['init'], env), verify: async () => {} },
+      {
+        name: 'bare mount --bind / umount',
+        make: () => spawnOk('mount', ['--bind', '--', ws.path('source', 'data'), bareTarget], {}),
+        unmake: () => spawnOk('umount', ['--', bareTarget], {}),
+        verify: () => isMounted(bareTarget),
+      },
+      {
+        name: 'driver mount / unmount',
+        make: () => spawnOk(executable, ['mount', measured, json(measuredUid)], env),
+        unmake: () => spawnOk(executable, ['unmount', measured], env),
+        verify: () => isMounted(measured),
+      },
+    ];
+    const results = await measureInterleaved(pairs, rounds);
+    await spawnOk(executable, ['unmount', await podDir('holder')], env);
+
+    const node = summarize([...results.get('node -e 0')!.make, ...results.get('node -e 0')!.unmake]);
+    const init = summarize([...results.get('driver init')!.make, ...results.get('driver init')!.unmake]);
+    const bareMount = summarize(results.get('bare mount --bind / umount')!.make);
+    const bareUmount = summarize(results.get('bare mount --bind / umount')!.unmake);
+    const mountCall = summarize(results.get('driver mount / unmount')!.make);
+    const unmountCall = summarize(results.get('driver mount / unmount')!.unmake);
+    const mountBudget = 1.5 * node.median + bareMount.median;
+    const unmountBudget = 1.5 * node.median + bareUmount.median;
+    const row = (name: string, s: ReturnType<typeof summarize>) => [name, ms(s.median), ms(s.p99), `${(s.median / node.median).toFixed(2)}×`];
+
+    const markdown = [
+      `Each figure is a whole process as kubelet runs it (spawn, run, exit), ${samples} samples of each, interleaved in one run; the driver is the bind test driver built into a single executable (Node SEA with code cache), called with a minimal environment and logging to a file.`,
+      '',
+      table(['process', 'median', 'p99', 'vs node -e 0'], [
+        row('`node -e 0`', node),
+        row('driver `init`', init),
+        row('bare `mount --bind`', bareMount),
+        row('bare `umount`', bareUmount),
+        row('driver `mount` (one bind publication)', mountCall),
+        row('driver `unmount` (one unpublication)', unmountCall),
+      ]),
+      '',
+      `- Target: \`mount\` ≤ 1.5 × \`node -e 0\` + bare \`mount --bind\` = ${ms(mountBudget)}; measured ${ms(mountCall.median)}: ${verdict(mountCall.median <= mountBudget)}.`,
+      `- Target: \`unmount\` ≤ 1.5 × \`node -e 0\` + bare \`umount\` = ${ms(unmountBudget)}; measured ${ms(unmountCall.median)}: ${verdict(unmountCall.median <= unmountBudget)}.`,
+      `- \`init\` loads neither zod, the core nor a backend: ${(init.median / node.median).toFixed(2)}× \`node -e 0\`.`,
+      '- What a `mount` call spends beyond starting Node: loading zod, execa and pino (imported only by calls that need them), reading the root key, the per-share reconcile, the cross-process locks, the reference files, and the `mount --bind` it spawns.',
+    ].join('\n');
+    return { title: 'FlexVolume calls as processes', markdown };
+  } finally {
+    await ws.dispose();
+  }
+}
+
+/** Runs a command to completion; throws when it exits non-zero. */
+function spawnOk(command: string, args: readonly string[], env: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0]} exited ${code}: ${output.slice(0, 300)}`))));
+  });
+}

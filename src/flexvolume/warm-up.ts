@@ -1,0 +1,30 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FlexVolumeDriver } from './driver.js';
+
+/**
+ * The build's training run (scripts/flexvolume-train.cjs). A single executable carries V8's
+ * code cache of its bundle, but a cache made right after compiling holds only the top level:
+ * every function is compiled again on every call. The build therefore runs the bundle once on
+ * harmless calls and caches what they compiled: `init`, an `unmount` of a directory with
+ * nothing published, and a `mount` whose options the backend refuses. All of it in a temp
+ * dir; nothing is mounted, and no reply is written.
+ */
+export async function warmUp(driver: FlexVolumeDriver): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'sharemount-warm-up-'));
+  const saved = { ...process.env };
+  try {
+    const pod = join(dir, 'pod');
+    await mkdir(pod);
+    await writeFile(join(dir, 'config.json'), '{}');
+    Object.assign(process.env, { SHAREMOUNT_ROOT: join(dir, 'root'), SHAREMOUNT_LOG: join(dir, 'driver.log'), SHAREMOUNT_CONFIG: join(dir, 'config.json') });
+    await driver.handle(['init']);
+    await driver.handle(['unmount', pod]);
+    await driver.handle(['mount', pod, '{"kubernetes.io/readwrite":"rw","kubernetes.io/pod.uid":"0","kubernetes.io/fsType":""}']);
+  } finally {
+    for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+    Object.assign(process.env, saved);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
