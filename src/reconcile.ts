@@ -1,4 +1,4 @@
-import { readlink } from 'node:fs/promises';
+import { lstat, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
@@ -8,7 +8,7 @@ import { isWithin } from './target.js';
 import type { AnyBackend, Source } from './backend.js';
 import type { KeyedLock } from './lock.js';
 import type { Logger } from './logger.js';
-import { isShareKeyShape, refRecordSchema, type StateStore, type RefRecord } from './state.js';
+import { isShareKeyShape, refRecordSchema, tempIndexPrefix, type StateStore, type RefRecord } from './state.js';
 import type { ShareKey } from './share-key.js';
 import type { Timeouts } from './mount-manager.js';
 
@@ -228,7 +228,17 @@ async function settleShare(deps: ReconcileDeps, key: ShareKey, report: Reconcile
 async function dropDanglingIndexEntries(deps: ReconcileDeps): Promise<number> {
   let dropped = 0;
   for (const { name, key } of await deps.state.listIndex()) {
-    if (name.startsWith('.tmp-')) continue;
+    if (name.startsWith(tempIndexPrefix)) {
+      // A symlink a killed process was about to rename into place. Its writer renames it at
+      // once, so one a minute old is garbage (an age, not a PID: the writer may live in another
+      // PID namespace).
+      const age = await lstat(posix.join(deps.root, '_targets', name)).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age > 60_000) {
+        await deps.state.removeIndexEntry(name);
+        dropped++;
+      }
+      continue;
+    }
     const target = targetOfIndexName(name);
     if (key === undefined) {
       // Re-read under the target's lock: the unlocked listing may have caught an entry that an
@@ -267,3 +277,4 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
+

@@ -40,6 +40,8 @@ const refSuffix = '.json';
 // Leaves room for the suffix within one 255-byte name.
 const refNameBytes = 255 - refSuffix.length;
 const targetsDir = '_targets';
+/** Temp names of index symlinks being written: `.tmp-<pid>-<random>` (never an escaped name: those never start with a dot). */
+export const tempIndexPrefix = '.tmp-';
 
 export class StateStore {
   constructor(readonly root: string) {}
@@ -79,7 +81,8 @@ export class StateStore {
    */
   async removeShare(key: string): Promise<void> {
     const dir = this.shareDir(key);
-    await rmdir(join(dir, 'mnt')).catch(ignore('ENOENT'));
+    // EBUSY: a mount(8) orphaned by a crash landed meanwhile; the next reconcile unmounts it.
+    await rmdir(join(dir, 'mnt')).catch(ignore('ENOENT', 'EBUSY'));
     // A process killed inside writeFileAtomic leaves its temp file (`<record>.json.<n>`): our own
     // bookkeeping, never user data, and left alone it would keep the share's directory forever.
     for (const temp of [join(dir, 'refs'), dir]) await removeTempRecords(temp);
@@ -110,17 +113,22 @@ export class StateStore {
     await unlink(this.refFile(key, target)).catch(ignore('ENOENT'));
   }
 
-  /** The share's references; a record that cannot be read is returned as `undefined` with its file name. */
+  /**
+   * The share's references; a record that cannot be parsed is returned as `undefined` with its
+   * file name. One that vanished while listing (a concurrent unpublish) is simply not there.
+   */
   async listRefs(key: string): Promise<Array<{ file: string; ref: RefRecord | undefined }>> {
     const names = await this.refNames(key);
-    return Promise.all(
+    const listed = await Promise.all(
       names.map(async (name) => {
         const file = join(this.refsDir(key), name);
         const text = await readOptional(file);
-        const parsed = text === undefined ? undefined : refRecordSchema.safeParse(safeJson(text));
-        return { file, ref: parsed?.success ? parsed.data : undefined };
+        if (text === undefined) return undefined;
+        const parsed = refRecordSchema.safeParse(safeJson(text));
+        return { file, ref: parsed.success ? parsed.data : undefined };
       }),
     );
+    return listed.filter((entry) => entry !== undefined);
   }
 
   async hasRefs(key: string): Promise<boolean> {
@@ -149,7 +157,7 @@ export class StateStore {
 
   async writeIndex(target: string, key: string): Promise<void> {
     const file = this.indexFile(target);
-    const temp = `${dirname(file)}/.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+    const temp = `${dirname(file)}/${tempIndexPrefix}${process.pid}-${Math.random().toString(36).slice(2)}`;
     await mkdir(dirname(file), { recursive: true });
     await symlink(key, temp);
     await rename(temp, file);
