@@ -14,3 +14,4 @@ export { run, type RunOptions } from './exec.js';
 export { readMountInfo, parseMountInfo, type MountInfoEntry } from './mountinfo.js';
 export { isMountPoint } from './mount-point.js';
 export { silentLogger, type Logger } from './logger.js';
+export { volumeStats, type VolumeStats } from './volume-stats.js';
