@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds FlexVolume drivers into single executables that run on a node without Node.js:
 #   1. esbuild bundles the driver's entry and everything it imports into one CommonJS file
-#      (what a single executable application runs; lazy imports stay lazy inside it);
+#      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it);
 #   2. a training run executes harmless calls of the bundle (nothing is mounted) and keeps V8's
 #      code cache of every function they compiled, so a call compiles almost nothing;
 #   3. node --experimental-sea-config packs a small loader with the bundle and that cache;
@@ -30,11 +30,7 @@ for spec in "$@"; do
   work=build/flexvolume/.work/$driver_dir
   mkdir -p "$out" "$work"
 
-  # CommonJS has no import.meta; a few dependencies read import.meta.url at load time.
-  esbuild "$entry" --bundle --platform=node --target=node22 --format=cjs --minify --legal-comments=none \
-    --define:import.meta.url=__sharemount_import_meta_url \
-    --banner:js='var __sharemount_import_meta_url=require("node:url").pathToFileURL(__filename).href;' \
-    --log-level=warning --outfile="$work/$driver.cjs"
+  node scripts/bundle-flexvolume.mjs "$entry" "$work/$driver.cjs"
 
   # The executable's main script is a small loader; the bundle and its trained code cache are
   # assets (see scripts/flexvolume-sea-loader.cjs and scripts/flexvolume-train.cjs). The loader

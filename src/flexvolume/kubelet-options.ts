@@ -107,14 +107,14 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
       const name = key.slice(secretKeyPrefix.length);
       if (!secretName.test(name)) throw invalidArgument(field, 'secret key must match [-._a-zA-Z0-9]+');
       if (!base64.test(value)) throw invalidArgument(field, 'must be base64 (kubelet encodes secret values)');
-      secrets[name] = Buffer.from(value, 'base64').toString('utf8');
+      setOwn(secrets, name, Buffer.from(value, 'base64').toString('utf8'));
     } else if (known.has(key)) {
       kubeletPart[key] = value;
     } else if (key.startsWith(kubeletPrefix)) {
       unknownKubeletKeys.push(key);
     } else {
       if (key === '' || key.includes('\0')) throw invalidArgument('options', 'has an empty key or a key with a NUL byte');
-      driverOptions[key] = value;
+      setOwn(driverOptions, key, value);
     }
   }
   const parsed = kubeletSchema.safeParse(kubeletPart);
@@ -133,6 +133,11 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
     driverOptions,
     unknownKubeletKeys,
   };
+}
+
+// A plain assignment of `__proto__` would set the prototype and drop the option silently.
+function setOwn(record: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 /** The JSON argument with every secret value replaced, for a log line. */

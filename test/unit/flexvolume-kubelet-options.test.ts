@@ -84,6 +84,13 @@ describe('parseVolumeOptions: the JSON argument as kubelet sends it', () => {
     );
   });
 
+  it('keeps an option named __proto__ as an option (JSON.parse makes it an own key; so must we)', () => {
+    const parsed = parseVolumeOptions('{"__proto__":"x","kubernetes.io/secret/__proto__":"eA=="}');
+    expect(Object.keys(parsed.driverOptions)).toEqual(['__proto__']);
+    expect(Object.getOwnPropertyDescriptor(parsed.driverOptions, '__proto__')?.value).toBe('x');
+    expect(Object.getOwnPropertyDescriptor(parsed.kubelet.secrets, '__proto__')?.value).toBe('x');
+  });
+
   it('reads what Go marshals: escaped <, >, & and unicode come back as they were', () => {
     fc.assert(
       fc.property(fc.dictionary(fc.string().filter((k) => k !== '' && !k.startsWith('kubernetes.io/') && !k.includes('\0')), fc.string({ maxLength: 50 })), (options) => {
