@@ -127,6 +127,13 @@ export class MountManager {
     return shareKeyOf(share.backend, share.source, share.options, share.sensitiveOptions, secretKey);
   }
 
+  /** The ShareKey of the publication at `target`, if sharemount has one there (one readlink). */
+  async shareKeyAt(target: string): Promise<ShareKey | undefined> {
+    const context = await this.context();
+    const canonical = checkTargetShape(await canonicalTarget(checkTargetShape(target, context.root)), context.root);
+    return context.state.readIndex(canonical);
+  }
+
   /**
    * Publishes `source/subPath` at `target`, mounting the share first if this is its first
    * publication. Repeating a publication is a success; publishing something else at a used

@@ -1,5 +1,4 @@
-import { checkTargetShape, canonicalTarget } from '../target.js';
-import type { MountManager } from '../mount-manager.js';
+import { checkTargetShape } from '../target.js';
 import type { CallArguments } from './calls.js';
 import type { CallContext } from './call-context.js';
 import { success, type Reply } from './reply.js';
@@ -13,18 +12,9 @@ import { success, type Reply } from './reply.js';
 export async function unmountCall(args: CallArguments<'unmount'>, context: CallContext): Promise<Reply> {
   const manager = await context.manager();
   const target = checkTargetShape(args.podVolumeDir, await manager.root(), 'podVolumeDir');
-  const share = await shareOfTarget(manager, target);
+  const share = await manager.shareKeyAt(target);
   if (share !== undefined) await manager.reconcile({ share });
   const result = await manager.unpublish(target, { removeTarget: false });
   context.logger.info({ podVolumeDir: target, share, ...result }, 'unmounted');
   return success();
-}
-
-/** The share published at `target`, if any. */
-async function shareOfTarget(manager: MountManager, target: string): Promise<string | undefined> {
-  const canonical = await canonicalTarget(target);
-  for (const share of await manager.list()) {
-    if (share.publications.some((p) => p.target === canonical || p.target === target)) return share.key;
-  }
-  return undefined;
 }
