@@ -47,9 +47,9 @@ async function main(): Promise<number> {
 
   // Every section's temp files go into one directory of this run, so that what a section leaves
   // behind is seen (and other processes' temp files are not mistaken for it).
+  const machine = await machineInfo();
   const runTemp = await mkdtemp(join(tmpdir(), 'sharemount-bench-'));
   process.env.TMPDIR = runTemp;
-  const machine = await machineInfo();
   const startedAt = new Date();
   const outcomes: Outcome[] = [];
   for (const name of chosen) {
