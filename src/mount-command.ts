@@ -41,21 +41,43 @@ export async function mount(call: MountCall, timeoutMs: number): Promise<void> {
 
 export type UnmountOutcome = 'unmounted' | 'forced' | 'lazy' | 'not-mounted';
 
+/** Longest wait for the plain umount of a publication before it is detached lazily. */
+const publicationUnmountMs = 1_000;
+
 /**
- * Unmounts `target`, escalating as a broken mount needs: a plain umount, then a forced one
- * (aborts pending NFS requests), then a lazy detach (always succeeds; the kernel finishes it
- * when the last user goes). Each step is bounded by `timeoutMs`. "Not mounted" is success.
+ * Unmounts a share (or any mount whose superblock nothing else uses), escalating as a broken
+ * mount needs: a plain umount, then a forced one (aborts pending NFS requests), then a lazy
+ * detach (always succeeds; the kernel finishes it when the last user goes). Each step is
+ * bounded by `timeoutMs`. "Not mounted" is success.
  */
-export async function unmount(target: string, timeoutMs: number, logger?: Logger): Promise<UnmountOutcome> {
-  const steps: Array<[UnmountOutcome, string[]]> = [
-    ['unmounted', []],
-    ['forced', ['--force']],
-    ['lazy', ['--lazy']],
-  ];
+export function unmount(target: string, timeoutMs: number, logger?: Logger): Promise<UnmountOutcome> {
+  return unmountSteps(target, logger, [
+    ['unmounted', [], timeoutMs],
+    ['forced', ['--force', '--no-canonicalize'], timeoutMs],
+    ['lazy', ['--lazy', '--no-canonicalize'], timeoutMs],
+  ]);
+}
+
+/**
+ * Unmounts a publication: a bind mount of a share that other publications share. Never
+ * `--force`: on NFS it aborts the requests of every mount of the superblock, other pods' too.
+ * A publication that does not go at once (its share hung) is detached lazily instead.
+ */
+export function unmountPublication(target: string, timeoutMs: number, logger?: Logger): Promise<UnmountOutcome> {
+  return unmountSteps(target, logger, [
+    ['unmounted', [], Math.min(timeoutMs, publicationUnmountMs)],
+    ['lazy', ['--lazy', '--no-canonicalize'], timeoutMs],
+  ]);
+}
+
+// The plain step lets util-linux canonicalize: with --no-canonicalize libmount reads the whole
+// mount table first (a cost growing with it), without it a healthy target costs one umount2().
+// Canonicalizing stats the target, which can hang on a hung mount: the later steps skip it.
+async function unmountSteps(target: string, logger: Logger | undefined, steps: Array<[UnmountOutcome, string[], number]>): Promise<UnmountOutcome> {
   let lastError: unknown;
-  for (const [outcome, flags] of steps) {
+  for (const [outcome, flags, timeoutMs] of steps) {
     try {
-      await run('umount', [...flags, '--no-canonicalize', '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
+      await run('umount', [...flags, '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
       if (outcome !== 'unmounted') logger?.warn({ target, outcome }, 'unmount needed escalation');
       return outcome;
     } catch (error) {

@@ -1,5 +1,5 @@
-import { open, readFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 // O_PATH opens a name without reading or opening the file itself: no FUSE open, no NFS
@@ -21,7 +21,8 @@ export async function mountIdOf(path: string): Promise<number> {
 }
 
 export async function mountIdOfFd(fd: number): Promise<number> {
-  const info = await readFile(`/proc/self/fdinfo/${fd}`, 'utf8');
+  // procfs answers from memory and never blocks: a synchronous read skips the thread pool.
+  const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
   const match = /^mnt_id:\s*(\d+)$/m.exec(info);
   if (!match) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
   return Number(match[1]);

@@ -57,18 +57,27 @@ export async function reconcileShares(deps: ReconcileDeps, only?: ShareKey): Pro
   const keys = only !== undefined ? [only] : await deps.state.listShareKeys();
   const entries = await readMountInfo();
   const snapshot = topMounts(entries);
+  const orphans = unrecordedPublications(deps.root, entries, snapshot);
+  const healthy = new Set<string>(); // `${share}\0${target}` of references found sound
   for (const batch of chunks(keys, 16)) {
-    await Promise.all(batch.map((key) => reconcileShare(deps, key, entries, snapshot, report)));
+    await Promise.all(batch.map((key) => reconcileShare(deps, key, snapshot, orphans, healthy, report)));
   }
   report.sharesChecked = keys.length;
-  if (only === undefined) report.droppedIndexEntries = await dropDanglingIndexEntries(deps);
+  if (only === undefined) report.droppedIndexEntries = await dropDanglingIndexEntries(deps, healthy);
   if (report.droppedReferences.length + report.unmountedShares.length + report.adoptedPublications.length > 0) {
     deps.logger.info({ ...report, problems: report.problems.length }, 'reconciled');
   }
   return report;
 }
 
-async function reconcileShare(deps: ReconcileDeps, key: ShareKey, entries: readonly MountInfoEntry[], snapshot: Mounts, report: ReconcileReport): Promise<void> {
+async function reconcileShare(
+  deps: ReconcileDeps,
+  key: ShareKey,
+  snapshot: Mounts,
+  orphans: ReadonlyMap<string, string[]>,
+  healthyRefs: Set<string>,
+  report: ReconcileReport,
+): Promise<void> {
   const { state, locks } = deps;
   const sharePath = state.mountPoint(key);
   const refs = await state.listRefs(key);
@@ -80,13 +89,16 @@ async function reconcileShare(deps: ReconcileDeps, key: ShareKey, entries: reado
       await locks.withLock(`share:${key}`, () => dropUnreadable(deps, key, file, report));
       continue;
     }
-    if ((await verdict(ref, sharePath, shareMount, snapshot)) === 'ok') healthy++;
-    else suspects.push(ref);
+    if ((await verdict(ref, sharePath, shareMount, snapshot)) === 'ok') {
+      healthy++;
+      healthyRefs.add(`${key}\0${ref.target}`);
+    } else suspects.push(ref);
   }
   for (const ref of suspects) {
     await locks.withLock(`target:${ref.target}`, () => locks.withLock(`share:${key}`, () => repairReference(deps, key, ref, report)));
   }
-  for (const target of adoptionCandidates(deps, key, entries, snapshot, refs.map((r) => r.ref?.target))) {
+  const known = new Set(refs.map((r) => r.ref?.target));
+  for (const target of (orphans.get(sharePath) ?? []).filter((t) => !known.has(t))) {
     await locks.withLock(`target:${target}`, () => locks.withLock(`share:${key}`, () => adopt(deps, key, target, report)));
   }
   if (healthy > 0 && shareMount && suspects.length === 0) return; // all is well: no lock taken
@@ -141,25 +153,38 @@ function isValidRef(text: string): boolean {
 }
 
 /**
- * Bind mounts outside the root that show a directory of this share and of no other share
- * mounted here, yet have no reference: a publication whose record was lost. Adopting keeps
- * the share mounted under the pod that uses it (removing it could break a running pod, and
- * kubelet never calls again for a dir that already is a mount point). Mounts that more than one
- * share could have made are ambiguous and left alone.
+ * Bind mounts outside the root that show a directory of exactly one share mounted under it, by
+ * that share's mount point: publications, recorded or not (the caller keeps the unrecorded ones).
+ * Adopting an unrecorded one keeps the share mounted under the pod that uses it (removing it
+ * could break a running pod, and kubelet never calls again for a dir that already is a mount
+ * point). A mount that more than one share could have made is ambiguous and left alone.
+ * Built once per reconcile: each mount's root is looked up upwards in a map of share mounts.
  */
-function adoptionCandidates(deps: ReconcileDeps, key: ShareKey, entries: readonly MountInfoEntry[], snapshot: Mounts, known: Array<string | undefined>): string[] {
-  const shareMount = snapshot.get(deps.state.mountPoint(key));
-  if (!shareMount) return [];
-  const shareMounts = entries.filter((e) => isWithin(e.mountPoint, deps.root) && e.mountPoint.endsWith('/mnt'));
-  const knownTargets = new Set(known);
-  const candidates: string[] = [];
-  for (const entry of snapshot.values()) {
-    if (isWithin(entry.mountPoint, deps.root) || knownTargets.has(entry.mountPoint)) continue;
-    if (entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) continue;
-    const covering = shareMounts.filter((s) => s.device === entry.device && isWithin(entry.root, s.root));
-    if (covering.length === 1) candidates.push(entry.mountPoint);
+function unrecordedPublications(root: string, entries: readonly MountInfoEntry[], snapshot: Mounts): Map<string, string[]> {
+  const shares = new Map<string, MountInfoEntry[]>(); // `${device}\0${root}` -> share mounts
+  for (const entry of entries) {
+    if (!entry.mountPoint.endsWith('/mnt') || !isWithin(entry.mountPoint, root)) continue;
+    const key = `${entry.device}\0${entry.root}`;
+    const list = shares.get(key);
+    if (list) list.push(entry);
+    else shares.set(key, [entry]);
   }
-  return candidates;
+  const byShare = new Map<string, string[]>();
+  if (shares.size === 0) return byShare;
+  for (const entry of snapshot.values()) {
+    if (isWithin(entry.mountPoint, root)) continue;
+    const covering: MountInfoEntry[] = [];
+    for (let dir = entry.root; ; dir = posix.dirname(dir)) {
+      covering.push(...(shares.get(`${entry.device}\0${dir}`) ?? []));
+      if (dir === '/' || dir === '.') break;
+    }
+    if (covering.length !== 1) continue;
+    const sharePath = covering[0]!.mountPoint;
+    const list = byShare.get(sharePath);
+    if (list) list.push(entry.mountPoint);
+    else byShare.set(sharePath, [entry.mountPoint]);
+  }
+  return byShare;
 }
 
 async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report: ReconcileReport): Promise<void> {
@@ -225,7 +250,7 @@ async function settleShare(deps: ReconcileDeps, key: ShareKey, report: Reconcile
 }
 
 /** Index entries whose reference is gone (a crash between the two removals of unpublish). */
-async function dropDanglingIndexEntries(deps: ReconcileDeps): Promise<number> {
+async function dropDanglingIndexEntries(deps: ReconcileDeps, healthyRefs: ReadonlySet<string>): Promise<number> {
   let dropped = 0;
   for (const { name, key } of await deps.state.listIndex()) {
     if (name.startsWith(tempIndexPrefix)) {
@@ -253,6 +278,7 @@ async function dropDanglingIndexEntries(deps: ReconcileDeps): Promise<number> {
       continue;
     }
     if (target === undefined) continue; // hashed (or foreign): cannot name its target; reconcile of its share covers it
+    if (healthyRefs.has(`${key}\0${target}`)) continue; // its reference was just found sound
     await deps.locks.withLock(`target:${target}`, async () => {
       if ((await deps.state.readIndex(target)) !== key || (await deps.state.readRef(key, target))) return;
       await deps.state.removeIndex(target);

@@ -1,8 +1,9 @@
-import { mkdir, readFile, readdir, readlink, rename, rmdir, symlink, unlink } from 'node:fs/promises';
+import { mkdir, readdir, readlink, rmdir, unlink } from 'node:fs/promises';
+import { mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { encodeComponent } from './escape.js';
+import { listNames, readLinkText, readRecord, removeRecord, writeRecord } from './record-file.js';
 
 /**
  * The on-disk bookkeeping, the only memory that survives a crash. Under `<root>`:
@@ -12,7 +13,7 @@ import { encodeComponent } from './escape.js';
  *   _targets/<target>                 symlink whose text is the share key: target -> share
  * Records are written atomically (temp file + rename) and without fsync: they must survive the
  * process, not the machine, since a reboot takes every mount with it and reconcile then drops
- * the references.
+ * the references. Reads and writes of records are synchronous (record-file.ts says why).
  */
 export const shareRecordSchema = z.object({
   version: z.literal(1),
@@ -63,7 +64,7 @@ export class StateStore {
   }
 
   async readShare(key: string): Promise<ShareRecord | undefined> {
-    const text = await readOptional(join(this.shareDir(key), 'share.json'));
+    const text = readRecord(join(this.shareDir(key), 'share.json'));
     return text === undefined ? undefined : shareRecordSchema.parse(JSON.parse(text));
   }
 
@@ -72,7 +73,7 @@ export class StateStore {
     const dir = this.shareDir(record.key);
     await mkdirRetrying(join(dir, 'refs'));
     await mkdir(join(dir, 'mnt')).catch(ignore('EEXIST'));
-    await writeFileAtomic(join(dir, 'share.json'), `${JSON.stringify(record, null, 2)}\n`, { fsync: false, mode: 0o600 });
+    writeRecord(join(dir, 'share.json'), `${JSON.stringify(record, null, 2)}\n`);
   }
 
   /**
@@ -83,7 +84,7 @@ export class StateStore {
     const dir = this.shareDir(key);
     // EBUSY: a mount(8) orphaned by a crash landed meanwhile; the next reconcile unmounts it.
     await rmdir(join(dir, 'mnt')).catch(ignore('ENOENT', 'EBUSY'));
-    // A process killed inside writeFileAtomic leaves its temp file (`<record>.json.<n>`): our own
+    // A process killed inside writeRecord leaves its temp file (`<record>.json.<n>`): our own
     // bookkeeping, never user data, and left alone it would keep the share's directory forever.
     for (const temp of [join(dir, 'refs'), dir]) await removeTempRecords(temp);
     await rmdir(join(dir, 'refs')).catch(ignore('ENOENT'));
@@ -101,16 +102,16 @@ export class StateStore {
   }
 
   async readRef(key: string, target: string): Promise<RefRecord | undefined> {
-    const text = await readOptional(this.refFile(key, target));
+    const text = readRecord(this.refFile(key, target));
     return text === undefined ? undefined : refRecordSchema.parse(JSON.parse(text));
   }
 
   async writeRef(key: string, ref: RefRecord): Promise<void> {
-    await writeFileAtomic(this.refFile(key, ref.target), `${JSON.stringify(ref)}\n`, { fsync: false, mode: 0o600 });
+    writeRecord(this.refFile(key, ref.target), `${JSON.stringify(ref)}\n`);
   }
 
   async removeRef(key: string, target: string): Promise<void> {
-    await unlink(this.refFile(key, target)).catch(ignore('ENOENT'));
+    removeRecord(this.refFile(key, target));
   }
 
   /**
@@ -118,72 +119,61 @@ export class StateStore {
    * file name. One that vanished while listing (a concurrent unpublish) is simply not there.
    */
   async listRefs(key: string): Promise<Array<{ file: string; ref: RefRecord | undefined }>> {
-    const names = await this.refNames(key);
-    const listed = await Promise.all(
-      names.map(async (name) => {
-        const file = join(this.refsDir(key), name);
-        const text = await readOptional(file);
-        if (text === undefined) return undefined;
-        const parsed = refRecordSchema.safeParse(safeJson(text));
-        return { file, ref: parsed.success ? parsed.data : undefined };
-      }),
-    );
+    const listed = this.refNames(key).map((name) => {
+      const file = join(this.refsDir(key), name);
+      const text = readRecord(file);
+      if (text === undefined) return undefined;
+      const parsed = refRecordSchema.safeParse(safeJson(text));
+      return { file, ref: parsed.success ? parsed.data : undefined };
+    });
     return listed.filter((entry) => entry !== undefined);
   }
 
   async hasRefs(key: string): Promise<boolean> {
-    return (await this.refNames(key)).length > 0;
+    return this.refNames(key).length > 0;
   }
 
-  private async refNames(key: string): Promise<string[]> {
-    try {
-      return (await readdir(this.refsDir(key))).filter((name) => name.endsWith(refSuffix));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+  private refNames(key: string): string[] {
+    return listNames(this.refsDir(key)).filter((name) => name.endsWith(refSuffix));
   }
 
   /** The key of the share that `target` is published from, if any. */
   async readIndex(target: string): Promise<string | undefined> {
-    try {
-      const key = await readlink(this.indexFile(target));
-      return isShareKeyShape(key) ? key : undefined;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const key = readLinkText(this.indexFile(target));
+    return key !== undefined && isShareKeyShape(key) ? key : undefined;
   }
 
   async writeIndex(target: string, key: string): Promise<void> {
     const file = this.indexFile(target);
     const temp = `${dirname(file)}/${tempIndexPrefix}${process.pid}-${Math.random().toString(36).slice(2)}`;
-    await mkdir(dirname(file), { recursive: true });
-    await symlink(key, temp);
-    await rename(temp, file);
+    try {
+      symlinkSync(key, temp);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(dirname(file), { recursive: true }); // the first publication under this root
+      symlinkSync(key, temp);
+    }
+    renameSync(temp, file);
   }
 
   async removeIndex(target: string): Promise<void> {
-    await unlink(this.indexFile(target)).catch(ignore('ENOENT'));
+    removeRecord(this.indexFile(target));
   }
 
   /** Every indexed target with the share key it points to (for reconcile). */
   async listIndex(): Promise<Array<{ name: string; key: string | undefined }>> {
     const dir = join(this.root, targetsDir);
-    let names: string[];
-    try {
-      names = await readdir(dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    return Promise.all(
-      names.map(async (name) => {
-        const key = await readlink(join(dir, name)).catch(() => undefined);
-        return { name, key: key !== undefined && isShareKeyShape(key) ? key : undefined };
-      }),
-    );
+    return listNames(dir).map((name) => {
+      let key: string | undefined;
+      try {
+        key = readLinkText(join(dir, name));
+      } catch {
+        key = undefined; // not a symlink: garbage for reconcile to drop
+      }
+      return { name, key: key !== undefined && isShareKeyShape(key) ? key : undefined };
+    });
   }
+
 
   async removeIndexEntry(name: string): Promise<void> {
     await unlink(join(this.root, targetsDir, name)).catch(ignore('ENOENT'));
@@ -218,16 +208,7 @@ export function isShareKeyShape(key: string): boolean {
   return key !== '' && !key.startsWith('/') && key.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }
 
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
-
-/** Deletes write-file-atomic's leftover temp files (`*.json.<digits>`) in `dir`; nothing else. */
+/** Deletes leftover temp files of writeRecord (`*.json.<digits>`) in `dir`; nothing else. */
 async function removeTempRecords(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) if (/\.json\.\d+$/.test(name)) await unlink(join(dir, name)).catch(ignore('ENOENT'));

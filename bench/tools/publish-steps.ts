@@ -127,7 +127,7 @@ try {
           lap('publish: prepareTarget (bind only)', keep);
           const ref: RefRecord = { version: 1, target, subPath: checked.subPath, readOnly: false, strategy: checked.strategy, createdTarget: prepared.created, publishedAt: new Date().toISOString() };
           await state.writeRef(key, ref);
-          lap('publish: state.writeRef (write-file-atomic)', keep);
+          lap('publish: state.writeRef', keep);
           await state.writeIndex(target, key);
           lap('publish: state.writeIndex (mkdir, symlink, rename)', keep);
           await strategies[checked.strategy].publish({ directory, sharePath, target, readOnly: false, timeoutMs });

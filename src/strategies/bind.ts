@@ -1,6 +1,6 @@
 import { rmdir } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { mount, unmount } from '../mount-command.js';
+import { mount, unmountPublication } from '../mount-command.js';
 import { isMountPoint } from '../mount-point.js';
 import type { PublishStrategy } from './strategy.js';
 
@@ -17,7 +17,7 @@ export const bindStrategy: PublishStrategy = {
   },
 
   async unpublish({ target, removeTarget, timeoutMs, logger }) {
-    await unmount(target, timeoutMs, logger);
+    await unmountPublication(target, timeoutMs, logger);
     if (!removeTarget) return;
     try {
       await rmdir(target); // only ever an empty directory: never a recursive delete

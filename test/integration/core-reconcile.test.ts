@@ -194,8 +194,8 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     expect(await manager.unpublish(publication.target)).toEqual({ unpublished: true, shareUnmounted: true });
   });
 
-  it('a reference record half-written by a killed process (write-file-atomic temp file) does not wedge the share', async () => {
-    // write-file-atomic writes `<record>.json.<n>` and renames it; SIGKILL between the two leaves it.
+  it('a reference record half-written by a killed process (its temp file) does not wedge the share', async () => {
+    // a record is written as `<record>.json.<n>` and renamed; SIGKILL between the two leaves it.
     const publication = await publish('torn-write', 'd001');
     const refs = join(await manager.root(), publication.shareKey, 'refs');
     await writeFile(join(refs, `${encodeComponent(join(pods, 'other'), 250)}.json.2895021144`), '{"version":1,"tar');
