@@ -79,9 +79,13 @@ export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<ne
   const built = createFlexVolumeDriver(driver);
   // The build's training run sets this global (never the environment, so nothing a caller of the
   // installed driver controls can reach it) to warm the code cache instead of answering a call.
+  // The promise resolves to the driver's main, made afresh: the startup snapshot's build calls it
+  // in the process that runs the installed executable, whose argv and environment it must read.
   const build = globalThis as { __sharemountWarmUp?: unknown };
   if (build.__sharemountWarmUp === true) {
-    build.__sharemountWarmUp = import('./warm-up.js').then(({ warmUp }) => warmUp(built));
+    build.__sharemountWarmUp = import('./warm-up.js')
+      .then(({ warmUp }) => warmUp(built))
+      .then(() => () => createFlexVolumeDriver(driver).main());
     return new Promise<never>(() => {});
   }
   return built.main();

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FlexVolumeDriver } from './driver.js';
 
+const commandMs = 10_000;
+
 /**
  * The build's training run (scripts/flexvolume-train.cjs). A single executable carries V8's
  * code cache of its bundle, but a cache made right after compiling holds only the top level:
@@ -22,6 +24,11 @@ export async function warmUp(driver: FlexVolumeDriver): Promise<void> {
     await driver.handle(['init']);
     await driver.handle(['unmount', pod]);
     await driver.handle(['mount', pod, '{"kubernetes.io/readwrite":"rw","kubernetes.io/pod.uid":"0","kubernetes.io/fsType":""}']);
+    // Every mount and unmount runs a command through execa, whose path is long: run one that
+    // succeeds and one that fails (this Node itself, so nothing on the host is needed).
+    const { run } = await import('../exec.js');
+    await run(process.execPath, ['--version'], { timeoutMs: commandMs });
+    await run(process.execPath, ['-e', 'process.exit(3)'], { timeoutMs: commandMs }).catch(() => {});
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);
