@@ -2,10 +2,11 @@
 # Builds FlexVolume drivers into single executables that run on a node without Node.js:
 #   1. esbuild bundles the driver's entry and everything it imports into one CommonJS file
 #      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it);
-#   2. a training run executes harmless calls of the bundle (nothing is mounted) and keeps V8's
-#      code cache of every function they compiled, so a call compiles almost nothing;
-#   3. node --experimental-sea-config packs a small loader with the bundle and that cache;
-#   4. postject injects the blob into a copy of this node binary.
+#   2. node --experimental-sea-config builds a V8 startup snapshot of a process that loaded the
+#      bundle and ran harmless calls of it (scripts/flexvolume-snapshot-entry.cjs; nothing is
+#      mounted), so that a call starts with zod, execa, pino, the core and its schemas loaded
+#      and the functions it runs compiled;
+#   3. postject injects the blob into a copy of this node binary.
 # Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
 # Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)
 set -euo pipefail

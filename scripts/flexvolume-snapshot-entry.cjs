@@ -99,11 +99,17 @@ function before() {
 function after({ standIns, restore }, started) {
   const { startupSnapshot } = require('node:v8');
   if (!(started instanceof Promise)) throw new Error('the bundle did not start a warm-up (is it a runFlexVolumeDriver entry?)');
-  started.then((main) => {
-    for (const name of standIns) delete Set.prototype[name];
-    restore();
-    startupSnapshot.setDeserializeMainFunction(() => main());
-  });
+  started.then(
+    (main) => {
+      for (const name of standIns) delete Set.prototype[name];
+      restore();
+      startupSnapshot.setDeserializeMainFunction(() => main());
+    },
+    (error) => {
+      console.error('flexvolume snapshot: the warm-up failed:', error);
+      process.exit(1);
+    },
+  );
 }
 
 const bundle = readFileSync(bundlePath, 'utf8');

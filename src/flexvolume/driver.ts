@@ -77,10 +77,10 @@ export function createFlexVolumeDriver(driver: FlexVolumeDriverOptions): FlexVol
 /** Builds the driver and runs it: the one line a driver's entry file needs. */
 export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<never> {
   const built = createFlexVolumeDriver(driver);
-  // The build's training run sets this global (never the environment, so nothing a caller of the
-  // installed driver controls can reach it) to warm the code cache instead of answering a call.
-  // The promise resolves to the driver's main, made afresh: the startup snapshot's build calls it
-  // in the process that runs the installed executable, whose argv and environment it must read.
+  // The build's startup-snapshot script sets this global (never the environment, so nothing a
+  // caller of the installed driver controls can reach it) to warm up instead of answering a call.
+  // The promise resolves to the executable's entry point: the driver's main, made afresh in the
+  // process started from the snapshot, whose argv and environment are the call's.
   const build = globalThis as { __sharemountWarmUp?: unknown };
   if (build.__sharemountWarmUp === true) {
     build.__sharemountWarmUp = import('./warm-up.js')

@@ -6,12 +6,12 @@ import type { FlexVolumeDriver } from './driver.js';
 const commandMs = 10_000;
 
 /**
- * The build's training run (scripts/flexvolume-train.cjs). A single executable carries V8's
- * code cache of its bundle, but a cache made right after compiling holds only the top level:
- * every function is compiled again on every call. The build therefore runs the bundle once on
- * harmless calls and caches what they compiled: `init`, an `unmount` of a directory with
- * nothing published, and a `mount` whose options the backend refuses. All of it in a temp
- * dir; nothing is mounted, and no reply is written.
+ * The build's warm-up (scripts/flexvolume-snapshot-entry.cjs): the single executable starts
+ * from a V8 startup snapshot of a process that ran this, so a call finds loaded every module a
+ * `mount` or `unmount` imports lazily, and compiled every function these harmless calls ran:
+ * `init`, an `unmount` of a directory with nothing published, a `mount` whose options the
+ * backend refuses, and commands through execa. All of it in a temp dir; nothing is mounted, and
+ * no reply is written.
  */
 export async function warmUp(driver: FlexVolumeDriver): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sharemount-warm-up-'));
