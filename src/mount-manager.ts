@@ -130,7 +130,7 @@ export class MountManager {
   /** The ShareKey of the publication at `target`, if sharemount has one there (one readlink). */
   async shareKeyAt(target: string): Promise<ShareKey | undefined> {
     const context = await this.context();
-    const canonical = checkTargetShape(await canonicalTarget(checkTargetShape(target, context.root)), context.root);
+    const canonical = checkTargetShape(canonicalTarget(checkTargetShape(target, context.root)), context.root);
     return context.state.readIndex(canonical);
   }
 
@@ -143,7 +143,7 @@ export class MountManager {
     const context = await this.context();
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
-    const target = checkTargetShape(await canonicalTarget(checked.target), context.root);
+    const target = checkTargetShape(canonicalTarget(checked.target), context.root);
     return context.locks.withLock(`target:${target}`, () =>
       context.locks.withLock(`share:${key}`, () => this.publishLocked(context, { ...checked, target }, key)),
     );
@@ -156,7 +156,7 @@ export class MountManager {
    */
   async unpublish(target: string, options: UnpublishOptions = {}): Promise<UnpublishResult> {
     const context = await this.context();
-    const canonical = checkTargetShape(await canonicalTarget(checkTargetShape(target, context.root)), context.root);
+    const canonical = checkTargetShape(canonicalTarget(checkTargetShape(target, context.root)), context.root);
     return context.locks.withLock(`target:${canonical}`, async () => {
       const key = await context.state.readIndex(canonical);
       if (key === undefined) return { unpublished: false, shareUnmounted: false };
@@ -255,7 +255,7 @@ export class MountManager {
     try {
       let prepared;
       try {
-        prepared = request.strategy === 'bind' ? await prepareTarget(target, context.root) : { target, created: false };
+        prepared = request.strategy === 'bind' ? prepareTarget(target) : { created: false };
       } catch (error) {
         // A bad target (missing parent, a file, a symlink) must not leave the share mounted with no reference.
         if (mountedNow) await this.releaseIfUnused(context, key);
@@ -286,7 +286,7 @@ export class MountManager {
       this.logger.info({ target, share: key, subPath: request.subPath, readOnly: request.readOnly, strategy: request.strategy }, 'published');
       return toPublication(ref, key, sharePath);
     } finally {
-      await directory.close();
+      void directory.close().catch(() => {}); // the publication no longer needs it; nothing to wait for
     }
   }
 

@@ -105,7 +105,7 @@ try {
     lap('publish: checkPublishRequest (zod)', keep);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, secretKey);
     lap('publish: shareKeyOf', keep);
-    const target = checkTargetShape(await canonicalTarget(checked.target), root);
+    const target = checkTargetShape(canonicalTarget(checked.target), root);
     lap('publish: canonicalTarget (realpath of the parent)', keep);
     await locks.withLock(`target:${target}`, async () => {
       lap('publish: target lock (abstract socket bind)', keep);
@@ -123,7 +123,7 @@ try {
         const directory = await withTimeout(openInsideShare(sharePath, checked.subPath, { create: false, mode: 0o755 }), timeoutMs, 'opening');
         lap('publish: openInsideShare', keep);
         try {
-          const prepared = checked.strategy === 'bind' ? await prepareTarget(target, root) : { target, created: false };
+          const prepared = checked.strategy === 'bind' ? prepareTarget(target) : { created: false };
           lap('publish: prepareTarget (bind only)', keep);
           const ref: RefRecord = { version: 1, target, subPath: checked.subPath, readOnly: false, strategy: checked.strategy, createdTarget: prepared.created, publishedAt: new Date().toISOString() };
           await state.writeRef(key, ref);
@@ -145,7 +145,7 @@ try {
     // unpublish(), step by step.
     const unpublishStart = performance.now();
     t = unpublishStart;
-    const canonical = checkTargetShape(await canonicalTarget(checkTargetShape(stepTarget, root)), root);
+    const canonical = checkTargetShape(canonicalTarget(checkTargetShape(stepTarget, root)), root);
     lap('unpublish: canonicalTarget', keep);
     await locks.withLock(`target:${canonical}`, async () => {
       lap('unpublish: target lock', keep);
