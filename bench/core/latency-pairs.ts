@@ -108,7 +108,7 @@ async function bareMount(call: MountCall): Promise<void> {
 }
 
 async function bareUnmount(target: string): Promise<void> {
-  await run('umount', ['--no-canonicalize', '--', target], { timeoutMs, env: commandEnv });
+  await run('umount', ['--', target], { timeoutMs, env: commandEnv }); // as unmountPublication's first step
 }
 
 async function expectMountPoint(path: string): Promise<void> {
