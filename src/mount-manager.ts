@@ -5,7 +5,7 @@ import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { unmount } from './mount-command.js';
-import { isMountPoint } from './mount-point.js';
+import { isMountPoint, isMountPointSync } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
@@ -233,7 +233,7 @@ export class MountManager {
         return toPublication(existing, key, sharePath);
       }
       // A reference without its publication: a crash came between the two. Publish again.
-    } else if (request.strategy === 'bind' && (await isMountPoint(target).catch(() => false))) {
+    } else if (request.strategy === 'bind' && isMountPointOrFalse(target)) {
       throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
     }
 
@@ -242,11 +242,26 @@ export class MountManager {
     try {
       directory = await this.hungShares.guard(key, sharePath, this.timeouts.fsMs, async () => {
         mountedNow = await this.ensureShareMounted(context, request, key);
-        return withTimeout(
+        const opening = withTimeout(
           openInsideShare(sharePath, request.subPath, { create: request.createIfNecessary, mode: request.createMode }),
           this.timeouts.fsMs,
           'opening subPath in the share',
         );
+        opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
+        // A share that was already mounted must also answer (statfs), so that a consumer is never
+        // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
+        // TIMEOUT when it does not answer. Asked while the sub-path is opened. A broken share is
+        // not remounted under its other consumers; once the last of them goes it is unmounted,
+        // and the next publish mounts it afresh.
+        if (!mountedNow) {
+          try {
+            await withTimeout(statfs(sharePath), this.timeouts.fsMs, 'checking that the share answers');
+          } catch (error) {
+            void opening.then((opened) => opened.close()).catch(() => {});
+            throw error;
+          }
+        }
+        return opening;
       });
     } catch (error) {
       if (mountedNow) await this.releaseIfUnused(context, key);
@@ -297,14 +312,7 @@ export class MountManager {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     });
-    if (mounted) {
-      // The kernel shows it mounted; ask the filesystem itself, so a consumer is never handed a
-      // dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or TIMEOUT when
-      // it does not answer. A broken share is not remounted under its other consumers; once the
-      // last of them unpublishes it is unmounted, and the next publish mounts it afresh.
-      await withTimeout(statfs(sharePath), this.timeouts.fsMs, 'checking that the share answers');
-      return false;
-    }
+    if (mounted) return false;
     await context.state.createShare({
       version: 1,
       key,
@@ -361,6 +369,14 @@ export class MountManager {
       locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs),
       secretKey: await loadRootKey(join(root, '_key')),
     };
+  }
+}
+
+function isMountPointOrFalse(path: string): boolean {
+  try {
+    return isMountPointSync(path);
+  } catch {
+    return false; // missing: kubelet has not made it, prepareTarget will
   }
 }
 

@@ -72,7 +72,7 @@ export async function openInsideShare(mountPoint: string, relative: string, opti
         const what = stats.isSymbolicLink() ? 'a symlink (symlinks inside a share are never followed)' : 'not a directory';
         throw invalidArgument('subPath', `"${shown}" is ${what}`);
       }
-      await current.close();
+      void current.close().catch(() => {}); // an O_PATH descriptor: nothing to wait for
       current = child;
     }
   } catch (error) {
