@@ -41,6 +41,6 @@ export function buildDriver(driverDir: DriverDir): Promise<string> {
 export async function installDriver(driverDir: DriverDir, pluginDir: string): Promise<string> {
   const executable = await buildDriver(driverDir);
   await mkdir(pluginDir, { recursive: true });
-  await execa('sh', [join(repo, 'examples/flexvolume-nfs/install.sh'), executable], { env: { PLUGIN_DIR: pluginDir, VENDOR_DRIVER: driverDir } });
+  await execa('sh', [join(repo, 'examples/install-flexvolume-driver.sh'), executable], { env: { PLUGIN_DIR: pluginDir, VENDOR_DRIVER: driverDir } });
   return join(pluginDir, driverDir, driverDir.split('~')[1]!);
 }

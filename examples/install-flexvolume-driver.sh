@@ -4,10 +4,10 @@
 # file is copied to a dot-file first (kubelet ignores names starting with ".") and then renamed
 # into place in one step; kubelet never sees a half-written executable.
 #   PLUGIN_DIR     the plugin directory as mounted here (default /flexmnt, the DaemonSet's hostPath)
-#   VENDOR_DRIVER  the driver directory name (default sharemount~lvm)
+#   VENDOR_DRIVER  the driver directory name, vendor~driver (required: sharemount~nfs, sharemount~lvm...)
 #   $1             the executable to install (default /sharemount/${VENDOR_DRIVER#*~})
 set -eu
-vendor_driver=${VENDOR_DRIVER:-sharemount~lvm}
+vendor_driver=${VENDOR_DRIVER:?install: set VENDOR_DRIVER to vendor~driver}
 driver=${vendor_driver#*~}
 source=${1:-/sharemount/$driver}
 plugin_dir=${PLUGIN_DIR:-/flexmnt}
