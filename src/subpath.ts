@@ -1,4 +1,4 @@
-import { chmod, mkdir, open, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { SharemountError, invalidArgument } from './errors.js';
 import { O_PATH } from './mount-point.js';
@@ -56,21 +56,15 @@ export async function openInsideShare(mountPoint: string, relative: string, opti
       const childPath = `/proc/self/fd/${current.fd}/${name}`;
       let child: FileHandle;
       try {
-        child = await openPath(childPath);
+        child = await openDirectory(childPath, shown);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         if (!options.create) throw new SharemountError('NOT_FOUND', `subPath: "${shown}" does not exist in the share (set createIfNecessary to create it)`, { field: 'subPath' });
         await mkdir(childPath, options.mode).catch((e: NodeJS.ErrnoException) => {
           if (e.code !== 'EEXIST') throw e;
         });
-        child = await openPath(childPath);
+        child = await openDirectory(childPath, shown);
         await chmod(`/proc/self/fd/${child.fd}`, options.mode);
-      }
-      const stats = await child.stat();
-      if (!stats.isDirectory()) {
-        await child.close();
-        const what = stats.isSymbolicLink() ? 'a symlink (symlinks inside a share are never followed)' : 'not a directory';
-        throw invalidArgument('subPath', `"${shown}" is ${what}`);
       }
       void current.close().catch(() => {}); // an O_PATH descriptor: nothing to wait for
       current = child;
@@ -89,4 +83,19 @@ export async function openInsideShare(mountPoint: string, relative: string, opti
 
 function openPath(path: string): Promise<FileHandle> {
   return open(path, O_PATH | constants.O_NOFOLLOW);
+}
+
+/**
+ * Opens a directory without following a symlink: O_DIRECTORY|O_NOFOLLOW refuses both a
+ * symlink and a non-directory in the same call, with no separate stat.
+ */
+async function openDirectory(path: string, shown: string): Promise<FileHandle> {
+  try {
+    return await open(path, O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
+    const isLink = (await lstat(path).catch(() => undefined))?.isSymbolicLink() ?? false;
+    throw invalidArgument('subPath', `"${shown}" is ${isLink ? 'a symlink (symlinks inside a share are never followed)' : 'not a directory'}`);
+  }
 }
