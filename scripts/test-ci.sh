@@ -16,8 +16,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+# One closing line per project, "<project>: N passed, N failed", from vitest's JSON report.
+summarize() {
+  node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`${process.argv[2]}: ${r.numPassedTests} passed, ${r.numFailedTests} failed`);' "$results/$1.json" "$1" || true
+}
+
 tsc --noEmit -p tsconfig.json
-vitest run --project unit
+vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json" || { summarize unit; exit 1; }
+summarize unit
 # The package as users get it: every subpath builds and loads through import and require.
 tsup --silent
 node scripts/check-package.mjs
@@ -28,4 +37,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 0
 fi
 # --propagation private: mounts made inside stay inside, and host mounts do not propagate in.
-exec unshare --mount --propagation private -- vitest run --project integration "$@"
+status=0
+unshare --mount --propagation private -- vitest run --project integration --reporter=default --reporter=json --outputFile.json="$results/integration.json" "$@" || status=$?
+summarize integration
+exit "$status"
