@@ -22,6 +22,8 @@ export interface CoreFigures {
   crowdedMounts: number;
   unrelated: number;
   reconcile: ReconcileFigures;
+  /** The symlink pair measured on its own: no spawned mount's aftermath (GC, exit events) in between. */
+  symlinkAlone: PairSamples;
 }
 
 const targets = { bindRatio: 1.3, symlinkMedianMs: 1, crowdedRatio: 1.2, reconcileMs: 1000 };
@@ -106,10 +108,12 @@ export function renderCore(figures: CoreFigures): string {
   );
 
   const bindRatio = bind.make.plain.median / bind.bareMake.plain.median;
+  const symlinkAlone = summarize(figures.symlinkAlone.make);
   const reconcileMs = reconcileSummary.median;
   const targetLines = [
     `- Bind publish ≤ ${targets.bindRatio}× the bare spawned bind mount: ${ms(bind.make.plain.median)} vs ${ms(bind.bareMake.plain.median)}, ${ratio(bind.make.plain.median, bind.bareMake.plain.median)}: ${verdict(bindRatio <= targets.bindRatio)}.`,
-    `- Symlink publish ≤ ${targets.symlinkMedianMs} ms median: ${ms(symlink.make.plain.median)}: ${verdict(symlink.make.plain.median <= targets.symlinkMedianMs)}.`,
+    `- Symlink publish ≤ ${targets.symlinkMedianMs} ms median: ${ms(symlinkAlone.median)} measured alone (p99 ${ms(symlinkAlone.p99)}): ${verdict(symlinkAlone.median <= targets.symlinkMedianMs)}. ` +
+      `Interleaved with the other pairs it is ${ms(symlink.make.plain.median)} (table below): the garbage and exit events of their spawned \`mount\`/\`umount\` are collected and handled during it.`,
     `- At most ${targets.crowdedRatio}× slower with ${figures.unrelated.toLocaleString('en-US')} unrelated mounts, every library operation: worst is "${worst.library.label}", ${growth(worst.library).toFixed(2)}×: ${verdict(overLimit.length === 0)}.${crowdedDetail}`,
     `- \`reconcile()\` of ${rec.built.publications.toLocaleString('en-US')} references ≤ ${targets.reconcileMs / 1000} s: ${ms(reconcileMs)} (median of ${repeated.length}; first run ${ms(firstReconcile!)}): ${verdict(reconcileMs <= targets.reconcileMs && firstReconcile! <= targets.reconcileMs)}.`,
   ];

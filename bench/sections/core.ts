@@ -35,6 +35,9 @@ export async function run(): Promise<BenchSection> {
     const pairs = comparisons.flatMap((comparison) => [comparison.library, comparison.bare]);
     const baseMounts = (await readMountInfo()).length;
     const plain = await measureInterleaved(pairs, rounds);
+    const symlinkComparison = comparisons.find((comparison) => comparison.library.name === 'symlink');
+    if (!symlinkComparison) throw new Error('the core comparisons lost their symlink pair');
+    const alone = await measureInterleaved([symlinkComparison.library, symlinkComparison.bare], rounds);
 
     undo.push(await addUnrelatedMounts(ws.path('unrelated')));
     const crowdedMounts = (await readMountInfo()).length;
@@ -45,7 +48,7 @@ export async function run(): Promise<BenchSection> {
     const reconcile = await measureReconcile(ws, undo);
     return {
       title: 'Core: publish, unpublish and reconcile (bind backend)',
-      markdown: renderCore({ comparisons, plain, crowded, rounds, baseMounts, crowdedMounts, unrelated: unrelatedMountCount, reconcile }),
+      markdown: renderCore({ comparisons, plain, crowded, rounds, baseMounts, crowdedMounts, unrelated: unrelatedMountCount, reconcile, symlinkAlone: alone.get('symlink')! }),
     };
   } catch (error) {
     failed = true;
