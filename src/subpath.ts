@@ -45,15 +45,17 @@ export interface OpenOptions {
  * Walks `relative` from the share's mount point one name at a time, each name opened relative to
  * the directory before it (through /proc/self/fd) with O_NOFOLLOW: a symlink anywhere on the way
  * is refused, not followed, so no link can lead out of the share and no rename race can either.
- * The result stays open: the bind mount is made from its /proc fd path.
+ * The result stays open: the bind mount is made from its /proc fd path. The first name is opened
+ * under the mount point's own path: that path is the library's (the state root, then the mount's
+ * root), so it holds no link to follow.
  */
 export async function openInsideShare(mountPoint: string, relative: string, options: OpenOptions): Promise<OpenedSubPath> {
-  let current = await openPath(mountPoint);
+  let current: FileHandle | undefined; // undefined: still at the mount point, named by its path
   try {
     const names = relative === '' ? [] : relative.split('/');
     for (const [index, name] of names.entries()) {
       const shown = names.slice(0, index + 1).join('/');
-      const childPath = `/proc/self/fd/${current.fd}/${name}`;
+      const childPath = `${current ? `/proc/self/fd/${current.fd}` : mountPoint}/${name}`;
       let child: FileHandle;
       try {
         child = await openDirectory(childPath, shown);
@@ -66,11 +68,12 @@ export async function openInsideShare(mountPoint: string, relative: string, opti
         child = await openDirectory(childPath, shown);
         await chmod(`/proc/self/fd/${child.fd}`, options.mode);
       }
-      void current.close().catch(() => {}); // an O_PATH descriptor: nothing to wait for
+      void current?.close().catch(() => {}); // an O_PATH descriptor: nothing to wait for
       current = child;
     }
+    current ??= await openPath(mountPoint);
   } catch (error) {
-    await current.close();
+    await current?.close();
     throw error;
   }
   const handle = current;
