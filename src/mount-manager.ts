@@ -5,7 +5,7 @@ import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { unmount } from './mount-command.js';
-import { isMountPoint, isMountPointSync } from './mount-point.js';
+import { isMountPoint } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
@@ -233,7 +233,7 @@ export class MountManager {
         return toPublication(existing, key, sharePath);
       }
       // A reference without its publication: a crash came between the two. Publish again.
-    } else if (request.strategy === 'bind' && isMountPointOrFalse(target)) {
+    } else if (request.strategy === 'bind' && (await this.isForeignMountPoint(target))) {
       throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
     }
 
@@ -305,6 +305,20 @@ export class MountManager {
     }
   }
 
+  /**
+   * Whether something is already mounted at a target that has no reference. Asynchronous and
+   * bounded: on a mount point, opening even with O_PATH lets NFS revalidate the mount's root, so
+   * a hung mount there must not block the process. A missing target is not a mount point.
+   */
+  private async isForeignMountPoint(target: string): Promise<boolean> {
+    try {
+      return await withTimeout(isMountPoint(target), this.timeouts.fsMs, 'checking the target');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
   /** Mounts the share unless the kernel already shows it mounted; returns whether it mounted it now. */
   private async ensureShareMounted(context: Context, request: CheckedRequest, key: ShareKey): Promise<boolean> {
     const sharePath = context.state.mountPoint(key);
@@ -369,14 +383,6 @@ export class MountManager {
       locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs),
       secretKey: await loadRootKey(join(root, '_key')),
     };
-  }
-}
-
-function isMountPointOrFalse(path: string): boolean {
-  try {
-    return isMountPointSync(path);
-  } catch {
-    return false; // missing: kubelet has not made it, prepareTarget will
   }
 }
 

@@ -1,9 +1,10 @@
 import { open } from 'node:fs/promises';
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { constants, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-// O_PATH opens a name without reading or opening the file itself: no FUSE open, no NFS
-// round trip for the object, works on directories, symlinks (with O_NOFOLLOW) and FIFOs.
+// O_PATH opens a name without opening the file itself (no FUSE open, no read), and works on
+// directories, symlinks (with O_NOFOLLOW) and FIFOs. NFS may still revalidate a mount's root on
+// the way in, so calls on paths that may be mount points are bounded by their callers.
 export const O_PATH = 0o10000000;
 
 /**
@@ -32,24 +33,4 @@ export async function mountIdOfFd(fd: number): Promise<number> {
 export async function isMountPoint(path: string): Promise<boolean> {
   const [own, parent] = await Promise.all([mountIdOf(path), mountIdOf(dirname(path))]);
   return own !== parent;
-}
-
-/**
- * `isMountPoint` for paths in local directories that are never inside a share (targets in
- * kubelet's directories): synchronous, so it skips the thread pool. An O_PATH open does not
- * reach into a filesystem mounted at the path, so a hung mount there cannot block it.
- */
-export function isMountPointSync(path: string): boolean {
-  return mountIdOfSync(path) !== mountIdOfSync(dirname(path));
-}
-
-function mountIdOfSync(path: string): number {
-  const fd = openSync(path, O_PATH | constants.O_NOFOLLOW);
-  try {
-    const match = /^mnt_id:\s*(\d+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    if (!match) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
-    return Number(match[1]);
-  } finally {
-    closeSync(fd);
-  }
 }
