@@ -1,6 +1,6 @@
 import { mkdir, realpath, rmdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SharemountError, invalidArgument } from './errors.js';
+import { SharemountError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -264,7 +264,9 @@ export class MountManager {
         return opening;
       });
     } catch (error) {
-      if (mountedNow) await this.releaseIfUnused(context, key);
+      // Mounted iff referenced, also when a crash had left the share mounted with no reference.
+      // A hung share is left to reconcile: unmounting it would wait for it too.
+      if (mountedNow || !isSharemountError(error, 'TIMEOUT')) await this.releaseIfUnused(context, key);
       throw error;
     }
     try {
@@ -273,7 +275,7 @@ export class MountManager {
         prepared = request.strategy === 'bind' ? prepareTarget(target) : { created: false };
       } catch (error) {
         // A bad target (missing parent, a file, a symlink) must not leave the share mounted with no reference.
-        if (mountedNow) await this.releaseIfUnused(context, key);
+        await this.releaseIfUnused(context, key);
         throw error;
       }
       const ref: RefRecord = {
