@@ -233,9 +233,11 @@ export class MountManager {
         return toPublication(existing, key, sharePath);
       }
       // A reference without its publication: a crash came between the two. Publish again.
-    } else if (request.strategy === 'bind' && (await this.isForeignMountPoint(target))) {
-      throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
     }
+    // A target with no reference of ours must not already be a mount point; asked while the share
+    // is checked (both only read), answered before anything is written.
+    const foreign = request.strategy === 'bind' && !existing ? this.isForeignMountPoint(target) : Promise.resolve(false);
+    foreign.catch(() => {}); // awaited below
 
     let mountedNow = false;
     let directory;
@@ -272,9 +274,10 @@ export class MountManager {
     try {
       let prepared;
       try {
+        if (await foreign) throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
         prepared = request.strategy === 'bind' ? prepareTarget(target) : { created: false };
       } catch (error) {
-        // A bad target (missing parent, a file, a symlink) must not leave the share mounted with no reference.
+        // A bad target (a mount point, a missing parent, a file, a symlink) must not leave the share mounted with no reference.
         await this.releaseIfUnused(context, key);
         throw error;
       }
