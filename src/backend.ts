@@ -10,6 +10,12 @@ export interface Source {
   backend: string;
 }
 
+/**
+ * A Source as a caller writes it: `{ backend: 'nfs', server, export }` as an object literal, or
+ * a value of a backend's own Source type. Its fields are checked by the backend's `sourceSchema`.
+ */
+export type SourceInput = Source | { readonly backend: string; readonly [field: string]: unknown };
+
 /** Everything a backend's `mount` needs to mount one share. */
 export interface ShareMountContext<S extends Source = Source> {
   source: S;

@@ -2,7 +2,7 @@ export { MountManager, defaultTimeouts } from './mount-manager.js';
 export type { MountManagerOptions, Publication, ShareStatus, Timeouts, UnpublishOptions, UnpublishResult } from './mount-manager.js';
 export type { PublishRequest, Strategy } from './publish-request.js';
 export type { ReconcileReport } from './reconcile.js';
-export type { AnyBackend, Backend, CreateVolumeRequest, ProvisionedVolume, ShareMountContext, Source, VolumeSpec } from './backend.js';
+export type { AnyBackend, Backend, CreateVolumeRequest, ProvisionedVolume, ShareMountContext, Source, SourceInput, VolumeSpec } from './backend.js';
 export type { ShareKey } from './share-key.js';
 export { SharemountError, errorCodes, invalidArgument, isSharemountError } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -3,14 +3,14 @@ import { fromZodError, invalidArgument } from './errors.js';
 import { canonicalOptions, type OptionList } from './options.js';
 import { checkSubPath } from './subpath.js';
 import { checkTargetShape } from './target.js';
-import type { AnyBackend, Source } from './backend.js';
+import type { AnyBackend, Source, SourceInput } from './backend.js';
 
 export type Strategy = 'bind' | 'symlink';
 
 /** What a consumer asks `MountManager.publish` for. */
 export interface PublishRequest {
   /** The storage source, `{ backend: 'nfs', server, export }` and the like. */
-  source: Source;
+  source: SourceInput;
   /** Mount options of the share: a comma list or an array; order and duplicates do not matter. */
   options?: string | readonly string[];
   /** Secret mount options: part of the share's identity, never written anywhere readable. */
