@@ -4,7 +4,8 @@ import { buildSync } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { exited } from './processes.js';
-import type { Sandbox } from './sandbox.js';
+import { mkdir } from 'node:fs/promises';
+import { seedSourceTree, type Sandbox } from './sandbox.js';
 import type { WorkerConfig } from './operations.js';
 
 const workerScript = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -86,4 +87,18 @@ function streamEnd(stream: Readable): Promise<void> {
     if (stream.closed || stream.readableEnded) resolve();
     else stream.once('close', () => resolve());
   });
+}
+
+/**
+ * The shared setup of the many-process tests: three seeded bind sources and nine pod targets
+ * in the sandbox, as a worker configuration (without its seed).
+ */
+export async function threeSourceConfig(sandbox: Sandbox, dirsPerSource: number): Promise<Omit<WorkerConfig, 'seed'>> {
+  const sources = ['a', 'b', 'c'].map((name) => join(sandbox.source, name));
+  let subdirs: string[] = [];
+  for (const source of sources) {
+    await mkdir(source);
+    subdirs = await seedSourceTree(source, dirsPerSource);
+  }
+  return { root: sandbox.root, sources, subdirs, targets: Array.from({ length: 9 }, (_, i) => join(sandbox.pods, `pod-${i}`)) };
 }

@@ -6,7 +6,6 @@
  * second reconcile finds nothing, and no file in any source was changed or removed.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,8 +14,8 @@ import { bindBackend } from '../../src/backends/bind.js';
 import { readMountInfo, topMounts } from '../../src/mountinfo.js';
 import { assertInvariants, invariantViolations } from '../helpers/invariants.js';
 import { changedOrRemoved, fingerprint, type TreeEntry } from '../helpers/fingerprint.js';
-import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
-import { startWorker } from '../helpers/workers.js';
+import { createSandbox, mountsUnder, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
+import { threeSourceConfig, startWorker } from '../helpers/workers.js';
 import { writeCrashWrappers } from '../helpers/crash-wrappers.js';
 import { usualRequest, type WorkerConfig } from '../helpers/operations.js';
 import type { ReconcileReport } from '../../src/reconcile.js';
@@ -34,13 +33,7 @@ describe.skipIf(skip)('core: crashes (SIGKILL) during publish and unpublish', ()
 
   beforeAll(async () => {
     sandbox = await createSandbox();
-    const sources = ['a', 'b', 'c'].map((name) => join(sandbox.source, name));
-    let subdirs: string[] = [];
-    for (const source of sources) {
-      await mkdir(source);
-      subdirs = await seedSourceTree(source, 3);
-    }
-    config = { root: sandbox.root, sources, subdirs, targets: Array.from({ length: 9 }, (_, i) => join(sandbox.pods, `pod-${i}`)) };
+    config = await threeSourceConfig(sandbox, 3);
     manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
     before = await fingerprint(sandbox.source);
   });

@@ -4,15 +4,13 @@
  * per call. Nothing crashes here, so afterwards every reference must match a real publication
  * without any repair, and reconcile must find nothing to do.
  */
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
 import { bindBackend } from '../../src/backends/bind.js';
 import { assertInvariants } from '../helpers/invariants.js';
 import { changedOrRemoved, fingerprint } from '../helpers/fingerprint.js';
-import { createSandbox, entriesOf, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
-import { runWorker } from '../helpers/workers.js';
+import { createSandbox, entriesOf, mountsUnder, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
+import { threeSourceConfig, runWorker } from '../helpers/workers.js';
 import type { WorkerConfig, WorkerSummary } from '../helpers/operations.js';
 import type { ReconcileReport } from '../../src/reconcile.js';
 
@@ -25,13 +23,7 @@ describe.skipIf(skip)('core: many processes on one state root', () => {
 
   beforeAll(async () => {
     sandbox = await createSandbox();
-    const sources = ['a', 'b', 'c'].map((name) => join(sandbox.source, name));
-    let subdirs: string[] = [];
-    for (const source of sources) {
-      await mkdir(source);
-      subdirs = await seedSourceTree(source, 4);
-    }
-    config = { root: sandbox.root, sources, subdirs, targets: Array.from({ length: 9 }, (_, i) => join(sandbox.pods, `pod-${i}`)), ops: 100 };
+    config = { ...(await threeSourceConfig(sandbox, 4)), ops: 100 };
     manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
   });
 
