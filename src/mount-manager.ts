@@ -1,11 +1,12 @@
 import { mkdir, realpath, rmdir, stat, statfs } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SharemountError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { unmount } from './mount-command.js';
-import { isMountPoint } from './mount-point.js';
+import { localMountIdOf, mountIdOf, mountIdOfFd } from './mount-point.js';
+import { closePath, directoryFlags, openPath } from './path-descriptor.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
@@ -13,7 +14,7 @@ import { loadRootKey } from './root-key.js';
 import { shareKeyOf, type ShareKey } from './share-key.js';
 import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
-import { openInsideShare } from './subpath.js';
+import { openInside, type OpenedSubPath } from './subpath.js';
 import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
 import { withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
@@ -79,6 +80,11 @@ interface Context {
   state: StateStore;
   locks: KeyedLock;
   secretKey: Buffer;
+  /**
+   * The mount the state root lies on. A share's mount point lies on another one exactly when
+   * the share is mounted (nothing but sharemount mounts inside the root).
+   */
+  rootMountId: number;
 }
 
 /**
@@ -234,41 +240,45 @@ export class MountManager {
       }
       // A reference without its publication: a crash came between the two. Publish again.
     }
-    // A target with no reference of ours must not already be a mount point; asked while the share
-    // is checked (both only read), answered before anything is written.
+
+    // Two checks that only read, made in libuv's threads while this thread records the
+    // reference: a target with no reference of ours must not already be a mount point, and the
+    // share must be mounted (mounting it now if need be) and answer, with the sub-path opened
+    // inside it.
     const foreign = request.strategy === 'bind' && !existing ? this.isForeignMountPoint(target) : Promise.resolve(false);
     foreign.catch(() => {}); // awaited below
+    const share = { mountAttempted: false };
+    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => this.openShared(context, request, key, share));
+    opening.catch(() => {}); // awaited below
 
-    let mountedNow = false;
+    // The reference before the publication: a crash after it leaves a reference that reconcile
+    // checks against the mount table and drops; a crash after an unrecorded mount would leave a
+    // pod that nobody counts. Whether publish creates the target is known only after the
+    // checks: a reference that says it did not is at worst an empty directory left behind.
+    const ref: RefRecord = {
+      version: 1,
+      target,
+      subPath: request.subPath,
+      readOnly: request.readOnly,
+      strategy: request.strategy,
+      createdTarget: existing?.createdTarget ?? false,
+      publishedAt: new Date().toISOString(),
+    };
+    const forget = async () => {
+      await state.removeRef(key, target);
+      await state.removeIndex(target);
+    };
     let directory;
     try {
-      directory = await this.hungShares.guard(key, sharePath, this.timeouts.fsMs, async () => {
-        mountedNow = await this.ensureShareMounted(context, request, key);
-        const opening = withTimeout(
-          openInsideShare(sharePath, request.subPath, { create: request.createIfNecessary, mode: request.createMode }),
-          this.timeouts.fsMs,
-          'opening subPath in the share',
-        );
-        opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
-        // A share that was already mounted must also answer (statfs), so that a consumer is never
-        // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
-        // TIMEOUT when it does not answer. Asked while the sub-path is opened. A broken share is
-        // not remounted under its other consumers; once the last of them goes it is unmounted,
-        // and the next publish mounts it afresh.
-        if (!mountedNow) {
-          try {
-            await withTimeout(statfs(sharePath), this.timeouts.fsMs, 'checking that the share answers');
-          } catch (error) {
-            void opening.then((opened) => opened.close()).catch(() => {});
-            throw error;
-          }
-        }
-        return opening;
-      });
+      await state.writeRef(key, ref);
+      await state.writeIndex(target, key);
+      directory = await opening;
     } catch (error) {
+      void opening.then((opened) => opened.close()).catch(() => {});
+      await forget();
       // Mounted iff referenced, also when a crash had left the share mounted with no reference.
-      // A hung share is left to reconcile: unmounting it would wait for it too.
-      if (mountedNow || !isSharemountError(error, 'TIMEOUT')) await this.releaseIfUnused(context, key);
+      // A share that did not answer is left to reconcile: unmounting it would wait for it too.
+      if (share.mountAttempted || !isSharemountError(error, 'TIMEOUT')) await this.releaseIfUnused(context, key);
       throw error;
     }
     try {
@@ -276,35 +286,24 @@ export class MountManager {
       try {
         if (await foreign) throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
         prepared = request.strategy === 'bind' ? prepareTarget(target) : { created: false };
+        if (prepared.created && !ref.createdTarget) await state.writeRef(key, { ...ref, createdTarget: true });
       } catch (error) {
         // A bad target (a mount point, a missing parent, a file, a symlink) must not leave the share mounted with no reference.
+        if (prepared?.created) await rmdir(target).catch(() => {});
+        await forget();
         await this.releaseIfUnused(context, key);
         throw error;
       }
-      const ref: RefRecord = {
-        version: 1,
-        target,
-        subPath: request.subPath,
-        readOnly: request.readOnly,
-        strategy: request.strategy,
-        createdTarget: existing?.createdTarget ?? prepared.created,
-        publishedAt: new Date().toISOString(),
-      };
-      // The reference first: a crash after it leaves a reference that reconcile can check and
-      // drop; a crash after an unrecorded mount would leave a pod that nobody counts.
-      await state.writeRef(key, ref);
-      await state.writeIndex(target, key);
       try {
         await strategy.publish({ directory, sharePath, target, readOnly: request.readOnly, timeoutMs: this.timeouts.commandMs });
       } catch (error) {
-        await state.removeRef(key, target);
-        await state.removeIndex(target);
+        await forget();
         if (prepared.created) await rmdir(target).catch(() => {});
         await this.releaseIfUnused(context, key);
         throw error;
       }
       this.logger.info({ target, share: key, subPath: request.subPath, readOnly: request.readOnly, strategy: request.strategy }, 'published');
-      return toPublication(ref, key, sharePath);
+      return toPublication({ ...ref, createdTarget: ref.createdTarget || prepared.created }, key, sharePath);
     } finally {
       void directory.close().catch(() => {}); // the publication no longer needs it; nothing to wait for
     }
@@ -317,21 +316,92 @@ export class MountManager {
    */
   private async isForeignMountPoint(target: string): Promise<boolean> {
     try {
-      return await withTimeout(isMountPoint(target), this.timeouts.fsMs, 'checking the target');
+      // Only the target itself may be a hung mount: its parent was walked synchronously already
+      // (canonicalTarget's realpath), and is read here while the target is opened.
+      const own = withTimeout(mountIdOf(target), this.timeouts.fsMs, 'checking the target');
+      own.catch(() => {}); // awaited below
+      const parent = localMountIdOf(dirname(target));
+      return (await own) !== parent;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     }
   }
 
-  /** Mounts the share unless the kernel already shows it mounted; returns whether it mounted it now. */
-  private async ensureShareMounted(context: Context, request: CheckedRequest, key: ShareKey): Promise<boolean> {
+  /**
+   * Makes sure the share is mounted and answers, and opens the request's sub-path inside it.
+   * `progress.mountAttempted` tells the caller whether a failure came from mounting it (the
+   * share is then released) or from a share that was mounted but did not answer (left alone).
+   */
+  private async openShared(context: Context, request: CheckedRequest, key: ShareKey, progress: { mountAttempted: boolean }): Promise<OpenedSubPath> {
     const sharePath = context.state.mountPoint(key);
-    const mounted = await withTimeout(isMountPoint(sharePath), this.timeouts.fsMs, 'checking the share').catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    const walk = { create: request.createIfNecessary, mode: request.createMode };
+    const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
+    // Whether the share answers is asked at once, beside the open below, and awaited only when
+    // the share turns out to have been mounted before (a share mounted now has just answered).
+    const answering = statfs(sharePath);
+    answering.catch(() => {}); // awaited below, or not at all
+    let opening: Promise<OpenedSubPath>;
+    let mountedNow = false;
+    // The common case in one open: the sub-path's first name, opened under the share's mount
+    // point without following a link, tells by its mount id that the share is mounted.
+    const start = await this.openInMountedShare(context, first === '' ? sharePath : `${sharePath}/${first}`);
+    if (start !== undefined) {
+      opening = openInside(start, rest.join('/'), walk, first);
+    } else {
+      // Not mounted, or the first name is missing or refused: the share's root first.
+      let root = await this.openInMountedShare(context, sharePath);
+      if (root === undefined) {
+        progress.mountAttempted = true;
+        await this.mountShare(context, request, key);
+        mountedNow = true;
+        root = await this.openInMountedShare(context, sharePath);
+        if (root === undefined) throw new SharemountError('INTERNAL', `backend ${request.backend.name} reported success but nothing is mounted at the share`);
+      }
+      opening = openInside(root, request.subPath, walk);
+    }
+    opening = withTimeout(opening, this.timeouts.fsMs, 'opening subPath in the share');
+    opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
+    // A share that was already mounted must also answer (statfs), so that a consumer is never
+    // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
+    // TIMEOUT when it does not answer. A broken share is not remounted under its other
+    // consumers; once the last of them goes it is unmounted, and the next publish mounts it
+    // afresh.
+    if (!mountedNow) {
+      try {
+        await withTimeout(answering, this.timeouts.fsMs, 'checking that the share answers');
+      } catch (error) {
+        void opening.then((opened) => opened.close()).catch(() => {});
+        throw error;
+      }
+    }
+    return opening;
+  }
+
+  /**
+   * Opens a directory at or just under a share's mount point when it lies on another mount than
+   * the state root, that is when the share is mounted; undefined when the share is not mounted
+   * or the name is missing, a link or not a directory (the caller then walks from the root,
+   * which says which). Bounded: on a hung share the open hangs.
+   */
+  private async openInMountedShare(context: Context, path: string): Promise<number | undefined> {
+    const opening = openPath(path, directoryFlags);
+    let fd;
+    try {
+      fd = await withTimeout(opening, this.timeouts.fsMs, 'checking the share');
+    } catch (error) {
+      void opening.then(closePath, () => {}); // a hung share's descriptor, whenever it comes
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return undefined;
       throw error;
-    });
-    if (mounted) return false;
+    }
+    if (mountIdOfFd(fd) !== context.rootMountId) return fd;
+    closePath(fd);
+    return undefined;
+  }
+
+  /** Mounts the share (its directories, its record, then the backend's mount). */
+  private async mountShare(context: Context, request: CheckedRequest, key: ShareKey): Promise<void> {
     await context.state.createShare({
       version: 1,
       key,
@@ -341,24 +411,15 @@ export class MountManager {
       hasSensitiveOptions: request.sensitiveOptions.length > 0,
       createdAt: new Date().toISOString(),
     });
-    try {
-      await request.backend.mount({
-        source: request.source,
-        options: request.options,
-        sensitiveOptions: request.sensitiveOptions,
-        mountPoint: sharePath,
-        timeoutMs: this.timeouts.commandMs,
-        logger: this.logger,
-      });
-      if (!(await isMountPoint(sharePath))) {
-        throw new SharemountError('INTERNAL', `backend ${request.backend.name} reported success but nothing is mounted at the share`);
-      }
-    } catch (error) {
-      await this.releaseIfUnused(context, key);
-      throw error;
-    }
+    await request.backend.mount({
+      source: request.source,
+      options: request.options,
+      sensitiveOptions: request.sensitiveOptions,
+      mountPoint: context.state.mountPoint(key),
+      timeoutMs: this.timeouts.commandMs,
+      logger: this.logger,
+    });
     this.logger.info({ share: key }, 'share mounted');
-    return true;
   }
 
   /** Unmounts and removes the share when no reference is left; returns whether it did. */
@@ -387,6 +448,7 @@ export class MountManager {
       state: new StateStore(root),
       locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs),
       secretKey: await loadRootKey(join(root, '_key')),
+      rootMountId: localMountIdOf(root),
     };
   }
 }

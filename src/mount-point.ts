@@ -1,11 +1,8 @@
-import { open } from 'node:fs/promises';
-import { constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { closePath, openLocalPath, openPath } from './path-descriptor.js';
 
-// O_PATH opens a name without opening the file itself (no FUSE open, no read), and works on
-// directories, symlinks (with O_NOFOLLOW) and FIFOs. NFS may still revalidate a mount's root on
-// the way in, so calls on paths that may be mount points are bounded by their callers.
-export const O_PATH = 0o10000000;
+export { O_PATH } from './path-descriptor.js';
 
 /**
  * The kernel's id of the mount that `path` lies on, read from /proc/self/fdinfo. Unlike
@@ -13,15 +10,25 @@ export const O_PATH = 0o10000000;
  * from a plain directory, and it costs the same whatever the size of the mount table.
  */
 export async function mountIdOf(path: string): Promise<number> {
-  const handle = await open(path, O_PATH | constants.O_NOFOLLOW);
+  const fd = await openPath(path);
   try {
-    return await mountIdOfFd(handle.fd);
+    return mountIdOfFd(fd);
   } finally {
-    void handle.close().catch(() => {}); // closing an O_PATH descriptor has nothing to wait for
+    closePath(fd);
   }
 }
 
-export async function mountIdOfFd(fd: number): Promise<number> {
+/** `mountIdOf` made synchronously, for a path whose walk cannot hang (see openLocalPath). */
+export function localMountIdOf(path: string): number {
+  const fd = openLocalPath(path);
+  try {
+    return mountIdOfFd(fd);
+  } finally {
+    closePath(fd);
+  }
+}
+
+export function mountIdOfFd(fd: number): number {
   // procfs answers from memory and never blocks: a synchronous read skips the thread pool.
   const info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
   const match = /^mnt_id:\s*(\d+)$/m.exec(info);
@@ -29,8 +36,12 @@ export async function mountIdOfFd(fd: number): Promise<number> {
   return Number(match[1]);
 }
 
-/** Whether something is mounted exactly at `path` (a symlink is never a mount point). */
-export async function isMountPoint(path: string): Promise<boolean> {
+/**
+ * Whether something is mounted exactly at `path` (a symlink is never a mount point). A caller
+ * that knows the mount id of the parent directory passes it, and only `path` is opened.
+ */
+export async function isMountPoint(path: string, parentMountId?: number): Promise<boolean> {
+  if (parentMountId !== undefined) return (await mountIdOf(path)) !== parentMountId;
   const [own, parent] = await Promise.all([mountIdOf(path), mountIdOf(dirname(path))]);
   return own !== parent;
 }

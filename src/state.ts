@@ -107,7 +107,23 @@ export class StateStore {
   }
 
   async writeRef(key: string, ref: RefRecord): Promise<void> {
-    writeRecord(this.refFile(key, ref.target), `${JSON.stringify(ref)}\n`);
+    const file = this.refFile(key, ref.target);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        writeRecord(file, `${JSON.stringify(ref)}\n`);
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error;
+        // A share's first reference is written while the share is being mounted, before its
+        // directories exist. Again after ENOENT: a sibling share's removeShare may take away
+        // an empty parent between mkdir's steps.
+        try {
+          mkdirSync(this.refsDir(key), { recursive: true });
+        } catch (mkdirError) {
+          if ((mkdirError as NodeJS.ErrnoException).code !== 'ENOENT') throw mkdirError;
+        }
+      }
+    }
   }
 
   async removeRef(key: string, target: string): Promise<void> {

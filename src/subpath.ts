@@ -1,7 +1,6 @@
-import { chmod, lstat, mkdir, open, type FileHandle } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { SharemountError, invalidArgument } from './errors.js';
-import { O_PATH } from './mount-point.js';
+import { closePath, directoryFlags, openPath, procPathOf } from './path-descriptor.js';
 
 const maxPathBytes = 4096;
 const maxNameBytes = 255;
@@ -29,6 +28,8 @@ export function checkSubPath(subPath: string | undefined, field = 'subPath'): st
 export interface OpenedSubPath {
   /** The sub-path, relative to the share's root. */
   relative: string;
+  /** Its O_PATH descriptor, valid until `close`. */
+  fd: number;
   /** A path naming exactly the opened directory, for mount(8) with --no-canonicalize. */
   procPath: string;
   close(): Promise<void>;
@@ -42,21 +43,35 @@ export interface OpenOptions {
 }
 
 /**
- * Walks `relative` from the share's mount point one name at a time, each name opened relative to
- * the directory before it (through /proc/self/fd) with O_NOFOLLOW: a symlink anywhere on the way
- * is refused, not followed, so no link can lead out of the share and no rename race can either.
- * The result stays open: the bind mount is made from its /proc fd path. The first name is opened
- * under the mount point's own path: that path is the library's (the state root, then the mount's
- * root), so it holds no link to follow.
+ * Opens the share's mount point, a directory and never through a symlink, in libuv's threads:
+ * on a hung mount the open itself hangs, so callers bound it.
  */
+export function openShareRoot(mountPoint: string): Promise<number> {
+  return openPath(mountPoint, directoryFlags);
+}
+
+/** `openInside` from the share's mount point, named by its path (the library's own). */
 export async function openInsideShare(mountPoint: string, relative: string, options: OpenOptions): Promise<OpenedSubPath> {
-  let current: FileHandle | undefined; // undefined: still at the mount point, named by its path
+  return openInside(await openShareRoot(mountPoint), relative, options);
+}
+
+/**
+ * Walks `relative` from the open directory `root` one name at a time, each name opened relative
+ * to the directory before it (through /proc/self/fd) with O_NOFOLLOW: a symlink anywhere on the
+ * way is refused, not followed, so no link can lead out of the share and no rename race can
+ * either. The result stays open: the bind mount is made from its /proc fd path. Takes `root`
+ * over: it is closed, or returned as the result when `relative` is empty. `walked` is the part of
+ * the sub-path that `root` already is (for messages and the result's `relative`).
+ */
+export async function openInside(root: number, relative: string, options: OpenOptions, walked = ''): Promise<OpenedSubPath> {
+  let current = root;
+  const names = relative === '' ? [] : relative.split('/');
+  const prefix = walked === '' ? [] : walked.split('/');
   try {
-    const names = relative === '' ? [] : relative.split('/');
     for (const [index, name] of names.entries()) {
-      const shown = names.slice(0, index + 1).join('/');
-      const childPath = `${current ? `/proc/self/fd/${current.fd}` : mountPoint}/${name}`;
-      let child: FileHandle;
+      const shown = [...prefix, ...names.slice(0, index + 1)].join('/');
+      const childPath = `${procPathOf(current)}/${name}`;
+      let child: number;
       try {
         child = await openDirectory(childPath, shown);
       } catch (error) {
@@ -66,35 +81,28 @@ export async function openInsideShare(mountPoint: string, relative: string, opti
           if (e.code !== 'EEXIST') throw e;
         });
         child = await openDirectory(childPath, shown);
-        await chmod(`/proc/self/fd/${child.fd}`, options.mode);
+        try {
+          await chmod(procPathOf(child), options.mode);
+        } catch (chmodError) {
+          closePath(child);
+          throw chmodError;
+        }
       }
-      void current?.close().catch(() => {}); // an O_PATH descriptor: nothing to wait for
+      closePath(current);
       current = child;
     }
-    current ??= await openPath(mountPoint);
   } catch (error) {
-    await current?.close();
+    closePath(current);
     throw error;
   }
-  const handle = current;
-  return {
-    relative,
-    procPath: `/proc/${process.pid}/fd/${handle.fd}`,
-    close: () => handle.close(),
-  };
+  const fd = current;
+  return { relative: [...prefix, ...names].join('/'), fd, procPath: procPathOf(fd, process.pid), close: async () => closePath(fd) };
 }
 
-function openPath(path: string): Promise<FileHandle> {
-  return open(path, O_PATH | constants.O_NOFOLLOW);
-}
-
-/**
- * Opens a directory without following a symlink: O_DIRECTORY|O_NOFOLLOW refuses both a
- * symlink and a non-directory in the same call, with no separate stat.
- */
-async function openDirectory(path: string, shown: string): Promise<FileHandle> {
+/** Opens a directory without following a symlink, and says which one a refused name is. */
+async function openDirectory(path: string, shown: string): Promise<number> {
   try {
-    return await open(path, O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY);
+    return await openPath(path, directoryFlags);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOTDIR' && code !== 'ELOOP') throw error;
