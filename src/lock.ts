@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,18 +61,23 @@ export class KeyedLock {
   }
 }
 
-function tryBind(name: string): Promise<Server | undefined> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') resolve(undefined);
-      else reject(error);
-    });
-    server.listen({ path: name }, () => {
-      server.unref(); // a held lock must not keep a finished process alive
-      resolve(server);
-    });
-  });
+/**
+ * Binds the name: the server when it is ours, undefined when another process holds it. Node
+ * binds inside listen() itself, so a free name is taken without waiting for an event; only a
+ * refusal comes later, as an error event that says why.
+ */
+async function tryBind(name: string): Promise<Server | undefined> {
+  const server = createServer();
+  const refused = once(server, 'error') as Promise<[NodeJS.ErrnoException]>;
+  server.listen({ path: name });
+  if (server.listening) {
+    server.unref(); // a held lock must not keep a finished process alive
+    refused.catch(() => {}); // never comes
+    return server;
+  }
+  const [error] = await refused;
+  if (error.code === 'EADDRINUSE') return undefined;
+  throw error;
 }
 
 const held = new AsyncLocalStorage<number[]>();

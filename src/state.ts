@@ -161,14 +161,22 @@ export class StateStore {
 
   async writeIndex(target: string, key: string): Promise<void> {
     const file = this.indexFile(target);
-    const temp = `${dirname(file)}/${tempIndexPrefix}${process.pid}-${Math.random().toString(36).slice(2)}`;
+    // A new entry is made in place: symlink() is atomic and refuses an existing name. Only an
+    // entry that exists already (a stale one) is replaced through a temp name and rename.
     try {
-      symlinkSync(key, temp);
+      symlinkSync(key, file);
+      return;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      mkdirSync(dirname(file), { recursive: true }); // the first publication under this root
-      symlinkSync(key, temp);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') {
+        mkdirSync(dirname(file), { recursive: true }); // the first publication under this root
+        symlinkSync(key, file);
+        return;
+      }
+      if (code !== 'EEXIST') throw error;
     }
+    const temp = `${dirname(file)}/${tempIndexPrefix}${process.pid}-${Math.random().toString(36).slice(2)}`;
+    symlinkSync(key, temp);
     renameSync(temp, file);
   }
 
