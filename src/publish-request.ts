@@ -71,16 +71,21 @@ export const shareRequestSchema = requestSchema.pick({ source: true, options: tr
 export function checkShareRequest(input: unknown, backends: ReadonlyMap<string, AnyBackend>) {
   const parsed = shareRequestSchema.safeParse(input);
   if (!parsed.success) throw fromZodError(parsed.error);
-  const { source: rawSource } = parsed.data;
+  return checkSharePart(parsed.data, backends);
+}
+
+/** The share part's checks beyond its shape (which the caller's schema has checked already). */
+function checkSharePart(parsed: z.infer<typeof shareRequestSchema>, backends: ReadonlyMap<string, AnyBackend>) {
+  const { source: rawSource } = parsed;
   const backend = backends.get(rawSource.backend);
   if (!backend) {
     throw invalidArgument('source.backend', `unknown backend "${rawSource.backend.slice(0, 64)}" (known: ${[...backends.keys()].join(', ')})`);
   }
   const source = backend.sourceSchema.safeParse(rawSource);
   if (!source.success) throw fromZodError(source.error, 'source');
-  const options = canonicalOptions(parsed.data.options, 'options');
+  const options = canonicalOptions(parsed.options, 'options');
   backend.checkOptions?.(options, 'options');
-  const sensitiveOptions = canonicalOptions(parsed.data.sensitiveOptions, 'sensitiveOptions', true);
+  const sensitiveOptions = canonicalOptions(parsed.sensitiveOptions, 'sensitiveOptions', true);
   return { backend, source: source.data as Source, options, sensitiveOptions };
 }
 
@@ -89,7 +94,7 @@ export function checkPublishRequest(input: unknown, backends: ReadonlyMap<string
   const parsed = requestSchema.safeParse(input);
   if (!parsed.success) throw fromZodError(parsed.error);
   const request = parsed.data;
-  const share = checkShareRequest({ source: request.source, options: request.options, sensitiveOptions: request.sensitiveOptions }, backends);
+  const share = checkSharePart(request, backends);
   const strategy = request.strategy ?? 'bind';
   const readOnly = request.readOnly ?? false;
   if (strategy === 'symlink' && readOnly) {

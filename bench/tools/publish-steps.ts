@@ -1,7 +1,9 @@
 /**
  * Where the time of one publish and unpublish goes: replays MountManager's steps one by one
- * (the same functions from src/, in the order src/mount-manager.ts calls them, while the share is
- * already mounted) and times each, next to the real `publish`/`unpublish` for comparison.
+ * (the same functions from src/, while the share is already mounted) and times each, next to the
+ * real `publish`/`unpublish` for comparison. The real publish overlaps some of them (the records
+ * are written while the target and share checks run in libuv's threads), so the sum of the steps
+ * is more than it costs.
  * A diagnostic for when a core target is not met; not a section of docs/benchmarks.md.
  * Run as root in a private mount namespace:
  *   unshare -m --propagation private -- tsx bench/tools/publish-steps.ts [bind|symlink] [samples]
