@@ -274,7 +274,9 @@ export class MountManager {
       await state.writeIndex(target, key);
       directory = await opening;
     } catch (error) {
-      void opening.then((opened) => opened.close()).catch(() => {});
+      // When a record could not be written the checks may still be running, the share perhaps
+      // being mounted: they finish first (they are bounded), so the release below cannot race them.
+      await opening.then((opened) => opened.close(), () => {});
       await forget();
       // Mounted iff referenced, also when a crash had left the share mounted with no reference.
       // A share that did not answer is left to reconcile: unmounting it would wait for it too.
