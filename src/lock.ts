@@ -29,26 +29,50 @@ export class KeyedLock {
     private readonly timeoutMs: number,
   ) {}
 
-  async withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const slot = this.mutexes.get(key) ?? { mutex: new Mutex(), users: 0 };
-    slot.users++;
-    this.mutexes.set(key, slot);
+  withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
+    return this.withLocks([key], work);
+  }
+
+  /**
+   * Holds every lock in `keys` for one piece of work: the same as nesting `withLock` in that
+   * order (so callers keep one order, a target's before a share's), in one step.
+   */
+  async withLocks<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
+    const slots = keys.map((key) => {
+      const slot = this.mutexes.get(key) ?? { mutex: new Mutex(), users: 0 };
+      slot.users++;
+      this.mutexes.set(key, slot);
+      return slot;
+    });
+    const releases: Array<() => void> = [];
+    const servers: Server[] = [];
     try {
-      return await slot.mutex.runExclusive(async () => {
-        const server = await this.acquireAcrossProcesses(key);
-        try {
-          return await held.run([...(held.getStore() ?? []), socketFd(server)], work);
-        } finally {
-          server.close();
-        }
-      });
+      for (const slot of slots) releases.push(await slot.mutex.acquire());
+      for (const key of keys) servers.push(await this.acquireAcrossProcesses(key));
+      return await held.run([...(held.getStore() ?? []), ...servers.map(socketFd)], work);
     } finally {
-      if (--slot.users === 0) this.mutexes.delete(key);
+      for (const server of servers) server.close();
+      for (const release of releases.reverse()) release();
+      for (const [index, key] of keys.entries()) if (--slots[index]!.users === 0) this.mutexes.delete(key);
     }
   }
 
+  // A hash per acquisition costs tens of microseconds right after a spawn: names are kept,
+  // a bounded number of them (a long-lived process meets many targets).
+  private readonly names = new Map<string, string>();
+
+  private socketName(key: string): string {
+    let name = this.names.get(key);
+    if (name === undefined) {
+      name = `\0sharemount/${createHash('sha256').update(this.scope).update('\0').update(key).digest('hex').slice(0, 48)}`;
+      if (this.names.size >= 4096) this.names.clear();
+      this.names.set(key, name);
+    }
+    return name;
+  }
+
   private async acquireAcrossProcesses(key: string): Promise<Server> {
-    const name = `\0sharemount/${createHash('sha256').update(this.scope).update('\0').update(key).digest('hex').slice(0, 48)}`;
+    const name = this.socketName(key);
     const deadline = Date.now() + this.timeoutMs;
     for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
       const server = await tryBind(name);

@@ -150,9 +150,7 @@ export class MountManager {
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
     const target = checkTargetShape(canonicalTarget(checked.target), context.root);
-    return context.locks.withLock(`target:${target}`, () =>
-      context.locks.withLock(`share:${key}`, () => this.publishLocked(context, { ...checked, target }, key)),
-    );
+    return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishLocked(context, { ...checked, target }, key));
   }
 
   /**

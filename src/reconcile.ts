@@ -95,11 +95,11 @@ async function reconcileShare(
     } else suspects.push(ref);
   }
   for (const ref of suspects) {
-    await locks.withLock(`target:${ref.target}`, () => locks.withLock(`share:${key}`, () => repairReference(deps, key, ref, report)));
+    await locks.withLocks([`target:${ref.target}`, `share:${key}`], () => repairReference(deps, key, ref, report));
   }
   const known = new Set(refs.map((r) => r.ref?.target));
   for (const target of (orphans.get(sharePath) ?? []).filter((t) => !known.has(t))) {
-    await locks.withLock(`target:${target}`, () => locks.withLock(`share:${key}`, () => adopt(deps, key, target, report)));
+    await locks.withLocks([`target:${target}`, `share:${key}`], () => adopt(deps, key, target, report));
   }
   if (healthy > 0 && shareMount && suspects.length === 0) return; // all is well: no lock taken
   await locks.withLock(`share:${key}`, () => settleShare(deps, key, report));

@@ -57,6 +57,19 @@ describe('KeyedLock across processes', () => {
     expect(most).toBe(1);
   });
 
+  it('withLocks holds every key it names, and lets all of them go when the work fails', async () => {
+    const lock = new KeyedLock(scope, 300);
+    const other = new KeyedLock(scope, 300);
+    const during = await lock.withLocks(['target:e', 'share:e'], async () => ({
+      // Another KeyedLock stands for another process: it must find both taken.
+      target: await other.withLock('target:e', async () => 'got it').catch((e: unknown) => (e as { code?: string }).code),
+      share: await other.withLock('share:e', async () => 'got it').catch((e: unknown) => (e as { code?: string }).code),
+    }));
+    expect(during).toEqual({ target: 'BUSY', share: 'BUSY' });
+    await expect(lock.withLocks(['target:e', 'share:e'], async () => Promise.reject(new Error('work failed')))).rejects.toThrow('work failed');
+    expect(await other.withLocks(['target:e', 'share:e'], async () => 'both free')).toBe('both free');
+  });
+
   it('passes held locks to commands, so an orphaned command keeps the lock until it ends', async () => {
     const lock = new KeyedLock(scope, 5_000);
     const seen = await lock.withLock('share:e', () => run('sh', ['-c', 'ls -l /proc/self/fd/3'], { timeoutMs: 5_000, inheritLocks: true }));
