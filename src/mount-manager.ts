@@ -226,7 +226,10 @@ export class MountManager {
     const sharePath = state.mountPoint(key);
     const strategy = strategies[request.strategy];
 
-    const indexed = await state.readIndex(target);
+    // A new target (the common case) is claimed in the index at once: one symlink() both finds
+    // it free and records it. A target with an entry is looked at first.
+    const claimed = await state.claimIndex(target, key);
+    const indexed = claimed ? undefined : await state.readIndex(target);
     const existing = indexed === undefined ? undefined : await state.readRef(indexed, target);
     if (indexed !== undefined && existing) {
       const same = indexed === key && existing.subPath === request.subPath && existing.readOnly === request.readOnly && existing.strategy === request.strategy;
@@ -269,7 +272,7 @@ export class MountManager {
     let directory;
     try {
       await state.writeRef(key, ref);
-      await state.writeIndex(target, key);
+      if (!claimed) await state.writeIndex(target, key); // an entry without its reference: replaced
       directory = await opening;
     } catch (error) {
       // When a record could not be written the checks may still be running, the share perhaps

@@ -159,22 +159,29 @@ export class StateStore {
     return key !== undefined && isShareKeyShape(key) ? key : undefined;
   }
 
-  async writeIndex(target: string, key: string): Promise<void> {
+  /**
+   * Makes the target's index entry point at `key` if the target has none: true when it did,
+   * false when an entry exists (whatever it says). One symlink() serves as both the check and
+   * the write: it is atomic and refuses an existing name.
+   */
+  async claimIndex(target: string, key: string): Promise<boolean> {
     const file = this.indexFile(target);
-    // A new entry is made in place: symlink() is atomic and refuses an existing name. Only an
-    // entry that exists already (a stale one) is replaced through a temp name and rename.
     try {
       symlinkSync(key, file);
-      return;
+      return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') {
-        mkdirSync(dirname(file), { recursive: true }); // the first publication under this root
-        symlinkSync(key, file);
-        return;
-      }
-      if (code !== 'EEXIST') throw error;
+      if (code === 'EEXIST') return false;
+      if (code !== 'ENOENT') throw error;
+      mkdirSync(dirname(file), { recursive: true }); // the first publication under this root
+      return this.claimIndex(target, key);
     }
+  }
+
+  /** Points the target's index entry at `key`, replacing any entry atomically. */
+  async writeIndex(target: string, key: string): Promise<void> {
+    if (await this.claimIndex(target, key)) return;
+    const file = this.indexFile(target);
     const temp = `${dirname(file)}/${tempIndexPrefix}${process.pid}-${Math.random().toString(36).slice(2)}`;
     symlinkSync(key, temp);
     renameSync(temp, file);
