@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 /** One line of /proc/self/mountinfo: the kernel's own record of a mount. */
 export interface MountInfoEntry {
@@ -16,7 +16,34 @@ export interface MountInfoEntry {
 
 /** Reads the mount table as the kernel sees it from this process's mount namespace. */
 export async function readMountInfo(file = '/proc/self/mountinfo'): Promise<MountInfoEntry[]> {
-  return parseMountInfo(await readFile(file, 'utf8'));
+  return parseMountInfo(readMountInfoText(file));
+}
+
+/**
+ * The mount table's text. procfs writes it from memory: one synchronous read costs less than
+ * the thread-pool round trip per 64 KiB chunk of an asynchronous one (5,000 mounts: 330 KB).
+ */
+export function readMountInfoText(file = '/proc/self/mountinfo'): string {
+  return readFileSync(file, 'utf8');
+}
+
+/**
+ * The lines of the filesystem mounted at `mountPoint`: that mount and every other mount of the
+ * same device (its bind mounts among them), or none when nothing is mounted there. Reconciling
+ * one share needs no more, and a large table is searched natively instead of parsed line by line.
+ */
+export function entriesOfFilesystemAt(text: string, mountPoint: string): MountInfoEntry[] {
+  const field = ` ${escapeOctal(mountPoint)} `;
+  let top: MountInfoEntry | undefined;
+  for (let at = text.indexOf(field); at !== -1; at = text.indexOf(field, at + 1)) {
+    const start = text.lastIndexOf('\n', at) + 1;
+    const end = text.indexOf('\n', at);
+    const [entry] = parseMountInfo(text.slice(start, end === -1 ? undefined : end));
+    if (entry?.mountPoint === mountPoint) top = entry; // the last one mounted there is on top
+  }
+  if (top === undefined) return [];
+  const sameDevice = new RegExp(`^\\d+ \\d+ ${top.device.replace(/[^0-9:]/g, '')} .*$`, 'gm');
+  return parseMountInfo((text.match(sameDevice) ?? []).join('\n'));
 }
 
 export function parseMountInfo(text: string): MountInfoEntry[] {
@@ -38,6 +65,11 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
     });
   }
   return entries;
+}
+
+/** How the kernel writes a path in the table: space, tab, newline and backslash as `\ooo`. */
+function escapeOctal(path: string): string {
+  return path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
 /** The kernel writes space, tab, newline and backslash in paths as `\ooo`. */

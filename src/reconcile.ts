@@ -2,7 +2,7 @@ import { lstat, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
-import { readMountInfo, topMounts, type MountInfoEntry } from './mountinfo.js';
+import { entriesOfFilesystemAt, parseMountInfo, readMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
 import { strategies } from './strategies/index.js';
 import { isWithin } from './target.js';
 import type { AnyBackend, Source } from './backend.js';
@@ -55,7 +55,11 @@ export async function reconcileShares(deps: ReconcileDeps, only?: ShareKey): Pro
     problems: [],
   };
   const keys = only !== undefined ? [only] : await deps.state.listShareKeys();
-  const entries = await readMountInfo();
+  // One share needs only its filesystem's mounts (the share, its publications, any unrecorded
+  // bind mount of it): what a FlexVolume call reconciles costs the same however many mounts the
+  // node has. Anything to repair is re-checked on the whole table, under locks.
+  const text = readMountInfoText();
+  const entries = only !== undefined ? entriesOfFilesystemAt(text, deps.state.mountPoint(only)) : parseMountInfo(text);
   const snapshot = topMounts(entries);
   const orphans = unrecordedPublications(deps.root, entries, snapshot);
   const healthy = new Set<string>(); // `${share}\0${target}` of references found sound
