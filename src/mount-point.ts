@@ -46,12 +46,8 @@ export function mountIdOfFd(fd: number): number {
   return Number(match[1]);
 }
 
-/**
- * Whether something is mounted exactly at `path` (a symlink is never a mount point). A caller
- * that knows the mount id of the parent directory passes it, and only `path` is opened.
- */
-export async function isMountPoint(path: string, parentMountId?: number): Promise<boolean> {
-  if (parentMountId !== undefined) return (await mountIdOf(path)) !== parentMountId;
+/** Whether something is mounted exactly at `path` (a symlink is never a mount point). */
+export async function isMountPoint(path: string): Promise<boolean> {
   const [own, parent] = await Promise.all([mountIdOf(path), mountIdOf(dirname(path))]);
   return own !== parent;
 }

@@ -167,14 +167,11 @@ export class StateStore {
   async claimIndex(target: string, key: string): Promise<boolean> {
     const file = this.indexFile(target);
     try {
-      symlinkSync(key, file);
-      return true;
+      return symlinkUnlessPresent(key, file);
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
-      if (code !== 'ENOENT') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       mkdirSync(dirname(file), { recursive: true }); // the first publication under this root
-      return this.claimIndex(target, key);
+      return symlinkUnlessPresent(key, file);
     }
   }
 
@@ -243,6 +240,17 @@ export function isShareKeyShape(key: string): boolean {
 async function removeTempRecords(dir: string): Promise<void> {
   const names = await readdir(dir).catch(() => [] as string[]);
   for (const name of names) if (/\.json\.\d+$/.test(name)) await unlink(join(dir, name)).catch(ignore('ENOENT'));
+}
+
+/** Makes the symlink unless the name exists: whether it did. */
+function symlinkUnlessPresent(text: string, file: string): boolean {
+  try {
+    symlinkSync(text, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
 }
 
 function safeJson(text: string): unknown {
