@@ -161,42 +161,47 @@ function isValidRef(text: string): boolean {
  * that share's mount point: publications, recorded or not (the caller keeps the unrecorded ones).
  * Adopting an unrecorded one keeps the share mounted under the pod that uses it (removing it
  * could break a running pod, and kubelet never calls again for a dir that already is a mount
- * point). A mount that more than one share could have made is ambiguous and left alone.
+ * point). A mount that more than one share could have made is ambiguous and left alone, and so
+ * is one listed before the share's own mount: the kernel lists mounts in the order they were
+ * made, and a publication is made from its share, so an earlier mount of the same directory is
+ * something else (the share's source when that is a mount point itself, say).
  * Built once per reconcile: each mount's root is looked up upwards in a map of share mounts.
  */
 function unrecordedPublications(root: string, entries: readonly MountInfoEntry[], snapshot: Mounts): Map<string, string[]> {
-  const shares = new Map<string, MountInfoEntry[]>(); // `${device}\0${root}` -> share mounts
-  for (const entry of entries) {
-    if (!entry.mountPoint.endsWith('/mnt') || !isWithin(entry.mountPoint, root)) continue;
+  const shares = new Map<string, Array<{ entry: MountInfoEntry; position: number }>>(); // `${device}\0${root}` -> share mounts
+  entries.forEach((entry, position) => {
+    if (!entry.mountPoint.endsWith('/mnt') || !isWithin(entry.mountPoint, root)) return;
     const key = `${entry.device}\0${entry.root}`;
     const list = shares.get(key);
-    if (list) list.push(entry);
-    else shares.set(key, [entry]);
-  }
+    if (list) list.push({ entry, position });
+    else shares.set(key, [{ entry, position }]);
+  });
   const byShare = new Map<string, string[]>();
   if (shares.size === 0) return byShare;
-  for (const entry of snapshot.values()) {
-    if (isWithin(entry.mountPoint, root)) continue;
+  entries.forEach((entry, position) => {
+    if (snapshot.get(entry.mountPoint) !== entry || isWithin(entry.mountPoint, root)) return; // hidden, or ours
     const covering: MountInfoEntry[] = [];
     for (let dir = entry.root; ; dir = posix.dirname(dir)) {
-      covering.push(...(shares.get(`${entry.device}\0${dir}`) ?? []));
+      for (const share of shares.get(`${entry.device}\0${dir}`) ?? []) if (share.position < position) covering.push(share.entry);
       if (dir === '/' || dir === '.') break;
     }
-    if (covering.length !== 1) continue;
+    if (covering.length !== 1) return;
     const sharePath = covering[0]!.mountPoint;
     const list = byShare.get(sharePath);
     if (list) list.push(entry.mountPoint);
     else byShare.set(sharePath, [entry.mountPoint]);
-  }
+  });
   return byShare;
 }
 
 async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report: ReconcileReport): Promise<void> {
   const { state } = deps;
-  const mounts = topMounts(await readMountInfo());
+  const entries = await readMountInfo();
+  const mounts = topMounts(entries);
   const shareMount = mounts.get(state.mountPoint(key));
   const entry = mounts.get(target);
   if (!shareMount || !entry || entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) return;
+  if (entries.indexOf(entry) < entries.indexOf(shareMount)) return; // made before the share: not from it
   if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== undefined) return;
   const subPath = posix.relative(shareMount.root, entry.root);
   await state.writeRef(key, {

@@ -123,6 +123,54 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 
+  it('reconcile({ share }) repairs that share alone, from the lines of its own filesystem', async () => {
+    const keep = await publish('keep', 'd000');
+    const gone = await publish('gone', 'd001');
+    const orphan = await publish('orphan', 'd002');
+    // Another share on another filesystem (a tmpfs as the bind source), and unrelated mounts of a third.
+    const other = join(sandbox.dir, `other-${caseNumber}`);
+    const unrelated = join(sandbox.dir, `unrelated-${caseNumber}`);
+    for (const dir of [other, unrelated]) {
+      await mkdir(dir);
+      await execa('mount', ['-t', 'tmpfs', 'tmpfs', dir]);
+    }
+    try {
+      for (let i = 0; i < 20; i++) {
+        await mkdir(join(unrelated, `m${i}`));
+        await execa('mount', ['--bind', join(unrelated, `m${i}`), join(unrelated, `m${i}`)]);
+      }
+      await mkdir(join(other, 'data'));
+      const elsewhere = await manager.publish({ source: { backend: 'bind', path: other } as Source, subPath: 'data', target: join(pods, 'elsewhere') });
+      // Damage to both shares: a publication gone and one unrecorded in the first, a publication gone in the other.
+      await execa('umount', [gone.target]);
+      await state.removeRef(orphan.shareKey, orphan.target);
+      await state.removeIndex(orphan.target);
+      await execa('umount', [elsewhere.target]);
+
+      const report = await manager.reconcile({ share: keep.shareKey });
+      expect(report).toEqual({
+        ...nothing,
+        sharesChecked: 1,
+        droppedReferences: [{ share: keep.shareKey, target: gone.target, reason: 'publication not found in the mount table' }],
+        adoptedPublications: [{ share: keep.shareKey, target: orphan.target }],
+      });
+      // The other share is not touched: its reference without a publication is still there.
+      expect(await state.readRef(elsewhere.shareKey, elsewhere.target)).toMatchObject({ target: elsewhere.target });
+      expect((await manager.reconcile({ share: keep.shareKey })).droppedReferences).toEqual([]);
+
+      const all = await manager.reconcile();
+      expect(all.droppedReferences).toEqual([{ share: elsewhere.shareKey, target: elsewhere.target, reason: 'publication not found in the mount table' }]);
+      expect(all.unmountedShares).toEqual([elsewhere.shareKey]);
+      // The other share's source is a mount point itself (the tmpfs), showing the same directory
+      // as the share: made before the share, it is not one of its publications.
+      expect(all.adoptedPublications).toEqual([]);
+      await assertInvariants(manager, { pods });
+    } finally {
+      await unmountEverythingUnder(unrelated);
+      await unmountEverythingUnder(other);
+    }
+  });
+
   it('remounts a referenced share that is not mounted (unmounted behind its back)', async () => {
     const publication = await publish('under', 'd000');
     await execa('umount', ['--lazy', publication.sharePath]);
