@@ -3,7 +3,7 @@
  * unpublish removes it; option order and duplicates do not matter, option sets do; read-only
  * is enforced by the kernel; every operation is idempotent by target.
  */
-import { access, readFile, readlink, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
@@ -121,6 +121,24 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
     expect(await manager.unpublish(link.target)).toEqual({ unpublished: true, shareUnmounted: true });
     await expect(stat(link.target)).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  it('names a target given through a symlinked parent by its real path, and finds it again either way', async () => {
+    const real = join(sandbox.pods, 'real-parent');
+    const linked = join(sandbox.pods, 'linked-parent');
+    await mkdir(real);
+    await symlink(real, linked);
+    try {
+      const publication = await manager.publish({ source: bind(sandbox.source), subPath: subdirs[0], target: join(linked, 'vol') });
+      expect(publication.target).toBe(join(real, 'vol')); // what the kernel shows in mountinfo
+      expect((await podMounts()).map((m) => m.mountPoint)).toEqual([join(real, 'vol')]);
+      expect(await manager.shareKeyAt(join(linked, 'vol'))).toBe(publication.shareKey);
+      expect(await manager.publish({ source: bind(sandbox.source), subPath: subdirs[0], target: join(real, 'vol') })).toEqual(publication);
+      expect(await manager.unpublish(join(linked, 'vol'))).toEqual({ unpublished: true, shareUnmounted: true });
+      expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    } finally {
+      await unlink(linked);
+    }
   });
 
   it('is idempotent by target: a repeat adds nothing, a different request is ALREADY_EXISTS', async () => {
