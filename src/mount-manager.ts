@@ -320,7 +320,7 @@ export class MountManager {
   private async isForeignMountPoint(target: string): Promise<boolean> {
     try {
       // Only the target itself may be a hung mount: its parent was walked synchronously already
-      // (canonicalTarget opened it), and is read here while the target is opened.
+      // (canonicalTarget's realpath), and is read here while the target is opened.
       const own = withTimeout(mountIdOf(target), this.timeouts.fsMs, 'checking the target');
       own.catch(() => {}); // awaited below
       const parent = localMountIdOf(dirname(target));

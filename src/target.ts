@@ -1,5 +1,4 @@
-import { lstatSync, mkdirSync, readlinkSync } from 'node:fs';
-import { closePath, O_PATH, openLocalPath, procPathOf } from './path-descriptor.js';
+import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { SharemountError, invalidArgument } from './errors.js';
 
@@ -61,21 +60,10 @@ export function prepareTarget(target: string): { created: boolean } {
  * and references must match them); as given when the parent does not exist.
  */
 export function canonicalTarget(target: string): string {
-  // The kernel's own name of the opened parent: one path walk, where realpath(3) makes one per
-  // component (a readlink of every prefix).
-  let fd;
   try {
-    fd = openLocalPath(dirname(target), O_PATH);
-  } catch {
-    return target;
-  }
-  try {
-    const parent = readlinkSync(procPathOf(fd));
-    if (!parent.startsWith('/') || parent.endsWith(' (deleted)')) return target; // not reachable by a path now
+    const parent = realpathSync.native(dirname(target));
     return parent === '/' ? `/${basename(target)}` : `${parent}/${basename(target)}`;
   } catch {
     return target;
-  } finally {
-    closePath(fd);
   }
 }
