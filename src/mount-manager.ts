@@ -16,7 +16,7 @@ import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
 import { openInside, type OpenedSubPath } from './subpath.js';
 import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
-import { withTimeout } from './timeout.js';
+import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
 
 export interface Timeouts {
@@ -165,6 +165,7 @@ export class MountManager {
       const key = await context.state.readIndex(canonical);
       if (key === undefined) return { unpublished: false, shareUnmounted: false };
       return context.locks.withLock(`share:${key}`, async () => {
+        // A record that does not parse (its first write cut short by a crash) published nothing.
         const ref = await context.state.readRef(key, canonical);
         if (ref) {
           await strategies[ref.strategy].unpublish({
@@ -175,8 +176,8 @@ export class MountManager {
             timeoutMs: this.timeouts.commandMs,
             logger: this.logger,
           });
-          await context.state.removeRef(key, canonical);
         }
+        await context.state.removeRef(key, canonical);
         await context.state.removeIndex(canonical);
         const shareUnmounted = await this.releaseIfUnused(context, key);
         this.logger.info({ target: canonical, share: key, shareUnmounted }, 'unpublished');
@@ -245,12 +246,14 @@ export class MountManager {
     // Two checks that only read, made in libuv's threads while this thread records the
     // reference: a target with no reference of ours must not already be a mount point, and the
     // share must be mounted (mounting it now if need be) and answer, with the sub-path opened
-    // inside it.
-    const foreign = request.strategy === 'bind' && !existing ? this.isForeignMountPoint(target) : Promise.resolve(false);
+    // inside it. Both are bounded by one deadline.
+    const deadline = new Deadline(this.timeouts.fsMs);
+    const foreign = request.strategy === 'bind' && !existing ? this.isForeignMountPoint(target, deadline) : Promise.resolve(false);
     foreign.catch(() => {}); // awaited below
     const share = { mountAttempted: false };
-    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => this.openShared(context, request, key, share));
+    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => this.openShared(context, request, key, share, deadline));
     opening.catch(() => {}); // awaited below
+    void Promise.allSettled([foreign, opening]).then(() => deadline.clear());
 
     // The reference before the publication: a crash after it leaves a reference that reconcile
     // checks against the mount table and drops; a crash after an unrecorded mount would leave a
@@ -271,7 +274,7 @@ export class MountManager {
     };
     let directory;
     try {
-      await state.writeRef(key, ref);
+      await (claimed ? state.createRef(key, ref) : state.writeRef(key, ref));
       if (!claimed) await state.writeIndex(target, key); // an entry without its reference: replaced
       directory = await opening;
     } catch (error) {
@@ -317,11 +320,11 @@ export class MountManager {
    * bounded: on a mount point, opening even with O_PATH lets NFS revalidate the mount's root, so
    * a hung mount there must not block the process. A missing target is not a mount point.
    */
-  private async isForeignMountPoint(target: string): Promise<boolean> {
+  private async isForeignMountPoint(target: string, deadline: Deadline): Promise<boolean> {
     try {
       // Only the target itself may be a hung mount: its parent was walked synchronously already
       // (canonicalTarget's realpath), and is read here while the target is opened.
-      const own = withTimeout(mountIdOf(target), this.timeouts.fsMs, 'checking the target');
+      const own = deadline.bound(mountIdOf(target), 'checking the target');
       own.catch(() => {}); // awaited below
       const parent = localMountIdOf(dirname(target));
       return (await own) !== parent;
@@ -336,7 +339,7 @@ export class MountManager {
    * `progress.mountAttempted` tells the caller whether a failure came from mounting it (the
    * share is then released) or from a share that was mounted but did not answer (left alone).
    */
-  private async openShared(context: Context, request: CheckedRequest, key: ShareKey, progress: { mountAttempted: boolean }): Promise<OpenedSubPath> {
+  private async openShared(context: Context, request: CheckedRequest, key: ShareKey, progress: { mountAttempted: boolean }, deadline: Deadline): Promise<OpenedSubPath> {
     const sharePath = context.state.mountPoint(key);
     const walk = { create: request.createIfNecessary, mode: request.createMode };
     const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
@@ -346,24 +349,27 @@ export class MountManager {
     answering.catch(() => {}); // awaited below, or not at all
     let opening: Promise<OpenedSubPath>;
     let mountedNow = false;
+    let bound = <T>(work: Promise<T>, what: string) => deadline.bound(work, what);
     // The common case in one open: the sub-path's first name, opened under the share's mount
     // point without following a link, tells by its mount id that the share is mounted.
-    const start = await this.openInMountedShare(context, first === '' ? sharePath : `${sharePath}/${first}`);
+    const start = await this.openInMountedShare(context, first === '' ? sharePath : `${sharePath}/${first}`, bound);
     if (start !== undefined) {
       opening = openInside(start, rest.join('/'), walk, first);
     } else {
       // Not mounted, or the first name is missing or refused: the share's root first.
-      let root = await this.openInMountedShare(context, sharePath);
+      let root = await this.openInMountedShare(context, sharePath, bound);
       if (root === undefined) {
         progress.mountAttempted = true;
         await this.mountShare(context, request, key);
         mountedNow = true;
-        root = await this.openInMountedShare(context, sharePath);
+        // Mounting took its own time (bounded by commandMs): what follows gets bounds of its own.
+        bound = (work, what) => withTimeout(work, this.timeouts.fsMs, what);
+        root = await this.openInMountedShare(context, sharePath, bound);
         if (root === undefined) throw new SharemountError('INTERNAL', `backend ${request.backend.name} reported success but nothing is mounted at the share`);
       }
       opening = openInside(root, request.subPath, walk);
     }
-    opening = withTimeout(opening, this.timeouts.fsMs, 'opening subPath in the share');
+    opening = bound(opening, 'opening subPath in the share');
     opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
     // A share that was already mounted must also answer (statfs), so that a consumer is never
     // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
@@ -372,7 +378,7 @@ export class MountManager {
     // afresh.
     if (!mountedNow) {
       try {
-        await withTimeout(answering, this.timeouts.fsMs, 'checking that the share answers');
+        await bound(answering, 'checking that the share answers');
       } catch (error) {
         void opening.then((opened) => opened.close()).catch(() => {});
         throw error;
@@ -387,11 +393,11 @@ export class MountManager {
    * or the name is missing, a link or not a directory (the caller then walks from the root,
    * which says which). Bounded: on a hung share the open hangs.
    */
-  private async openInMountedShare(context: Context, path: string): Promise<number | undefined> {
+  private async openInMountedShare(context: Context, path: string, bound: <T>(work: Promise<T>, what: string) => Promise<T>): Promise<number | undefined> {
     const opening = openPath(path, directoryFlags);
     let fd;
     try {
-      fd = await withTimeout(opening, this.timeouts.fsMs, 'checking the share');
+      fd = await bound(opening, 'checking the share');
     } catch (error) {
       void opening.then(closePath, () => {}); // a hung share's descriptor, whenever it comes
       const code = (error as NodeJS.ErrnoException).code;

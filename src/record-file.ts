@@ -1,4 +1,4 @@
-import { lstatSync, readFileSync, readdirSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /*
  * Synchronous file calls for the state root's own small records. The root is the node's local
@@ -26,6 +26,23 @@ export function writeRecord(file: string, text: string): void {
     }
     throw error;
   }
+}
+
+/**
+ * Creates `file` with `text`, failing with EEXIST when it exists (nothing touched then). Not
+ * atomic: a reader, or a crash, can meet it partly written; only for records whose readers
+ * take an unparseable one for absent (state.ts createRef).
+ */
+export function createRecord(file: string, text: string): void {
+  const fd = openSync(file, 'wx', 0o600);
+  try {
+    writeFileSync(fd, text);
+  } catch (error) {
+    closeSync(fd);
+    removeRecord(file); // ours: created just now
+    throw error;
+  }
+  closeSync(fd);
 }
 
 /** The file's text, or undefined when it does not exist. */

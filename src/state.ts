@@ -3,7 +3,7 @@ import { mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { z } from 'zod';
 import { encodeComponent } from './escape.js';
-import { listNames, readLinkText, readRecord, removeRecord, writeRecord } from './record-file.js';
+import { createRecord, listNames, readLinkText, readRecord, removeRecord, writeRecord } from './record-file.js';
 
 /**
  * The on-disk bookkeeping, the only memory that survives a crash. Under `<root>`:
@@ -11,8 +11,8 @@ import { listNames, readLinkText, readRecord, removeRecord, writeRecord } from '
  *   <share key>/mnt/                  the share's mount point
  *   <share key>/refs/<target>.json    one reference per publication
  *   _targets/<target>                 symlink whose text is the share key: target -> share
- * Records are written atomically (temp file + rename) and without fsync: they must survive the
- * process, not the machine, since a reboot takes every mount with it and reconcile then drops
+ * Records are written atomically (temp file + rename; a new target's first reference by exclusive
+ * create, see `createRef`) and without fsync: they must survive the process, not the machine, since a reboot takes every mount with it and reconcile then drops
  * the references. Reads and writes of records are synchronous (record-file.ts says why).
  */
 export const shareRecordSchema = z.object({
@@ -101,16 +101,43 @@ export class StateStore {
     }
   }
 
+  /**
+   * The reference, or undefined when there is none or it cannot be parsed. An unparseable one
+   * is a first write cut short (see `createRef`): its writer died before publishing anything.
+   */
   async readRef(key: string, target: string): Promise<RefRecord | undefined> {
     const text = readRecord(this.refFile(key, target));
-    return text === undefined ? undefined : refRecordSchema.parse(JSON.parse(text));
+    if (text === undefined) return undefined;
+    const parsed = refRecordSchema.safeParse(safeJson(text));
+    return parsed.success ? parsed.data : undefined;
   }
 
+  /**
+   * Writes a new target's first reference straight into its place (an exclusive create, no
+   * temp file and rename: one directory change instead of two, on every publish). A crash
+   * mid-write leaves a record that does not parse; nothing was published yet, since the
+   * publication comes after this write, and `readRef` and reconcile treat it as absent. A
+   * record already there is replaced atomically instead.
+   */
+  async createRef(key: string, ref: RefRecord): Promise<void> {
+    try {
+      this.inRefsDir(key, () => createRecord(this.refFile(key, ref.target), `${JSON.stringify(ref)}\n`));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      await this.writeRef(key, ref);
+    }
+  }
+
+  /** Writes a reference atomically (temp file + rename), replacing any there. */
   async writeRef(key: string, ref: RefRecord): Promise<void> {
-    const file = this.refFile(key, ref.target);
+    this.inRefsDir(key, () => writeRecord(this.refFile(key, ref.target), `${JSON.stringify(ref)}\n`));
+  }
+
+  /** Runs a write into the share's refs directory, making the directory when it is missing. */
+  private inRefsDir(key: string, write: () => void): void {
     for (let attempt = 0; ; attempt++) {
       try {
-        writeRecord(file, `${JSON.stringify(ref)}\n`);
+        write();
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error;

@@ -253,4 +253,31 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     expect(await manager.list()).toEqual([]);
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
+
+  it('a first reference cut short by a kill (written in place) counts as absent: publish and unpublish of its target go on', async () => {
+    // publish claims the target's index entry, then writes its first reference in place: a kill
+    // during that write leaves the entry and a record that does not parse, and nothing mounted.
+    const holder = await publish('holder', 'd000');
+    const refs = join(await manager.root(), holder.shareKey, 'refs');
+    const cut = join(pods, 'cut');
+    await mkdir(cut);
+    const leaveCutRecord = async () => {
+      expect(await state.claimIndex(cut, holder.shareKey)).toBe(true);
+      await writeFile(join(refs, `${encodeComponent(cut, 250)}.json`), '{"version":1,"target":"/po');
+    };
+
+    await leaveCutRecord();
+    expect(await manager.unpublish(cut, { removeTarget: false })).toEqual({ unpublished: false, shareUnmounted: false });
+    expect(await readdir(refs)).toEqual([`${encodeComponent(holder.target, 250)}.json`]);
+    expect(await state.readIndex(cut)).toBeUndefined();
+    await assertInvariants(manager, { pods });
+
+    await leaveCutRecord();
+    const again = await publish('cut', 'd001');
+    expect(await state.readRef(holder.shareKey, cut)).toMatchObject({ target: cut, subPath: 'd001' });
+    await assertInvariants(manager, { pods });
+    expect(await manager.unpublish(again.target)).toEqual({ unpublished: true, shareUnmounted: false });
+    expect(await manager.unpublish(holder.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
 });
