@@ -49,18 +49,18 @@ export async function run(command: string, args: readonly string[], options: Run
   });
   const outcome = await Promise.race([child, abandoned]);
   clearTimeout(timer);
-  const shown = describe(command, args, options.sensitive);
+  const shown = () => describe(command, args, options.sensitive);
   if (outcome === 'abandoned') {
     // Its own children (mount.nfs under mount) may hold the pipes open: stop reading them.
     child.kill('SIGKILL');
     child.stdout?.destroy();
     child.stderr?.destroy();
-    throw new SharemountError('TIMEOUT', `${shown} did not exit within ${options.timeoutMs} ms and could not be killed`, {
+    throw new SharemountError('TIMEOUT', `${shown()} did not exit within ${options.timeoutMs} ms and could not be killed`, {
       details: { command },
     });
   }
   if (outcome.timedOut) {
-    throw new SharemountError('TIMEOUT', `${shown} timed out after ${options.timeoutMs} ms and was killed`, {
+    throw new SharemountError('TIMEOUT', `${shown()} timed out after ${options.timeoutMs} ms and was killed`, {
       details: { command },
     });
   }
@@ -68,7 +68,7 @@ export async function run(command: string, args: readonly string[], options: Run
   const stderr = redact(String(outcome.stderr ?? ''), options.sensitive);
   if (outcome.exitCode !== 0 || outcome.failed) {
     const why = stderr.trim() || outcome.signal || `exit code ${outcome.exitCode ?? 'unknown'}`;
-    throw new SharemountError('COMMAND_FAILED', `${shown} failed: ${why}`, {
+    throw new SharemountError('COMMAND_FAILED', `${shown()} failed: ${why}`, {
       details: { command, exitCode: outcome.exitCode, stderr },
     });
   }

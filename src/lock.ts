@@ -92,14 +92,13 @@ export class KeyedLock {
  */
 async function tryBind(name: string): Promise<Server | undefined> {
   const server = createServer();
-  const refused = once(server, 'error') as Promise<[NodeJS.ErrnoException]>;
   server.listen({ path: name });
   if (server.listening) {
     server.unref(); // a held lock must not keep a finished process alive
-    refused.catch(() => {}); // never comes
     return server;
   }
-  const [error] = await refused;
+  // Emitted on the next tick: listening for it now is in time.
+  const [error] = (await once(server, 'error')) as [NodeJS.ErrnoException];
   if (error.code === 'EADDRINUSE') return undefined;
   throw error;
 }
