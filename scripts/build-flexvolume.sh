@@ -4,8 +4,8 @@
 #      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it);
 #   2. node --experimental-sea-config builds a V8 startup snapshot of a process that loaded the
 #      bundle and ran harmless calls of it (scripts/flexvolume-snapshot-entry.cjs; nothing is
-#      mounted), so that a call starts with zod, execa, pino, the core and its schemas loaded
-#      and the functions it runs compiled;
+#      mounted), so that a call starts with zod, execa, pino, the core, its schemas and its lazy
+#      imports loaded (not compiled: Node's snapshot builder drops bytecode; docs/flexvolume.md);
 #   3. postject injects the blob into a copy of this node binary.
 # Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
 # Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)
@@ -34,7 +34,7 @@ for spec in "$@"; do
   node scripts/bundle-flexvolume.mjs "$entry" "$work/$driver.cjs"
 
   # The executable starts from a V8 startup snapshot of the bundle, loaded and warmed up
-  # (scripts/flexvolume-snapshot-entry.cjs): a call neither compiles nor evaluates the bundle.
+  # (scripts/flexvolume-snapshot-entry.cjs): a call does not evaluate the bundle.
   # The snapshot builder warns on stderr about built-in modules it has not verified; the log
   # keeps them, and is shown only when the build fails.
   node scripts/flexvolume-snapshot-entry.cjs "$work/$driver.cjs" "$work/$driver.snapshot.cjs"

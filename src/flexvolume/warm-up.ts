@@ -8,10 +8,10 @@ const commandMs = 10_000;
 /**
  * The build's warm-up (scripts/flexvolume-snapshot-entry.cjs): the single executable starts
  * from a V8 startup snapshot of a process that ran this, so a call finds loaded every module a
- * `mount` or `unmount` imports lazily, and compiled every function these harmless calls ran:
- * `init`, an `unmount` of a directory with nothing published, a `mount` whose options the
- * backend refuses, and commands through execa. All of it in a temp dir; nothing is mounted, and
- * no reply is written.
+ * `mount` or `unmount` imports lazily, and initialised whatever these harmless calls set up on
+ * first use (not their bytecode, which Node's snapshot builder drops): `init`, an `unmount` of
+ * a directory with nothing published, a `mount` whose options the backend refuses, and
+ * commands through execa. All of it in a temp dir; nothing is mounted, and no reply is written.
  */
 export async function warmUp(driver: FlexVolumeDriver): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sharemount-warm-up-'));
@@ -24,8 +24,9 @@ export async function warmUp(driver: FlexVolumeDriver): Promise<void> {
     await driver.handle(['init']);
     await driver.handle(['unmount', pod]);
     await driver.handle(['mount', pod, '{"kubernetes.io/readwrite":"rw","kubernetes.io/pod.uid":"0","kubernetes.io/fsType":""}']);
-    // Every mount and unmount runs a command through execa, whose path is long: run one that
-    // succeeds and one that fails (this Node itself, so nothing on the host is needed).
+    // Every mount and unmount runs a command through execa, which sets up a good deal on its
+    // first run: run one that succeeds and one that fails (this Node itself, so nothing on the
+    // host is needed).
     const { run } = await import('../exec.js');
     await run(process.execPath, ['--version'], { timeoutMs: commandMs });
     await run(process.execPath, ['-e', 'process.exit(3)'], { timeoutMs: commandMs }).catch(() => {});
