@@ -1,3 +1,5 @@
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { LogLevel } from './config.js';
 
@@ -17,46 +19,76 @@ export const redactedPaths = [
 ];
 
 /**
+ * Where the process's one pino instance writes: the file of the logger whose line it is
+ * writing, set just before each (synchronous) line.
+ */
+const sink = {
+  fd: undefined as number | undefined,
+  write(line: string): void {
+    if (this.fd === undefined) return;
+    const bytes = Buffer.from(line);
+    for (let written = 0; written < bytes.length; ) written += writeSync(this.fd, bytes, written);
+  },
+};
+
+let shared: Promise<Logger & { child(bindings: Record<string, unknown>): Logger }> | undefined;
+
+/**
+ * pino, built once per process with everything but the file and the line's base fields. A
+ * FlexVolume executable builds it in its warm-up and so finds it in its startup snapshot:
+ * building it (its redaction, its stack inspection, its first compiles) costs a few ms that a
+ * call then does not pay.
+ */
+function sharedPino() {
+  shared ??= import('pino').then((module) => {
+    const pino = module.pino ?? module.default;
+    return pino(
+      {
+        level: 'debug', // each FileLogger applies its own level before a line gets here
+        base: null,
+        timestamp: pino.stdTimeFunctions.isoTime,
+        redact: { paths: redactedPaths, censor: '[Redacted]' },
+      },
+      sink,
+    );
+  });
+  return shared;
+}
+
+/**
  * A logger for one short-lived process. pino costs milliseconds to load and a call that logs
- * nothing (init, a usage error) should not pay them, so lines are queued and pino is imported
- * on the first one. Writes are synchronous (`sync: true`) so `process.exit` loses nothing, and
- * every failure to log is swallowed: the process may write nothing but its one reply.
+ * nothing (init, a usage error) should not pay them, so lines are queued and pino is loaded
+ * on the first one. Writes are synchronous so `process.exit` loses nothing, and every failure
+ * to log is swallowed: the process may write nothing but its one reply.
  */
 export function createFileLogger(options: { file: string | undefined; level: LogLevel; base: Record<string, unknown> }): FileLogger {
   const queue: Entry[] = [];
-  let target: Promise<Logger | undefined> | undefined;
+  let target: Promise<{ fd: number; logger: Logger } | undefined> | undefined;
 
-  const load = async (): Promise<Logger | undefined> => {
+  const load = async () => {
     if (options.file === undefined) return undefined;
     try {
-      const module = await import('pino');
-      const pino = module.pino ?? module.default;
-      const destination = pino.destination({ dest: options.file, sync: true, mkdir: true });
-      destination.on('error', () => {});
-      const logger: Logger = pino(
-        {
-          level: options.level,
-          base: options.base,
-          timestamp: pino.stdTimeFunctions.isoTime,
-          redact: { paths: redactedPaths, censor: '[Redacted]' },
-        },
-        destination,
-      );
-      return logger;
+      const logger = (await sharedPino()).child(options.base);
+      mkdirSync(dirname(options.file), { recursive: true });
+      return { fd: openSync(options.file, 'a'), logger };
     } catch {
       return undefined;
     }
   };
 
-  const drain = (logger: Logger | undefined) => {
+  const drain = (file: { fd: number; logger: Logger } | undefined) => {
     for (const [level, fields, message] of queue.splice(0)) {
+      if (file === undefined) continue;
       try {
-        logger?.[level](fields, message);
+        sink.fd = file.fd;
+        file.logger[level](fields, message);
       } catch {
         // A line that cannot be written is dropped; the reply matters more.
+      } finally {
+        sink.fd = undefined;
       }
     }
-    return logger;
+    return file;
   };
 
   const threshold = levelOrder.indexOf(options.level);
