@@ -11,9 +11,10 @@ import { createRecord, listNames, readLinkText, readRecord, removeRecord, writeR
  *   <share key>/mnt/                  the share's mount point
  *   <share key>/refs/<target>.json    one reference per publication
  *   _targets/<target>                 symlink whose text is the share key: target -> share
- * Records are written atomically (temp file + rename; a new target's first reference by exclusive
- * create, see `createRef`) and without fsync: they must survive the process, not the machine, since a reboot takes every mount with it and reconcile then drops
- * the references. Reads and writes of records are synchronous (record-file.ts says why).
+ * Records are written atomically (temp file + rename; a new target's first reference by an
+ * exclusive create, see `createRef`) and without fsync: they must survive the process, not the
+ * machine, since a reboot takes every mount with it and reconcile then drops the references.
+ * Reads and writes of records are synchronous (record-file.ts says why).
  */
 export const shareRecordSchema = z.object({
   version: z.literal(1),

@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { LogLevel } from './config.js';
@@ -25,9 +25,7 @@ export const redactedPaths = [
 const sink = {
   fd: undefined as number | undefined,
   write(line: string): void {
-    if (this.fd === undefined) return;
-    const bytes = Buffer.from(line);
-    for (let written = 0; written < bytes.length; ) written += writeSync(this.fd, bytes, written);
+    if (this.fd !== undefined) writeFileSync(this.fd, line); // the whole line, however many writes it takes
   },
 };
 
