@@ -1,20 +1,19 @@
-import { mkdir, realpath, rmdir, stat, statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SharemountError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
 import { unmount } from './mount-command.js';
-import { localMountIdOf, mountIdOf, mountIdOfFd } from './mount-point.js';
-import { closePath, directoryFlags, openPath } from './path-descriptor.js';
+import { localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
+import { isForeignMountPoint, openShared, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
 import { loadRootKey } from './root-key.js';
 import { shareKeyOf, type ShareKey } from './share-key.js';
 import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
-import { openInside, type OpenedSubPath } from './subpath.js';
 import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
 import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
@@ -75,16 +74,10 @@ export interface ShareStatus {
   publications: Publication[];
 }
 
-interface Context {
+interface Context extends CheckContext {
   root: string;
-  state: StateStore;
   locks: KeyedLock;
   secretKey: Buffer;
-  /**
-   * The mount the state root lies on. A share's mount point lies on another one exactly when
-   * the share is mounted (nothing but sharemount mounts inside the root).
-   */
-  rootMountId: number;
 }
 
 /**
@@ -218,7 +211,7 @@ export class MountManager {
    */
   async reconcile(options: { share?: ShareKey } = {}): Promise<ReconcileReport> {
     const context = await this.context();
-    return reconcileShares({ ...context, backends: this.backends, timeouts: this.timeouts, logger: this.logger }, options.share);
+    return reconcileShares({ ...context, backends: this.backends }, options.share);
   }
 
   private async publishLocked(context: Context, request: CheckedRequest, key: ShareKey): Promise<Publication> {
@@ -248,10 +241,10 @@ export class MountManager {
     // share must be mounted (mounting it now if need be) and answer, with the sub-path opened
     // inside it. Both are bounded by one deadline.
     const deadline = new Deadline(this.timeouts.fsMs);
-    const foreign = request.strategy === 'bind' && !existing ? this.isForeignMountPoint(target, deadline) : Promise.resolve(false);
+    const foreign = request.strategy === 'bind' && !existing ? isForeignMountPoint(target, deadline) : Promise.resolve(false);
     foreign.catch(() => {}); // awaited below
     const share = { mountAttempted: false };
-    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => this.openShared(context, request, key, share, deadline));
+    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => openShared(context, request, key, share, deadline));
     opening.catch(() => {}); // awaited below
     void Promise.allSettled([foreign, opening]).then(() => deadline.clear());
 
@@ -315,122 +308,6 @@ export class MountManager {
     }
   }
 
-  /**
-   * Whether something is already mounted at a target that has no reference. Asynchronous and
-   * bounded: on a mount point, opening even with O_PATH lets NFS revalidate the mount's root, so
-   * a hung mount there must not block the process. A missing target is not a mount point.
-   */
-  private async isForeignMountPoint(target: string, deadline: Deadline): Promise<boolean> {
-    try {
-      // Only the target itself may be a hung mount: its parent was walked synchronously already
-      // (canonicalTarget's realpath), and is read here while the target is opened.
-      const own = deadline.bound(mountIdOf(target), 'checking the target');
-      own.catch(() => {}); // awaited below
-      const parent = localMountIdOf(dirname(target));
-      return (await own) !== parent;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw error;
-    }
-  }
-
-  /**
-   * Makes sure the share is mounted and answers, and opens the request's sub-path inside it.
-   * `progress.mountAttempted` tells the caller whether a failure came from mounting it (the
-   * share is then released) or from a share that was mounted but did not answer (left alone).
-   */
-  private async openShared(context: Context, request: CheckedRequest, key: ShareKey, progress: { mountAttempted: boolean }, deadline: Deadline): Promise<OpenedSubPath> {
-    const sharePath = context.state.mountPoint(key);
-    const walk = { create: request.createIfNecessary, mode: request.createMode };
-    const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
-    // Whether the share answers is asked at once, beside the open below, and awaited only when
-    // the share turns out to have been mounted before (a share mounted now has just answered).
-    const answering = statfs(sharePath);
-    answering.catch(() => {}); // awaited below, or not at all
-    let opening: Promise<OpenedSubPath>;
-    let mountedNow = false;
-    let bound = <T>(work: Promise<T>, what: string) => deadline.bound(work, what);
-    // The common case in one open: the sub-path's first name, opened under the share's mount
-    // point without following a link, tells by its mount id that the share is mounted.
-    const start = await this.openInMountedShare(context, first === '' ? sharePath : `${sharePath}/${first}`, bound);
-    if (start !== undefined) {
-      opening = openInside(start, rest.join('/'), walk, first);
-    } else {
-      // Not mounted, or the first name is missing or refused: the share's root first.
-      let root = await this.openInMountedShare(context, sharePath, bound);
-      if (root === undefined) {
-        progress.mountAttempted = true;
-        await this.mountShare(context, request, key);
-        mountedNow = true;
-        // Mounting took its own time (bounded by commandMs): what follows gets bounds of its own.
-        bound = (work, what) => withTimeout(work, this.timeouts.fsMs, what);
-        root = await this.openInMountedShare(context, sharePath, bound);
-        if (root === undefined) throw new SharemountError('INTERNAL', `backend ${request.backend.name} reported success but nothing is mounted at the share`);
-      }
-      opening = openInside(root, request.subPath, walk);
-    }
-    opening = bound(opening, 'opening subPath in the share');
-    opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
-    // A share that was already mounted must also answer (statfs), so that a consumer is never
-    // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
-    // TIMEOUT when it does not answer. A broken share is not remounted under its other
-    // consumers; once the last of them goes it is unmounted, and the next publish mounts it
-    // afresh.
-    if (!mountedNow) {
-      try {
-        await bound(answering, 'checking that the share answers');
-      } catch (error) {
-        void opening.then((opened) => opened.close()).catch(() => {});
-        throw error;
-      }
-    }
-    return opening;
-  }
-
-  /**
-   * Opens a directory at or just under a share's mount point when it lies on another mount than
-   * the state root, that is when the share is mounted; undefined when the share is not mounted
-   * or the name is missing, a link or not a directory (the caller then walks from the root,
-   * which says which). Bounded: on a hung share the open hangs.
-   */
-  private async openInMountedShare(context: Context, path: string, bound: <T>(work: Promise<T>, what: string) => Promise<T>): Promise<number | undefined> {
-    const opening = openPath(path, directoryFlags);
-    let fd;
-    try {
-      fd = await bound(opening, 'checking the share');
-    } catch (error) {
-      void opening.then(closePath, () => {}); // a hung share's descriptor, whenever it comes
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return undefined;
-      throw error;
-    }
-    if (mountIdOfFd(fd) !== context.rootMountId) return fd;
-    closePath(fd);
-    return undefined;
-  }
-
-  /** Mounts the share (its directories, its record, then the backend's mount). */
-  private async mountShare(context: Context, request: CheckedRequest, key: ShareKey): Promise<void> {
-    await context.state.createShare({
-      version: 1,
-      key,
-      backend: request.backend.name,
-      source: { ...request.source },
-      options: [...request.options],
-      hasSensitiveOptions: request.sensitiveOptions.length > 0,
-      createdAt: new Date().toISOString(),
-    });
-    await request.backend.mount({
-      source: request.source,
-      options: request.options,
-      sensitiveOptions: request.sensitiveOptions,
-      mountPoint: context.state.mountPoint(key),
-      timeoutMs: this.timeouts.commandMs,
-      logger: this.logger,
-    });
-    this.logger.info({ share: key }, 'share mounted');
-  }
-
   /** Unmounts and removes the share when no reference is left; returns whether it did. */
   private async releaseIfUnused(context: Context, key: ShareKey): Promise<boolean> {
     if (await context.state.hasRefs(key)) return false;
@@ -458,6 +335,8 @@ export class MountManager {
       locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs),
       secretKey: await loadRootKey(join(root, '_key')),
       rootMountId: localMountIdOf(root),
+      timeouts: this.timeouts,
+      logger: this.logger,
     };
   }
 }

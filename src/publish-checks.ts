@@ -1,0 +1,149 @@
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SharemountError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Timeouts } from './mount-manager.js';
+import { localMountIdOf, mountIdOf, mountIdOfFd } from './mount-point.js';
+import { closePath, directoryFlags, openPath } from './path-descriptor.js';
+import type { CheckedRequest } from './publish-request.js';
+import type { ShareKey } from './share-key.js';
+import type { StateStore } from './state.js';
+import { openInside, type OpenedSubPath } from './subpath.js';
+import { withTimeout, type Deadline } from './timeout.js';
+
+/*
+ * The checks a publication makes before its bind mount or symlink, in libuv's threads while
+ * the caller records the reference: the target is not already someone else's mount point, and
+ * the share is mounted (mounted now if need be) and answers, with the sub-path opened inside it.
+ */
+
+/** What the checks need of the manager. */
+export interface CheckContext {
+  state: StateStore;
+  /**
+   * The mount the state root lies on. A share's mount point lies on another one exactly when
+   * the share is mounted (nothing but sharemount mounts inside the root).
+   */
+  rootMountId: number;
+  timeouts: Timeouts;
+  logger: Logger;
+}
+
+/** Bounds one call (a Deadline's, or one of its own). */
+type Bound = <T>(work: Promise<T>, what: string) => Promise<T>;
+
+/**
+ * Whether something is already mounted at a target that has no reference. Asynchronous and
+ * bounded: on a mount point, opening even with O_PATH lets NFS revalidate the mount's root, so
+ * a hung mount there must not block the process. A missing target is not a mount point.
+ */
+export async function isForeignMountPoint(target: string, deadline: Deadline): Promise<boolean> {
+  try {
+    // Only the target itself may be a hung mount: its parent was walked synchronously already
+    // (canonicalTarget's realpath), and is read here while the target is opened.
+    const own = deadline.bound(mountIdOf(target), 'checking the target');
+    own.catch(() => {}); // awaited below
+    const parent = localMountIdOf(dirname(target));
+    return (await own) !== parent;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/**
+ * Makes sure the share is mounted and answers, and opens the request's sub-path inside it.
+ * `progress.mountAttempted` tells the caller whether a failure came from mounting it (the
+ * share is then released) or from a share that was mounted but did not answer (left alone).
+ */
+export async function openShared(context: CheckContext, request: CheckedRequest, key: ShareKey, progress: { mountAttempted: boolean }, deadline: Deadline): Promise<OpenedSubPath> {
+  const sharePath = context.state.mountPoint(key);
+  const walk = { create: request.createIfNecessary, mode: request.createMode };
+  const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
+  // Whether the share answers is asked at once, beside the open below, and awaited only when
+  // the share turns out to have been mounted before (a share mounted now has just answered).
+  const answering = statfs(sharePath);
+  answering.catch(() => {}); // awaited below, or not at all
+  let opening: Promise<OpenedSubPath>;
+  let mountedNow = false;
+  let bound: Bound = (work, what) => deadline.bound(work, what);
+  // The common case in one open: the sub-path's first name, opened under the share's mount
+  // point without following a link, tells by its mount id that the share is mounted.
+  const start = await openInMountedShare(context, first === '' ? sharePath : `${sharePath}/${first}`, bound);
+  if (start !== undefined) {
+    opening = openInside(start, rest.join('/'), walk, first);
+  } else {
+    // Not mounted, or the first name is missing or refused: the share's root first.
+    let root = await openInMountedShare(context, sharePath, bound);
+    if (root === undefined) {
+      progress.mountAttempted = true;
+      await mountShare(context, request, key);
+      mountedNow = true;
+      // Mounting took its own time (bounded by commandMs): what follows gets bounds of its own.
+      bound = (work, what) => withTimeout(work, context.timeouts.fsMs, what);
+      root = await openInMountedShare(context, sharePath, bound);
+      if (root === undefined) throw new SharemountError('INTERNAL', `backend ${request.backend.name} reported success but nothing is mounted at the share`);
+    }
+    opening = openInside(root, request.subPath, walk);
+  }
+  opening = bound(opening, 'opening subPath in the share');
+  opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
+  // A share that was already mounted must also answer (statfs), so that a consumer is never
+  // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
+  // TIMEOUT when it does not answer. A broken share is not remounted under its other
+  // consumers; once the last of them goes it is unmounted, and the next publish mounts it
+  // afresh.
+  if (!mountedNow) {
+    try {
+      await bound(answering, 'checking that the share answers');
+    } catch (error) {
+      void opening.then((opened) => opened.close()).catch(() => {});
+      throw error;
+    }
+  }
+  return opening;
+}
+
+/**
+ * Opens a directory at or just under a share's mount point when it lies on another mount than
+ * the state root, that is when the share is mounted; undefined when the share is not mounted
+ * or the name is missing, a link or not a directory (the caller then walks from the root,
+ * which says which). Bounded: on a hung share the open hangs.
+ */
+async function openInMountedShare(context: CheckContext, path: string, bound: Bound): Promise<number | undefined> {
+  const opening = openPath(path, directoryFlags);
+  let fd;
+  try {
+    fd = await bound(opening, 'checking the share');
+  } catch (error) {
+    void opening.then(closePath, () => {}); // a hung share's descriptor, whenever it comes
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  if (mountIdOfFd(fd) !== context.rootMountId) return fd;
+  closePath(fd);
+  return undefined;
+}
+
+/** Mounts the share (its directories, its record, then the backend's mount). */
+async function mountShare(context: CheckContext, request: CheckedRequest, key: ShareKey): Promise<void> {
+  await context.state.createShare({
+    version: 1,
+    key,
+    backend: request.backend.name,
+    source: { ...request.source },
+    options: [...request.options],
+    hasSensitiveOptions: request.sensitiveOptions.length > 0,
+    createdAt: new Date().toISOString(),
+  });
+  await request.backend.mount({
+    source: request.source,
+    options: request.options,
+    sensitiveOptions: request.sensitiveOptions,
+    mountPoint: context.state.mountPoint(key),
+    timeoutMs: context.timeouts.commandMs,
+    logger: context.logger,
+  });
+  context.logger.info({ share: key }, 'share mounted');
+}
