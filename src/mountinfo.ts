@@ -72,11 +72,14 @@ function escapeOctal(path: string): string {
   return path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
 }
 
-/** The kernel writes space, tab, newline and backslash in paths as `\ooo`. */
+/**
+ * The kernel writes space, tab, newline and backslash in paths as `\ooo`: ASCII characters, put
+ * back as they are. The rest of the text was decoded as UTF-8 when the table was read, and must
+ * not be decoded again (a non-ASCII name next to an escape would turn into U+FFFD).
+ */
 function unescapeOctal(text: string): string {
   if (!text.includes('\\')) return text;
-  const bytes = Buffer.from(text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8))), 'latin1');
-  return bytes.toString('utf8');
+  return text.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
 }
 
 /**

@@ -71,6 +71,15 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     await mkdir(pods);
   });
 
+  it('keeps publications whose sub-path and target mix a space with a non-ASCII name', async () => {
+    await mkdir(join(sandbox.source, 'données 1'), { recursive: true });
+    await mkdir(join(pods, 'vol é x'));
+    await publish('vol é x', 'données 1');
+    await publish('plain', 'd000');
+    await reconciled({});
+    expect((await manager.list()).flatMap((share) => share.publications.map((p) => p.target)).sort()).toEqual([join(pods, 'plain'), join(pods, 'vol é x')]);
+  });
+
   it('unmounts a share that is mounted with no reference', async () => {
     const publication = await publish('a', 'd000');
     await execa('umount', [publication.target]);

@@ -27,6 +27,14 @@ describe('entriesOfFilesystemAt', () => {
     expect(entriesOfFilesystemAt(table, '/srv/data')).toEqual([]);
   });
 
+  it('reads back a path that has both an escaped character and a non-ASCII one', () => {
+    const line = '35 22 0:52 /vol/données\\0401 /var/lib/kubelet/pods/d/volumes/vol\\040é\\011x\\134y ro - nfs4 srv:/export rw';
+    const [entry] = parseMountInfo(line);
+    expect(entry!.root).toBe('/vol/données 1');
+    expect(entry!.mountPoint).toBe('/var/lib/kubelet/pods/d/volumes/vol é\tx\\y');
+    expect(entriesOfFilesystemAt(`${table}\n${line}`, '/var/lib/kubelet/pods/d/volumes/vol é\tx\\y').map((e) => e.id)).toEqual([30, 31, 33, 35]);
+  });
+
   it('takes the filesystem of the mount on top when several are stacked on one path', () => {
     const stacked = `${table}\n40 32 0:90 / /var/lib/sharemount/bind/path/%2Fsrv%2Fdata/opts/mnt rw - tmpfs tmpfs rw`;
     expect(entriesOfFilesystemAt(stacked, '/var/lib/sharemount/bind/path/%2Fsrv%2Fdata/opts/mnt').map((e) => e.id)).toEqual([40]);
