@@ -13,11 +13,14 @@ const valuePattern = /^[A-Za-z0-9_.+\-:/@=%~]*$/;
 const maxOptionBytes = 1024;
 
 // Options that mount(8) itself interprets as a different operation or as a request to create,
-// own or loop-mount things: a volume parameter must never be able to ask for them.
+// own or loop-mount things, and the propagation flags: a share or publication made `shared`
+// would join one peer group with its siblings, so a mount made inside one pod's volume would
+// appear in every other pod's. A volume parameter must never be able to ask for any of them.
 const reservedNames = new Set([
   'bind', 'rbind', 'move', 'rmove', 'remount', 'loop', 'offset', 'sizelimit', 'encryption',
   'helper', 'user', 'users', 'owner', 'group', 'make-shared', 'make-private', 'make-slave',
   'make-unbindable', 'make-rshared', 'make-rprivate', 'make-rslave', 'make-runbindable',
+  'shared', 'rshared', 'private', 'rprivate', 'slave', 'rslave', 'unbindable', 'runbindable',
 ]);
 
 /**

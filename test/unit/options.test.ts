@@ -46,7 +46,8 @@ describe('canonicalOptions', () => {
   });
 
   it('refuses options that change what mount(8) does', () => {
-    for (const option of ['bind', 'rbind', 'remount', 'move', 'loop', 'X-mount.mkdir', 'x-systemd.automount', 'helper=foo', 'user', 'owner']) {
+    const propagation = ['shared', 'rshared', 'private', 'rprivate', 'slave', 'rslave', 'unbindable', 'runbindable', 'Shared'];
+    for (const option of ['bind', 'rbind', 'remount', 'move', 'loop', 'X-mount.mkdir', 'x-systemd.automount', 'helper=foo', 'user', 'owner', ...propagation]) {
       expect(fieldOf(() => canonicalOptions(['ro', option], 'options')), option).toBe('options[1]');
     }
   });
