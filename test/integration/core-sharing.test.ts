@@ -5,6 +5,7 @@
  */
 import { access, mkdir, readFile, readlink, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
 import { bindBackend } from '../../src/backends/bind.js';
@@ -138,6 +139,24 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
       expect(await mountsUnder(sandbox.dir)).toEqual([]);
     } finally {
       await unlink(linked);
+    }
+  });
+
+  it('unpublishes even when the target directory cannot be removed (its parent read-only), leaving the directory', async () => {
+    const parent = join(sandbox.dir, 'ro-parent');
+    await mkdir(parent);
+    await execa('mount', ['-t', 'tmpfs', 'tmpfs', parent]);
+    try {
+      const target = join(parent, 'vol');
+      await mkdir(target);
+      await manager.publish({ source: bind(sandbox.source), subPath: 'd040', target });
+      await execa('mount', ['-o', 'remount,ro', parent]);
+      expect(await manager.unpublish(target)).toEqual({ unpublished: true, shareUnmounted: true });
+      expect((await stat(target)).isDirectory()).toBe(true); // rmdir failed with EROFS: left in place
+      expect(await manager.list()).toEqual([]);
+      expect(await mountsUnder(sandbox.root)).toEqual([]);
+    } finally {
+      await execa('umount', ['--lazy', parent]);
     }
   });
 
