@@ -1,4 +1,5 @@
 import { run } from './exec.js';
+import { withCopiedFlags } from './mount-flags.js';
 import { SharemountError, isSharemountError } from './errors.js';
 import type { OptionList } from './options.js';
 import type { Logger } from './logger.js';
@@ -94,7 +95,12 @@ function isNotMounted(error: unknown): boolean {
   return /not mounted|no mount point specified|mountpoint not found/i.test(stderr);
 }
 
-/** Makes an existing bind mount read-only (repairs a publication whose `ro` step never ran). */
-export async function remountReadOnly(target: string, timeoutMs: number): Promise<void> {
-  await run('mount', ['--no-canonicalize', '-o', 'remount,bind,ro', '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
+/**
+ * Makes an existing bind mount read-only (repairs a publication whose `ro` step never ran, or
+ * that lost the share's flags), giving it `flags`, the per-mount flags of the share it copies,
+ * explicitly: a remount sets exactly the flags mount(2) is given.
+ */
+export async function remountReadOnly(target: string, timeoutMs: number, flags: readonly string[]): Promise<void> {
+  const options = ['remount', 'bind', ...withCopiedFlags(['ro'], flags)].join(',');
+  await run('mount', ['--no-canonicalize', '-o', options, '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
 }

@@ -7,7 +7,7 @@ import { silentLogger, type Logger } from './logger.js';
 import { unmount } from './mount-command.js';
 import { localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
-import { isForeignMountPoint, openShared, type CheckContext } from './publish-checks.js';
+import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
 import { loadRootKey } from './root-key.js';
@@ -294,7 +294,8 @@ export class MountManager {
         throw error;
       }
       try {
-        await strategy.publish({ directory, sharePath, target, readOnly: request.readOnly, timeoutMs: this.timeouts.commandMs });
+        const shareFlags = request.readOnly && request.strategy === 'bind' ? await shareMountFlags(context, key) : [];
+        await strategy.publish({ directory, sharePath, target, readOnly: request.readOnly, shareFlags, timeoutMs: this.timeouts.commandMs });
       } catch (error) {
         await forget();
         if (prepared.created) await rmdir(target).catch(() => {});

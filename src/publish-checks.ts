@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { SharemountError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Timeouts } from './mount-manager.js';
+import { flagsAtMountPoint } from './mount-flags.js';
 import { localMountIdOf, mountIdOf, mountIdOfFd } from './mount-point.js';
 import { closePath, directoryFlags, openPath } from './path-descriptor.js';
 import type { CheckedRequest } from './publish-request.js';
@@ -145,5 +146,20 @@ async function mountShare(context: CheckContext, request: CheckedRequest, key: S
     timeoutMs: context.timeouts.commandMs,
     logger: context.logger,
   });
+  const flags = flagsAtMountPoint(context.state.mountPoint(key));
+  if (flags) await context.state.setShareMountFlags(key, flags);
   context.logger.info({ share: key }, 'share mounted');
+}
+
+/**
+ * The share mount's per-mount flags, which a read-only publication is given again: from its
+ * record, or (a share mounted before records kept them) from the mount table, then recorded.
+ * The caller holds the share's lock and the share is mounted.
+ */
+export async function shareMountFlags(context: CheckContext, key: ShareKey): Promise<readonly string[]> {
+  const recorded = (await context.state.readShare(key))?.mountFlags;
+  if (recorded) return recorded;
+  const flags = flagsAtMountPoint(context.state.mountPoint(key)) ?? [];
+  await context.state.setShareMountFlags(key, flags);
+  return flags;
 }

@@ -2,6 +2,7 @@ import { lstat, readlink } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
+import { flagsOfMount, isRestrictedCopy } from './mount-flags.js';
 import { entriesOfFilesystemAt, parseMountInfo, readMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
 import { strategies } from './strategies/index.js';
 import { isWithin } from './target.js';
@@ -114,7 +115,8 @@ type Verdict = 'ok' | 'missing' | 'writable';
 async function verdict(ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, mounts: Mounts): Promise<Verdict> {
   const published = await strategies[ref.strategy].isPublished({ target: ref.target, sharePath, subPath: ref.subPath, shareMount, mounts });
   if (!published) return 'missing';
-  if (ref.strategy === 'bind' && ref.readOnly && !mounts.get(ref.target)?.mountOptions.includes('ro')) return 'writable';
+  // A read-only publication must be read-only and keep the share's restrictions (nosuid...).
+  if (ref.strategy === 'bind' && ref.readOnly && !isRestrictedCopy(mounts.get(ref.target)?.mountOptions ?? [], shareMount ? flagsOfMount(shareMount.mountOptions) : [])) return 'writable';
   return 'ok';
 }
 
@@ -127,8 +129,10 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
   const now = await verdict(ref, sharePath, mounts.get(sharePath), mounts);
   if (now === 'ok') return;
   if (now === 'writable') {
-    // A publish killed between the bind and its read-only remount: the pod must not get rw.
-    await remountReadOnly(ref.target, deps.timeouts.commandMs);
+    // A publish killed between the bind and its read-only remount (the pod must not get rw), or
+    // one made before read-only publications kept the share's flags.
+    const shareMount = mounts.get(sharePath);
+    await remountReadOnly(ref.target, deps.timeouts.commandMs, shareMount ? flagsOfMount(shareMount.mountOptions) : []);
     report.repairedReadOnly.push({ share: key, target: ref.target });
     return;
   }

@@ -24,6 +24,12 @@ export const shareRecordSchema = z.object({
   options: z.array(z.string()),
   hasSensitiveOptions: z.boolean(),
   createdAt: z.string(),
+  /**
+   * The share mount's per-mount flags (`nosuid`, `noexec`...) as the kernel showed them once it
+   * was mounted: a read-only publication is given them again (mount-flags.ts says why).
+   * Missing in records of shares mounted before it was kept.
+   */
+  mountFlags: z.array(z.string()).optional(),
 });
 export type ShareRecord = z.infer<typeof shareRecordSchema>;
 
@@ -67,6 +73,12 @@ export class StateStore {
   async readShare(key: string): Promise<ShareRecord | undefined> {
     const text = readRecord(join(this.shareDir(key), 'share.json'));
     return text === undefined ? undefined : shareRecordSchema.parse(JSON.parse(text));
+  }
+
+  /** Adds the share mount's per-mount flags to its record (once the share is mounted). */
+  async setShareMountFlags(key: string, mountFlags: readonly string[]): Promise<void> {
+    const record = await this.readShare(key);
+    if (record) writeRecord(join(this.shareDir(key), 'share.json'), `${JSON.stringify({ ...record, mountFlags }, null, 2)}\n`);
   }
 
   /** Creates the share's directories and record; safe to repeat. */

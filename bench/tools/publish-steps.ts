@@ -132,7 +132,7 @@ try {
           lap('publish: state.writeRef', keep);
           await state.writeIndex(target, key);
           lap('publish: state.writeIndex (mkdir, symlink, rename)', keep);
-          await strategies[checked.strategy].publish({ directory, sharePath, target, readOnly: false, timeoutMs });
+          await strategies[checked.strategy].publish({ directory, sharePath, target, readOnly: false, shareFlags: [], timeoutMs });
           lap(`publish: ${checked.strategy} strategy publish`, keep);
         } finally {
           await directory.close();

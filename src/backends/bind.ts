@@ -2,6 +2,9 @@ import { posix } from 'node:path';
 import { z } from 'zod';
 import { invalidArgument } from '../errors.js';
 import { mount } from '../mount-command.js';
+import { flagsOfMountId, withCopiedFlags } from '../mount-flags.js';
+import { mountIdOf } from '../mount-point.js';
+import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
 import type { Backend, VolumeSpec } from '../backend.js';
 import type { OptionList } from '../options.js';
@@ -63,7 +66,10 @@ export function bindBackend() {
       });
     },
     async mount({ source, options, mountPoint, timeoutMs }) {
-      await mount({ bind: true, source: source.path, target: mountPoint, options }, timeoutMs);
+      // With options, util-linux remounts the new bind mount with exactly those flags, which
+      // would drop the source mount's own (ro, nosuid...): the share keeps them.
+      const flags = options.length === 0 ? [] : withCopiedFlags(options, flagsOfMountId(await withTimeout(mountIdOf(source.path), timeoutMs, 'checking the source')) ?? []);
+      await mount({ bind: true, source: source.path, target: mountPoint, options: flags }, timeoutMs);
     },
     parameters: parametersSchema,
     toVolume(parameters: z.infer<typeof parametersSchema>): VolumeSpec<BindSource> {

@@ -1,6 +1,7 @@
 import { rmdir } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { mount, unmountPublication } from '../mount-command.js';
+import { withCopiedFlags } from '../mount-flags.js';
 import { isMountPoint } from '../mount-point.js';
 import type { PublishStrategy } from './strategy.js';
 
@@ -10,10 +11,12 @@ import type { PublishStrategy } from './strategy.js';
  * mounted is exactly what was checked.
  */
 export const bindStrategy: PublishStrategy = {
-  async publish({ directory, target, readOnly, timeoutMs }) {
-    // util-linux applies `ro` to a bind mount with a second, remount step of its own.
+  async publish({ directory, target, readOnly, shareFlags, timeoutMs }) {
+    // util-linux applies `ro` to a bind mount with a second, remount step of its own, which
+    // would drop the share's other flags (nosuid, noexec...) unless they are given again.
     // Inheriting the locks: if we die mid-mount, reconcile waits for this mount to finish.
-    await mount({ bind: true, noCanonicalize: true, inheritLocks: true, source: directory.procPath, target, options: readOnly ? ['ro'] : [] }, timeoutMs);
+    const options = readOnly ? withCopiedFlags(['ro'], shareFlags) : [];
+    await mount({ bind: true, noCanonicalize: true, inheritLocks: true, source: directory.procPath, target, options }, timeoutMs);
   },
 
   async unpublish({ target, removeTarget, timeoutMs, logger }) {

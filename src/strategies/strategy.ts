@@ -4,8 +4,11 @@ import type { OpenedSubPath } from '../subpath.js';
 
 /** How a publication is made and unmade: a bind mount (default) or a symlink (opt-in). */
 export interface PublishStrategy {
-  /** Makes the publication at `target` (prepared by the caller). */
-  publish(context: { directory: OpenedSubPath; sharePath: string; target: string; readOnly: boolean; timeoutMs: number }): Promise<void>;
+  /**
+   * Makes the publication at `target` (prepared by the caller). `shareFlags`: the share
+   * mount's per-mount flags, which a read-only bind publication must be given again.
+   */
+  publish(context: { directory: OpenedSubPath; sharePath: string; target: string; readOnly: boolean; shareFlags: readonly string[]; timeoutMs: number }): Promise<void>;
   /** Unmakes it; a target that shows no publication is already done. Never deletes data. */
   unpublish(context: { target: string; sharePath: string; subPath: string; removeTarget: boolean; timeoutMs: number; logger: Logger }): Promise<void>;
   /** A quick check that `target` shows a publication (for idempotent repeats). */
