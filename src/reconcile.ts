@@ -206,7 +206,10 @@ async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report:
   const entry = mounts.get(target);
   if (!shareMount || !entry || entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) return;
   if (entries.indexOf(entry) < entries.indexOf(shareMount)) return; // made before the share: not from it
-  if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== undefined) return;
+  // Publish claims the target's index entry before anything else: a bind mount of the share
+  // whose target has no entry naming this share is someone else's (kubelet's volume-subpaths
+  // mounts of a pod's volume, a tool's own bind mount), never to be adopted and unmounted later.
+  if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== key) return;
   const subPath = posix.relative(shareMount.root, entry.root);
   await state.writeRef(key, {
     version: 1,

@@ -116,10 +116,9 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     await expect(writeFile(join(publication.target, 'after.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
   });
 
-  it('adopts a bind publication of a share that has no reference (its record was never written)', async () => {
+  it('adopts a bind publication of a share that has no reference (its record lost) but whose index entry names the share', async () => {
     const publication = await publish('orphan', 'd003', true);
     await state.removeRef(publication.shareKey, publication.target);
-    await state.removeIndex(publication.target);
     const violations = await invariantViolations(manager, { pods });
     expect(violations).toEqual(
       expect.arrayContaining([expect.stringMatching(/share mounted with no reference/), expect.stringMatching(/mount under the pods dir with no reference/)]),
@@ -130,6 +129,24 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     expect(share!.publications).toEqual([{ ...publication }]); // sub-path and read-only recovered from the kernel
     expect(await manager.unpublish(publication.target)).toEqual({ unpublished: true, shareUnmounted: true });
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  it("leaves alone someone else's bind mount of a share's directory (kubelet's volume-subpaths), and releases the share without it", async () => {
+    const publication = await publish('pod-volume', 'd002');
+    const other = join(sandbox.dir, `other-tool-${caseNumber}`);
+    await mkdir(other);
+    await execa('mount', ['--bind', '--', publication.target, other]); // as kubelet binds a container's subPath of the volume
+    try {
+      expect(await manager.reconcile()).toMatchObject(nothing);
+      expect(await state.readIndex(other)).toBeUndefined();
+      expect(await manager.unpublish(other)).toEqual({ unpublished: false, shareUnmounted: false });
+      expect((await mountsUnder(sandbox.dir)).some((m) => m.mountPoint === other)).toBe(true); // untouched
+      expect(await manager.unpublish(publication.target)).toEqual({ unpublished: true, shareUnmounted: true });
+      expect(await manager.reconcile()).toMatchObject(nothing);
+      expect(await manager.list()).toEqual([]);
+    } finally {
+      await execa('umount', ['--lazy', other]);
+    }
   });
 
   it('reconcile({ share }) repairs that share alone, from the lines of its own filesystem', async () => {
@@ -152,8 +169,7 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
       const elsewhere = await manager.publish({ source: { backend: 'bind', path: other } as Source, subPath: 'data', target: join(pods, 'elsewhere') });
       // Damage to both shares: a publication gone and one unrecorded in the first, a publication gone in the other.
       await execa('umount', [gone.target]);
-      await state.removeRef(orphan.shareKey, orphan.target);
-      await state.removeIndex(orphan.target);
+      await state.removeRef(orphan.shareKey, orphan.target); // its index entry still names the share
       await execa('umount', [elsewhere.target]);
 
       const report = await manager.reconcile({ share: keep.shareKey });
