@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { fromZodError, invalidArgument } from './errors.js';
-import { canonicalOptions, type OptionList } from './options.js';
+import { fromZodError, invalidArgument, isSharemountError } from './errors.js';
+import { canonicalOptions, optionName, type OptionList } from './options.js';
 import { checkSubPath } from './subpath.js';
 import { checkTargetShape } from './target.js';
 import type { AnyBackend, Source, SourceInput } from './backend.js';
@@ -84,9 +84,48 @@ function checkSharePart(parsed: z.infer<typeof shareRequestSchema>, backends: Re
   const source = backend.sourceSchema.safeParse(rawSource);
   if (!source.success) throw fromZodError(source.error, 'source');
   const options = canonicalOptions(parsed.options, 'options');
-  backend.checkOptions?.(options, 'options');
+  checkBackendOptions(backend, options, parsed.options, 'options', false);
   const sensitiveOptions = canonicalOptions(parsed.sensitiveOptions, 'sensitiveOptions', true);
+  checkBackendOptions(backend, sensitiveOptions, parsed.sensitiveOptions, 'sensitiveOptions', true);
+  checkNoConflict(options, sensitiveOptions, parsed.sensitiveOptions);
   return { backend, source: source.data as Source, options, sensitiveOptions };
+}
+
+/**
+ * The backend's own option checks, on either list: both reach mount(8) alike. The backend sees
+ * the canonical (sorted) list, so an index it names is turned back into the caller's; for
+ * secret options its message, which may quote the option, is replaced.
+ */
+function checkBackendOptions(backend: AnyBackend, canonical: OptionList, input: string | readonly string[] | undefined, field: string, sensitive: boolean): void {
+  if (!backend.checkOptions || canonical.length === 0) return;
+  try {
+    backend.checkOptions(canonical, field);
+  } catch (error) {
+    if (!isSharemountError(error, 'INVALID_ARGUMENT') || error.field === undefined) throw error;
+    const index = /\[(\d+)\]$/.exec(error.field)?.[1];
+    const option = index === undefined ? undefined : canonical[Number(index)];
+    const at = option === undefined ? error.field : `${field}[${indexInInput(input, option)}]`;
+    const problem = error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message;
+    throw invalidArgument(at, sensitive ? `a sensitive option is not accepted by the ${backend.name} backend` : problem);
+  }
+}
+
+/** Where `option` (canonical: trimmed) first appears in the caller's list. */
+function indexInInput(input: string | readonly string[] | undefined, option: string): number {
+  const items = typeof input === 'string' ? input.split(',') : (input ?? []);
+  return Math.max(0, items.findIndex((item) => item.trim() === option));
+}
+
+/** The two lists are one set of options for mount(8): no option may be set in both with different values. */
+function checkNoConflict(options: OptionList, sensitiveOptions: OptionList, input: string | readonly string[] | undefined): void {
+  const values = new Map(options.map((option) => [optionName(option), option]));
+  for (const option of sensitiveOptions) {
+    const name = optionName(option);
+    const other = values.get(name) ?? (name === 'ro' ? values.get('rw') : name === 'rw' ? values.get('ro') : undefined);
+    if (other !== undefined && other !== option) {
+      throw invalidArgument(`sensitiveOptions[${indexInInput(input, option)}]`, `sets option "${name}" in a way that conflicts with options`);
+    }
+  }
 }
 
 /** Validates a whole publish request; throws SharemountError INVALID_ARGUMENT naming the field. */

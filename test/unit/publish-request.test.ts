@@ -19,6 +19,25 @@ function rejection(input: unknown): SharemountError {
   throw new Error('expected a rejection');
 }
 
+describe("checkPublishRequest: the backend's option checks", () => {
+  it("name the caller's index, not the sorted list's", () => {
+    expect(rejection({ ...valid, options: ['vers=4.1', 'nodev'] }).field).toBe('options[0]');
+    expect(rejection({ ...valid, options: 'nosuid,nosuid,nosuid,zzz,nodev' }).field).toBe('options[3]');
+    expect(rejection({ ...valid, options: 'nodev, zzz' }).message).toContain('"zzz" is not a bind-mount option');
+  });
+
+  it('apply to secret options too, without quoting them', () => {
+    const error = rejection({ ...valid, options: 'nodev', sensitiveOptions: 'nosuid,hunter2=x' });
+    expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'sensitiveOptions[1]' });
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('refuse a secret option that sets an option differently from options', () => {
+    expect(rejection({ ...valid, options: 'ro', sensitiveOptions: 'nodev,rw' }).field).toBe('sensitiveOptions[1]');
+    expect(checkPublishRequest({ ...valid, options: 'ro,nodev', sensitiveOptions: 'nodev' }, backends, root).sensitiveOptions).toEqual(['nodev']);
+  });
+});
+
 describe('checkPublishRequest', () => {
   it('fills defaults', () => {
     const checked = checkPublishRequest(valid, backends, root);
