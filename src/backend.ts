@@ -81,6 +81,12 @@ export interface Backend<S extends Source = Source, P = unknown> {
   checkOptions?(options: OptionList, field: string): void;
   /** Mounts `context.source` at `context.mountPoint`. Throw SharemountError on failure. */
   mount(context: ShareMountContext<S>): Promise<void>;
+  /**
+   * For a source that is a directory of this host: the directory and the input field naming it.
+   * The core refuses to mount one that is inside, or above, its own state root (it would expose
+   * the root's records and key through every publication), after resolving its symlinks.
+   */
+  hostDirectory?(source: S): { path: string; field: string };
 
   /** Validates a volume's parameters as a driver receives them (flat strings). */
   readonly parameters?: z.ZodType<P>;

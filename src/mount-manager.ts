@@ -75,7 +75,6 @@ export interface ShareStatus {
 }
 
 interface Context extends CheckContext {
-  root: string;
   locks: KeyedLock;
   secretKey: Buffer;
 }

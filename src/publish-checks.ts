@@ -1,6 +1,6 @@
-import { statfs } from 'node:fs/promises';
+import { realpath, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SharemountError } from './errors.js';
+import { SharemountError, invalidArgument } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Timeouts } from './mount-manager.js';
 import { flagsAtMountPoint } from './mount-flags.js';
@@ -10,6 +10,7 @@ import type { CheckedRequest } from './publish-request.js';
 import type { ShareKey } from './share-key.js';
 import type { StateStore } from './state.js';
 import { openInside, type OpenedSubPath } from './subpath.js';
+import { isWithin } from './target.js';
 import { withTimeout, type Deadline } from './timeout.js';
 
 /*
@@ -20,6 +21,8 @@ import { withTimeout, type Deadline } from './timeout.js';
 
 /** What the checks need of the manager. */
 export interface CheckContext {
+  /** The state root, symlinks resolved. */
+  root: string;
   state: StateStore;
   /**
    * The mount the state root lies on. A share's mount point lies on another one exactly when
@@ -129,6 +132,7 @@ async function openInMountedShare(context: CheckContext, path: string, bound: Bo
 
 /** Mounts the share (its directories, its record, then the backend's mount). */
 async function mountShare(context: CheckContext, request: CheckedRequest, key: ShareKey): Promise<void> {
+  await refuseRootExposure(context, request);
   await context.state.createShare({
     version: 1,
     key,
@@ -149,6 +153,19 @@ async function mountShare(context: CheckContext, request: CheckedRequest, key: S
   const flags = flagsAtMountPoint(context.state.mountPoint(key));
   if (flags) await context.state.setShareMountFlags(key, flags);
   context.logger.info({ share: key }, 'share mounted');
+}
+
+/** A host directory as the source must not be the state root, inside it or above it (symlinks resolved). */
+async function refuseRootExposure(context: CheckContext, request: CheckedRequest): Promise<void> {
+  const directory = request.backend.hostDirectory?.(request.source);
+  if (directory === undefined) return;
+  const real = await withTimeout(realpath(directory.path), context.timeouts.fsMs, `resolving ${directory.field}`).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new SharemountError('NOT_FOUND', `${directory.field}: ${directory.path} does not exist`, { field: directory.field });
+    throw error;
+  });
+  if (isWithin(real, context.root) || isWithin(context.root, real)) {
+    throw invalidArgument(directory.field, "must not be inside (or above) sharemount's state root: every publication would show its records and key");
+  }
 }
 
 /**

@@ -65,6 +65,7 @@ export function bindBackend() {
         if (!allowedOptions.has(option)) throw invalidArgument(`${field}[${index}]`, `"${option}" is not a bind-mount option (allowed: ${[...allowedOptions].join(', ')})`);
       });
     },
+    hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path' }),
     async mount({ source, options, mountPoint, timeoutMs }) {
       // With options, util-linux remounts the new bind mount with exactly those flags, which
       // would drop the source mount's own (ro, nosuid...): the share keeps them.
