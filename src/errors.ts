@@ -47,6 +47,36 @@ export function isSharemountError(error: unknown, code?: ErrorCode): error is Sh
   return error instanceof SharemountError && (code === undefined || error.code === code);
 }
 
+/**
+ * A filesystem error on one of a call's paths as our error: the caller's paths, longest first,
+ * say which input field the failing path belongs to. Errors already ours, and those on no known
+ * path, pass through unchanged.
+ */
+export function fromFilesystemError(error: unknown, paths: ReadonlyArray<readonly [path: string, field: string]>): unknown {
+  const { code, syscall } = (error ?? {}) as NodeJS.ErrnoException;
+  // symlink and rename name the path they create `dest`.
+  const path = (error as { dest?: unknown } | undefined)?.dest ?? (error as NodeJS.ErrnoException | undefined)?.path;
+  if (error instanceof SharemountError || typeof code !== 'string' || typeof path !== 'string') return error;
+  const field = paths.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[1];
+  if (field === undefined) return error;
+  const kind: ErrorCode = code === 'ENOENT' ? 'NOT_FOUND' : code === 'ENOSPC' || code === 'EDQUOT' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+  const why = filesystemProblems[code] ?? `failed with ${code}`;
+  return new SharemountError(kind, `${field}: ${syscall ?? 'a filesystem call'} of ${path} ${why}`, { field, cause: error });
+}
+
+const filesystemProblems: Record<string, string> = {
+  ENOENT: 'failed: a directory on the way does not exist',
+  ENOTDIR: 'failed: a name on the way is not a directory',
+  ENAMETOOLONG: 'failed: a name is too long',
+  ELOOP: 'failed: too many symlinks on the way',
+  EROFS: 'failed: the filesystem is read-only',
+  EACCES: 'failed: permission denied',
+  EPERM: 'failed: operation not permitted',
+  EEXIST: 'failed: something else is already there',
+  ENOSPC: 'failed: no space left',
+  EDQUOT: 'failed: quota exceeded',
+};
+
 /** A failed field check, with the field named in both the message and `field`. */
 export function invalidArgument(field: string, problem: string): SharemountError {
   return new SharemountError('INVALID_ARGUMENT', `${field}: ${problem}`, { field });

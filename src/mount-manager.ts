@@ -1,6 +1,6 @@
 import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import { SharemountError, invalidArgument, isSharemountError } from './errors.js';
+import { dirname, join } from 'node:path';
+import { SharemountError, fromFilesystemError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -142,7 +142,10 @@ export class MountManager {
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
     const target = checkTargetShape(canonicalTarget(checked.target), context.root);
-    return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishLocked(context, { ...checked, target }, key));
+    return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishLocked(context, { ...checked, target }, key)).catch((error: unknown) => {
+      // A target that cannot be used (its parent a file, a symlink loop on the way...) fails in a syscall.
+      throw fromFilesystemError(error, [[target, 'target'], [dirname(target), 'target']]);
+    });
   }
 
   /**

@@ -1,4 +1,5 @@
 import { chmod, lstat, mkdir } from 'node:fs/promises';
+import { isBrokenMountError } from './broken-mount.js';
 import { SharemountError, invalidArgument } from './errors.js';
 import { closePath, directoryFlags, openPath, procPathOf } from './path-descriptor.js';
 
@@ -78,7 +79,10 @@ export async function openInside(root: number, relative: string, options: OpenOp
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         if (!options.create) throw new SharemountError('NOT_FOUND', `subPath: "${shown}" does not exist in the share (set createIfNecessary to create it)`, { field: 'subPath' });
         await mkdir(childPath, options.mode).catch((e: NodeJS.ErrnoException) => {
-          if (e.code !== 'EEXIST') throw e;
+          if (e.code === 'EEXIST') return;
+          if (isBrokenMountError(e)) throw e; // the caller's bound says BROKEN_MOUNT
+          const kind = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+          throw new SharemountError(kind, `subPath: "${shown}" could not be created in the share (${e.code === 'EROFS' ? 'the share is read-only' : e.code})`, { field: 'subPath', cause: e });
         });
         child = await openDirectory(childPath, shown);
         try {

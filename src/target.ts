@@ -3,12 +3,14 @@ import { basename, dirname, posix } from 'node:path';
 import { SharemountError, invalidArgument } from './errors.js';
 
 const maxPathBytes = 4096;
+const maxNameBytes = 255;
 
 /**
  * Lexical checks of a target path: absolute, already normal (no `.`, `..`, `//`, trailing `/`),
  * no control characters, not the root dir nor inside or above the library's state root.
  */
 export function checkTargetShape(target: string, root: string, field = 'target'): string {
+  if (typeof target !== 'string') throw invalidArgument(field, 'must be a string');
   if (target === '') throw invalidArgument(field, 'is empty');
   if (/[\u0000-\u001f\u007f]/.test(target)) throw invalidArgument(field, 'contains a NUL or control character');
   if (Buffer.byteLength(target) > maxPathBytes) throw invalidArgument(field, `is longer than ${maxPathBytes} bytes`);
@@ -17,6 +19,7 @@ export function checkTargetShape(target: string, root: string, field = 'target')
   if (posix.normalize(target) !== target || (target.length > 1 && target.endsWith('/'))) {
     throw invalidArgument(field, 'must be a normalised path (no ".", "..", "//" or trailing "/")');
   }
+  if (target.split('/').some((name) => Buffer.byteLength(name) > maxNameBytes)) throw invalidArgument(field, `has a name longer than ${maxNameBytes} bytes`);
   if (target === '/') throw invalidArgument(field, 'must not be "/"');
   if (isWithin(target, root) || isWithin(root, target)) throw invalidArgument(field, "must not be inside (or above) sharemount's state root");
   return target;

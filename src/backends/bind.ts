@@ -31,6 +31,7 @@ const absolutePath = z
   .min(1, 'is required')
   .max(4096, 'is longer than 4096 bytes')
   .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'contains a NUL or control character')
+  .refine((p) => p.isWellFormed(), 'is not valid Unicode (a lone surrogate)')
   .refine((p) => p.startsWith('/'), 'must be an absolute path')
   .refine((p) => p === '/' || (posix.normalize(p) === p && !p.endsWith('/')), 'must be a normalised path (no ".", "..", "//" or trailing "/")');
 

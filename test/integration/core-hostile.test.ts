@@ -111,7 +111,15 @@ const cases: HostileCase[] = [
   { name: 'readOnly of the wrong type', input: (p) => base(p, { readOnly: 'yes' }), field: 'readOnly' },
   { name: 'createMode not octal', input: (p) => base(p, { subPath: 'new', createIfNecessary: true, createMode: '999' }), field: 'createMode' },
   { name: 'createMode too large', input: (p) => base(p, { subPath: 'new', createIfNecessary: true, createMode: 0o17777 }), field: 'createMode' },
+  // Targets that cannot be used fail with a typed error naming the target, not a raw errno.
+  { name: 'target whose parent is a file', input: (p) => base(p, { target: join(p.pods, 'a-file', 'vol') }), field: 'target' },
+  { name: 'target with a 300-byte name', input: (p) => base(p, { target: join(p.pods, 'n'.repeat(300)) }), field: 'target' },
+  { name: 'target under a symlink loop', input: (p) => base(p, { target: join(p.pods, 'loop', 'vol') }), field: 'target' },
+  { name: 'symlink publication whose target parent is missing', input: (p) => base(p, { strategy: 'symlink', target: join(p.pods, 'missing', 'vol') }), code: 'NOT_FOUND', field: 'target' },
+  { name: 'createIfNecessary in a read-only share', input: (p) => base(p, { options: 'ro', subPath: 'new-dir', createIfNecessary: true }), field: 'subPath' },
+  { name: 'bind source path with a lone surrogate', input: (p) => base(p, { source: { backend: 'bind', path: `${p.source}/\ud800` } }), field: 'source.path' },
   // unpublish takes the same care with its one input.
+  { name: 'unpublish a target that is not a string', input: () => ({ unpublish: 123 }), field: 'target' },
   { name: 'unpublish a relative target', input: () => ({ unpublish: 'pods/pod' }), field: 'target' },
   { name: 'unpublish a non-normalised target', input: (p) => ({ unpublish: `${p.pods}/x/../pod` }), field: 'target' },
   { name: 'unpublish a target with a NUL byte', input: (p) => ({ unpublish: `${target(p)}\0` }), field: 'target' },
@@ -139,6 +147,7 @@ describe.skipIf(skip)('core: hostile inputs are refused and change nothing', () 
     await writeFile(join(sandbox.pods, 'a-file'), '');
     await symlink(join(sandbox.source, 'd001'), join(sandbox.pods, 'a-link'));
     await symlink(sandbox.root, join(sandbox.pods, 'to-root'));
+    await symlink('loop', join(sandbox.pods, 'loop'));
     paths = { source: sandbox.source, outside, pods: sandbox.pods, root: sandbox.root };
     manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
     await manager.root(); // the root exists before the first case, as on a node in service

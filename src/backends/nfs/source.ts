@@ -51,6 +51,7 @@ export function canonicalExport(input: string): { export: string } | { problem: 
   if (!input.startsWith('/')) return { problem: 'must be an absolute path (start with "/")' };
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(input)) return { problem: 'contains a control character (NUL, newline...)' };
+  if (!input.isWellFormed()) return { problem: 'is not valid Unicode (a lone surrogate)' };
   if (Buffer.byteLength(input) > maxExportBytes) return { problem: `is longer than ${maxExportBytes} bytes` };
   if (input.split('/').includes('..')) return { problem: 'contains a ".." component' };
   const normalised = posix.normalize(input);
