@@ -242,13 +242,20 @@ export class MountManager {
     // reference: a target with no reference of ours must not already be a mount point, and the
     // share must be mounted (mounting it now if need be) and answer, with the sub-path opened
     // inside it. Both are bounded by one deadline.
+    // The target is prepared (made when missing) once it is known not to be someone else's mount
+    // point (a hung one could block the synchronous calls); the sub-path is created in the
+    // share only after that, so that a request refused for its target creates nothing there.
     const deadline = new Deadline(this.timeouts.fsMs);
     const foreign = request.strategy === 'bind' && !existing ? isForeignMountPoint(target, deadline) : Promise.resolve(false);
-    foreign.catch(() => {}); // awaited below
+    const targetReady = foreign.then((isForeign) => {
+      if (isForeign) throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
+      return request.strategy === 'bind' ? prepareTarget(target) : { created: false };
+    });
+    targetReady.catch(() => {}); // awaited below
     const share = { mountAttempted: false };
-    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => openShared(context, request, key, share, deadline));
+    const opening = this.hungShares.guard(key, sharePath, this.timeouts.fsMs, () => openShared(context, request, key, share, deadline, async () => void (await targetReady)));
     opening.catch(() => {}); // awaited below
-    void Promise.allSettled([foreign, opening]).then(() => deadline.clear());
+    void Promise.allSettled([targetReady, opening]).then(() => deadline.clear());
 
     // The reference before the publication: a crash after it leaves a reference that reconcile
     // checks against the mount table and drops; a crash after an unrecorded mount would leave a
@@ -276,6 +283,8 @@ export class MountManager {
       // When a record could not be written the checks may still be running, the share perhaps
       // being mounted: they finish first (they are bounded), so the release below cannot race them.
       await opening.then((opened) => opened.close(), () => {});
+      const made = await targetReady.catch(() => undefined);
+      if (made?.created) await rmdir(target).catch(() => {});
       await forget();
       // Mounted iff referenced, also when a crash had left the share mounted with no reference.
       // A share that did not answer is left to reconcile: unmounting it would wait for it too.
@@ -285,8 +294,7 @@ export class MountManager {
     try {
       let prepared;
       try {
-        if (await foreign) throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
-        prepared = request.strategy === 'bind' ? prepareTarget(target) : { created: false };
+        prepared = await targetReady;
         if (prepared.created && !ref.createdTarget) await state.writeRef(key, { ...ref, createdTarget: true });
       } catch (error) {
         // A bad target (a mount point, a missing parent, a file, a symlink) must not leave the share mounted with no reference.

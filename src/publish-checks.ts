@@ -56,13 +56,21 @@ export async function isForeignMountPoint(target: string, deadline: Deadline): P
 }
 
 /**
- * Makes sure the share is mounted and answers, and opens the request's sub-path inside it.
+ * Makes sure the share is mounted and answers, and opens the request's sub-path inside it,
+ * creating what `createIfNecessary` asks for once `beforeCreate` (the target's checks) resolves.
  * `progress.mountAttempted` tells the caller whether a failure came from mounting it (the
  * share is then released) or from a share that was mounted but did not answer (left alone).
  */
-export async function openShared(context: CheckContext, request: CheckedRequest, key: ShareKey, progress: { mountAttempted: boolean }, deadline: Deadline): Promise<OpenedSubPath> {
+export async function openShared(
+  context: CheckContext,
+  request: CheckedRequest,
+  key: ShareKey,
+  progress: { mountAttempted: boolean },
+  deadline: Deadline,
+  beforeCreate: () => Promise<void>,
+): Promise<OpenedSubPath> {
   const sharePath = context.state.mountPoint(key);
-  const walk = { create: request.createIfNecessary, mode: request.createMode };
+  const walk = { create: request.createIfNecessary, mode: request.createMode, beforeCreate };
   const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
   // Whether the share answers is asked at once, beside the open below, and awaited only when
   // the share turns out to have been mounted before (a share mounted now has just answered).

@@ -41,6 +41,8 @@ export interface OpenOptions {
   create: boolean;
   /** Mode of created directories (applied exactly, whatever the umask). */
   mode: number;
+  /** Awaited before the first directory is created: a request refused for another reason creates nothing. */
+  beforeCreate?: () => Promise<void>;
 }
 
 /**
@@ -78,6 +80,7 @@ export async function openInside(root: number, relative: string, options: OpenOp
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         if (!options.create) throw new SharemountError('NOT_FOUND', `subPath: "${shown}" does not exist in the share (set createIfNecessary to create it)`, { field: 'subPath' });
+        await options.beforeCreate?.();
         await mkdir(childPath, options.mode).catch((e: NodeJS.ErrnoException) => {
           if (e.code === 'EEXIST') return;
           if (isBrokenMountError(e)) throw e; // the caller's bound says BROKEN_MOUNT

@@ -113,6 +113,8 @@ const cases: HostileCase[] = [
   { name: 'createMode too large', input: (p) => base(p, { subPath: 'new', createIfNecessary: true, createMode: 0o17777 }), field: 'createMode' },
   // Targets that cannot be used fail with a typed error naming the target, not a raw errno.
   { name: 'target whose parent is a file', input: (p) => base(p, { target: join(p.pods, 'a-file', 'vol') }), field: 'target' },
+  { name: 'createIfNecessary with a target that is a file: nothing created in the share', input: (p) => base(p, { subPath: 'made/by/a/refused/request', createIfNecessary: true, target: join(p.pods, 'a-file') }), field: 'target' },
+  { name: 'createIfNecessary with a symlink as the target: nothing created in the share', input: (p) => base(p, { subPath: 'made/too', createIfNecessary: true, target: join(p.pods, 'a-link') }), field: 'target' },
   { name: 'target with a 300-byte name', input: (p) => base(p, { target: join(p.pods, 'n'.repeat(300)) }), field: 'target' },
   { name: 'target under a symlink loop', input: (p) => base(p, { target: join(p.pods, 'loop', 'vol') }), field: 'target' },
   { name: 'symlink publication whose target parent is missing', input: (p) => base(p, { strategy: 'symlink', target: join(p.pods, 'missing', 'vol') }), code: 'NOT_FOUND', field: 'target' },
