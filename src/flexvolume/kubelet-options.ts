@@ -43,8 +43,10 @@ export interface ParsedVolumeOptions {
   unknownKubeletKeys: string[];
 }
 
-const maxKeys = 256;
-const maxValueBytes = 16 * 1024;
+// Linux caps one argv element at 128 KiB (MAX_ARG_STRLEN), so kubelet's JSON argument (every key
+// of the pod's secret, base64, among it) can never be larger: the caps only bound a hostile call.
+const maxKeys = 4096;
+const maxValueBytes = 128 * 1024;
 const maxGid = 4_294_967_294; // (gid_t)-1 means "no change" to chown, so it is not a group
 
 // Kubernetes names: a DNS-1123 subdomain (pod, service account) or label (namespace).
@@ -56,7 +58,9 @@ const kubeletSchema = z.object({
   [kubeletKeys.fsType]: z
     .string()
     .max(64)
-    .regex(/^([a-z0-9][a-z0-9._-]*)?$/, 'must be a filesystem type name such as ext4 or xfs')
+    // kubelet passes the volume spec's fsType as written ("NFS", "ext4"); only what could not be
+    // a filesystem type name is refused here, and a backend that uses it checks it further.
+    .regex(/^([A-Za-z0-9][A-Za-z0-9._+-]*)?$/, 'must be a filesystem type name such as ext4 or xfs')
     .optional()
     .transform(emptyAsUndefined),
   [kubeletKeys.readwrite]: z.enum(['ro', 'rw'], 'must be "ro" or "rw"').default('rw'),

@@ -40,6 +40,14 @@ describe('parseVolumeOptions: the JSON argument as kubelet sends it', () => {
     expect(parsed.kubelet).toMatchObject({ fsType: undefined, readOnly: false, fsGroup: undefined, secrets: {} });
   });
 
+  it('accepts what kubelet really sends: an fsType as written in the spec, large secrets, many secret keys', () => {
+    expect(parseVolumeOptions('{"kubernetes.io/fsType":"NFS"}').kubelet.fsType).toBe('NFS');
+    const bundle = Buffer.alloc(20_000, 'c').toString('base64'); // a CA bundle
+    expect(parseVolumeOptions(JSON.stringify({ 'kubernetes.io/secret/ca.crt': bundle })).kubelet.secrets['ca.crt']).toHaveLength(20_000);
+    const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`kubernetes.io/secret/k${i}`, 'eA==']));
+    expect(Object.keys(parseVolumeOptions(JSON.stringify(many)).kubelet.secrets)).toHaveLength(300);
+  });
+
   it('sets aside kubernetes.io/ keys it does not know (a newer kubelet), never passing them to the backend', () => {
     const parsed = parseVolumeOptions('{"kubernetes.io/somethingNew":"x","a":"b"}');
     expect(parsed.unknownKubeletKeys).toEqual(['kubernetes.io/somethingNew']);
