@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { fromZodError, invalidArgument } from '../errors.js';
-import { forbiddenDirs, isInside } from './plugin-dir.js';
+import { forbiddenDirs, isInside, resolvedPath } from './plugin-dir.js';
 
 /** Where the shim keeps state and logs, and how long one call may take. */
 export interface FlexVolumeConfig {
@@ -83,7 +83,15 @@ function pick<T>(name: string, value: string | undefined, schema: z.ZodType<T>):
 function readConfigFile(path: string, required: boolean): z.infer<typeof fileSchema> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    // O_NONBLOCK and a regular file only: a FIFO or a device there would block the call before
+    // its deadline exists (the deadline is read from this file).
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      if (!fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
   } catch (error) {
     if (!required && (error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw invalidArgument('SHAREMOUNT_CONFIG', `cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
@@ -100,7 +108,8 @@ function readConfigFile(path: string, required: boolean): z.infer<typeof fileSch
 }
 
 function checkOutside(field: string, path: string, forbidden: readonly string[]): void {
+  const real = resolvedPath(path); // a symlink on the way must not lead into it either
   for (const dir of forbidden) {
-    if (isInside(path, dir)) throw invalidArgument(field, `${path} is inside the plugin directory ${dir}: kubelet re-runs init for every file written there; choose a path outside it`);
+    if (isInside(path, dir) || isInside(real, dir)) throw invalidArgument(field, `${path} is inside the plugin directory ${dir}: kubelet re-runs init for every file written there; choose a path outside it`);
   }
 }

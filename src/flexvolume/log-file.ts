@@ -1,4 +1,4 @@
-import { mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger.js';
 import type { LogLevel } from './config.js';
@@ -54,6 +54,42 @@ function sharedPino() {
 }
 
 /**
+ * Opens the log for appending, making its directories. Never blocks: a FIFO with no reader fails
+ * (ENXIO) rather than waiting for one. Never the reply's own streams: kubelet reads stdout and
+ * stderr merged, so a log that is one of them (`/dev/stderr`, `/proc/self/fd/1`) is refused.
+ */
+function openLogFile(file: string): number {
+  makeDirectories(dirname(file));
+  const fd = openSync(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK);
+  if (isSameFile(fd, 1) || isSameFile(fd, 2)) {
+    closeSync(fd);
+    throw new Error('the log file is the reply stream');
+  }
+  return fd;
+}
+
+function isSameFile(fd: number, other: number): boolean {
+  try {
+    const [a, b] = [fstatSync(fd), fstatSync(other)];
+    return a.dev === b.dev && a.ino === b.ino;
+  } catch {
+    return false; // that stream is closed
+  }
+}
+
+/** mkdir -p, one level at a time (Node's recursive mkdir loops for ever on some /proc paths). */
+function makeDirectories(dir: string): void {
+  const names = dir.split('/').filter((name) => name !== '');
+  for (let depth = 1; depth <= names.length; depth++) {
+    try {
+      mkdirSync(`/${names.slice(0, depth).join('/')}`);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+}
+
+/**
  * A logger for one short-lived process. pino costs milliseconds to load and a call that logs
  * nothing (init, a usage error) should not pay them, so lines are queued and pino is loaded
  * on the first one. Writes are synchronous so `process.exit` loses nothing, and every failure
@@ -67,8 +103,7 @@ export function createFileLogger(options: { file: string | undefined; level: Log
     if (options.file === undefined) return undefined;
     try {
       const logger = (await sharedPino()).child(options.base);
-      mkdirSync(dirname(options.file), { recursive: true });
-      return { fd: openSync(options.file, 'a'), logger };
+      return { fd: openLogFile(options.file), logger };
     } catch {
       return undefined;
     }

@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { basename, dirname, isAbsolute, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 /** kubelet's default `--volume-plugin-dir`. */
 export const defaultPluginDir = '/usr/libexec/kubernetes/kubelet-plugins/volume/exec';
@@ -18,6 +18,19 @@ export function pluginDirOf(executable: string): string {
 export function isInside(path: string, dir: string): boolean {
   const rel = relative(resolve(dir), resolve(path));
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/** `path` with the symlinks of its longest existing ancestor resolved (the rest kept as written). */
+export function resolvedPath(path: string): string {
+  const rest: string[] = [];
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    try {
+      return join(realpathSync(dir), ...rest.reverse());
+    } catch {
+      if (dir === '/') return resolve(path);
+      rest.push(basename(dir));
+    }
+  }
 }
 
 /**

@@ -66,12 +66,33 @@ export class ReplyWriter {
     return this.sent !== undefined;
   }
 
-  /** Sends `reply` unless one was sent; returns the reply that actually went out. */
+  /**
+   * Sends `reply` unless one was sent; returns the reply that actually went out. A reply that is
+   * not one (a driver's handler returned nothing, or something that cannot be serialized) goes
+   * out as a Failure saying so: kubelet must get exactly one well-formed reply.
+   */
   send(reply: Reply): Reply {
     if (this.sent !== undefined) return this.sent;
-    this.sent = reply;
-    writeFully(this.fd, Buffer.from(serialize(reply), 'utf8'));
-    return reply;
+    const [checked, text] = wellFormed(reply);
+    this.sent = checked;
+    writeFully(this.fd, Buffer.from(text, 'utf8'));
+    return checked;
+  }
+}
+
+const statuses: readonly string[] = ['Success', 'Not supported', 'Failure'];
+
+function wellFormed(reply: unknown): [Reply, string] {
+  const status = (reply as { status?: unknown } | null | undefined)?.status;
+  if (typeof status !== 'string' || !statuses.includes(status)) {
+    const bad = failure(`internal error: the driver's handler answered ${reply === null || typeof reply !== 'object' ? String(reply) : 'an object with no known status'} instead of a reply`);
+    return [bad, serialize(bad)];
+  }
+  try {
+    return [reply as Reply, serialize(reply as Reply)];
+  } catch (error) {
+    const bad = failure(`internal error: the driver's reply cannot be written as JSON (${error instanceof Error ? error.message : String(error)})`);
+    return [bad, serialize(bad)];
   }
 }
 

@@ -1,5 +1,6 @@
 import { lstat, mkdir, readFile, readdir, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
@@ -254,6 +255,29 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
       expectFailure(await rootInside.call('unmount', join(sandbox.dir, 'x')), /root: .* is inside the plugin directory/);
       expect(await readdir(pluginDir)).toEqual(['sharemount~bind']);
       expect(await readdir(join(pluginDir, 'sharemount~bind'))).toEqual(['bind']);
+    });
+
+    it('refuses a log file or a state root reached through a symlink into the plugin directory', async () => {
+      const link = join(sandbox.dir, 'plugins-link');
+      await symlink(pluginDir, link);
+      const viaLink = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_LOG: join(link, 'sub', 'driver.log') } });
+      expectFailure(await viaLink.call('unmount', join(sandbox.dir, 'x')), /log: .* is inside the plugin directory/);
+      const rootViaLink = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_ROOT: join(link, 'state') } });
+      expectFailure(await rootViaLink.call('unmount', join(sandbox.dir, 'x')), /root: .* is inside the plugin directory/);
+      expect(await readdir(pluginDir)).toEqual(['sharemount~bind']);
+    });
+
+    it('never blocks on, or writes into, a log or config that is not a plain file: a FIFO, the reply streams, a path under /proc', async () => {
+      const fifo = join(sandbox.dir, 'fifo');
+      await execa('mkfifo', [fifo]);
+      for (const log of [fifo, '/dev/stderr', '/dev/stdout', '/proc/self/fd/2', '/proc/nonexistent/dir/driver.log']) {
+        const logged = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_LOG: log } });
+        const started = Date.now();
+        expect(expectOneReply(await logged.call('unmount', join(sandbox.dir, 'nothing-here'))).status, log).toBe('Success');
+        expect(Date.now() - started, log).toBeLessThan(10_000);
+      }
+      const configured = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_CONFIG: fifo } });
+      expectFailure(await configured.call('unmount', join(sandbox.dir, 'nothing-here')), /SHAREMOUNT_CONFIG: cannot read .*not a regular file/);
     });
 
     it('reads the config file named by SHAREMOUNT_CONFIG, and refuses a broken one', async () => {

@@ -46,4 +46,26 @@ describe('ReplyWriter', () => {
     expect(text.split('\n')).toHaveLength(2);
     expect(JSON.parse(text)).toEqual({ status: 'Success', capabilities: { attach: false, selinuxRelabel: false, supportsMetrics: false, fsGroup: false, requiresFSResize: false } });
   });
+
+  it.each([
+    ['nothing', undefined, /handler answered undefined instead of a reply/],
+    ['null', null, /handler answered null instead of a reply/],
+    ['an object with no known status', { status: 'OK' }, /an object with no known status/],
+    ['a reply that cannot be serialized', { status: 'Success', volumeNewSize: 10n }, /cannot be written as JSON/],
+  ])('turns a handler answering %s into one Failure document', (_name, answer, message) => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sharemount-reply-')), 'out');
+    const fd = openSync(file, 'w');
+    let sent;
+    try {
+      const writer = new ReplyWriter(fd);
+      sent = writer.send(answer as never);
+      writer.send(failure('a second reply'));
+    } finally {
+      closeSync(fd);
+    }
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0]!)).toEqual({ status: 'Failure', message: expect.stringMatching(message) });
+    expect(exitCodeOf(sent!)).toBe(1);
+  });
 });
