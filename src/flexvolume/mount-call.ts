@@ -56,11 +56,21 @@ export async function mountCall(args: CallArguments<'mount'>, context: CallConte
   return success();
 }
 
+/**
+ * Time kept back from the fsGroup walk for undoing the publication when the walk does not
+ * finish: the call's own deadline must never answer while the mount is still on the pod's
+ * directory (kubelet would fail to remove it, then skip the driver on the retry).
+ */
+function undoReserveMs(remainingMs: number): number {
+  return Math.min(5_000, Math.max(500, remainingMs / 4));
+}
+
 async function applyFsGroupTo(publication: Publication, gid: number, context: CallContext): Promise<void> {
   // Through a descriptor opened inside the share, never through a path a pod could redirect.
   const directory = await openInsideShare(publication.sharePath, publication.subPath, { create: false, mode: 0o755 });
   try {
-    const { entries } = await applyFsGroup(directory.procPath, gid, { timeoutMs: context.remainingMs() });
+    const remaining = context.remainingMs();
+    const { entries } = await applyFsGroup(directory.procPath, gid, { timeoutMs: Math.max(0, remaining - undoReserveMs(remaining)) });
     context.logger.debug({ target: publication.target, gid, entries }, 'fsGroup applied');
   } finally {
     await directory.close();

@@ -130,6 +130,20 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
     expect((await kubelet.unmountVolume(pod(100).uid, 'data')).ok).toBe(true);
   });
 
+  it('an fsGroup walk that cannot finish before the deadline is undone before the reply: nothing left on the pod dir', async () => {
+    const dir = join(sandbox.source, 'many-files');
+    for (let d = 0; d < 20; d++) {
+      await mkdir(join(dir, `d${d}`), { recursive: true });
+      await Promise.all(Array.from({ length: 400 }, (_, f) => writeFile(join(dir, `d${d}`, `f${f}`), '')));
+    }
+    const hurried = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_TIMEOUT_MS: '1000' } });
+    const op = await hurried.mountVolume(pod(101, { fsGroup: 4322 }), 'data', volume({ subPath: 'many-files' }));
+    expect(op.ok).toBe(false);
+    expect(op.error).toMatch(/fsGroup .* took longer than/);
+    expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint.includes(pod(101).uid))).toEqual([]);
+    expect((await mountsUnder(sandbox.root)).filter((m) => m.mountPoint.endsWith('/mnt'))).toEqual([]); // the share released
+  });
+
   it('read-only: the publication refuses writes, and fsGroup is not applied (as kubelet)', async () => {
     await mkdir(join(sandbox.source, 'ro'), { recursive: true });
     const op = await kubelet.mountVolume(pod(101, { fsGroup: 999 }), 'data', volume({ subPath: 'ro' }, { readOnly: true }));
