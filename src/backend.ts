@@ -41,6 +41,8 @@ export interface VolumeSpec<S extends Source = Source> {
   subPath?: string;
   createIfNecessary?: boolean;
   createMode?: number;
+  /** The volume's own parameters ask for a read-only publication (the shims add the CO's flag to it: either makes it read-only). */
+  readOnly?: boolean;
 }
 
 /** A request to create a volume (CSI CreateVolume, a FlexVolume driver that provisions). */

@@ -39,7 +39,7 @@ const sourceSchema = z.strictObject({ backend: z.literal('bind'), path: absolute
 
 const booleanString = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
 
-const parametersSchema = z.object({
+const parametersSchema = z.strictObject({
   path: absolutePath,
   subPath: z.string().optional(),
   readOnly: booleanString.optional(),
@@ -80,6 +80,7 @@ export function bindBackend() {
         options: parameters.mountOptions === undefined ? [] : parameters.mountOptions.split(','),
         subPath: checkSubPath(parameters.subPath, 'subPath'),
         createIfNecessary: parameters.createIfNecessary ?? false,
+        ...(parameters.readOnly === undefined ? {} : { readOnly: parameters.readOnly }),
         ...(parameters.createMode === undefined ? {} : { createMode: Number.parseInt(parameters.createMode, 8) }),
       };
     },

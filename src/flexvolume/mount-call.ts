@@ -36,13 +36,15 @@ export async function mountCall(args: CallArguments<'mount'>, context: CallConte
   const manager = await context.manager();
   const { source, options, sensitiveOptions } = request.volume;
   await manager.reconcile({ share: await manager.shareKeyOf({ source, options, sensitiveOptions }) });
+  // Read-only when kubelet says so or the volume's own parameters do.
+  const readOnly = parsed.kubelet.readOnly || request.volume.readOnly === true;
   const publication = await manager.publish({
     ...request.volume,
-    readOnly: parsed.kubelet.readOnly,
+    readOnly,
     target: args.podVolumeDir,
     strategy: request.strategy,
   });
-  const { fsGroup, readOnly } = parsed.kubelet;
+  const { fsGroup } = parsed.kubelet;
   // As kubelet: fsGroup only for a writable volume (its SetUpAt skips read-only ones).
   if (fsGroup !== undefined && !readOnly) {
     try {

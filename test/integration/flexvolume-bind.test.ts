@@ -137,11 +137,23 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
       await Promise.all(Array.from({ length: 400 }, (_, f) => writeFile(join(dir, `d${d}`, `f${f}`), '')));
     }
     const hurried = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_TIMEOUT_MS: '1000' } });
-    const op = await hurried.mountVolume(pod(101, { fsGroup: 4322 }), 'data', volume({ subPath: 'many-files' }));
+    const op = await hurried.mountVolume(pod(102, { fsGroup: 4322 }), 'data', volume({ subPath: 'many-files' }));
     expect(op.ok).toBe(false);
     expect(op.error).toMatch(/fsGroup .* took longer than/);
-    expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint.includes(pod(101).uid))).toEqual([]);
+    expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint.includes(pod(102).uid))).toEqual([]);
     expect((await mountsUnder(sandbox.root)).filter((m) => m.mountPoint.endsWith('/mnt'))).toEqual([]); // the share released
+  });
+
+  it("read-only when the volume's own readOnly parameter says so; a misspelt parameter is refused by name", async () => {
+    await mkdir(join(sandbox.source, 'ro-param'), { recursive: true });
+    const op = await kubelet.mountVolume(pod(103), 'data', volume({ subPath: 'ro-param', readOnly: 'true' }));
+    expect(op.ok, op.error).toBe(true);
+    await expect(writeFile(join(kubelet.podVolumeDir(pod(103).uid, 'data'), 'x'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    expect((await kubelet.unmountVolume(pod(103).uid, 'data')).ok).toBe(true);
+    const typo = await kubelet.mountVolume(pod(104), 'data', volume({ subpath: 'ro-param' }));
+    expect(typo.ok).toBe(false);
+    expect(typo.error).toMatch(/subpath/);
+    expect(await mountTable()).toEqual([]);
   });
 
   it('read-only: the publication refuses writes, and fsGroup is not applied (as kubelet)', async () => {
