@@ -9,17 +9,18 @@ import { runFlexVolumeDriver, type FlexVolumeDriverOptions } from '../../src/fle
 import { invalidArgument, isSharemountError } from '../../src/errors.js';
 
 // The original's option names, mapped onto the LVM backend's parameters.
-const renamed: Record<string, string> = { volumegroup: 'volumeGroup', volumeID: 'logicalVolume' };
+// A Map, not an object: an option named `constructor` or `__proto__` must not find Object's own.
+const renamed = new Map([['volumegroup', 'volumeGroup'], ['volumeID', 'logicalVolume']]);
 
 const driver: FlexVolumeDriverOptions = {
   name: 'sharemount/lvm',
   backends: async () => [(await import('../../src/backends/lvm.js')).lvmBackend()],
   toParameters(options, kubelet) {
-    for (const key of Object.keys(renamed)) if (options[key] === undefined) throw invalidArgument(`options.${key}`, 'is required');
-    const parameters: Record<string, unknown> = {};
+    for (const key of renamed.keys()) if (!Object.hasOwn(options, key)) throw invalidArgument(`options.${key}`, 'is required');
+    const parameters: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
     for (const [key, value] of Object.entries(options)) {
-      if (Object.values(renamed).includes(key)) throw invalidArgument(`options.${key}`, `is not an option of this driver (use ${Object.keys(renamed).join(', ')})`);
-      parameters[renamed[key] ?? key] = value;
+      if ([...renamed.values()].includes(key)) throw invalidArgument(`options.${key}`, `is not an option of this driver (use ${[...renamed.keys()].join(', ')})`);
+      parameters[renamed.get(key) ?? key] = value;
     }
     if (kubelet.fsType !== undefined) parameters.fsType = kubelet.fsType;
     return parameters;

@@ -122,6 +122,7 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
       ['a size that is not a quantity', { volumeID: 'x2', size: 'lots' }, 'ext4', /size/],
       ['the backend name of an option', { volumeID: 'x3', volumeGroup: vg }, 'ext4', /options\.volumeGroup: is not an option of this driver/],
       ['an unknown option', { volumeID: 'x4', colour: 'blue' }, 'ext4', /colour/],
+      ['an option named like an Object member', { volumeID: 'x7', constructor: 'x' } as Record<string, string>, 'ext4', /^(?!.*native code).*options\.constructor/],
       ['a filesystem the driver does not make', { volumeID: 'x5', size: '8Mi' }, 'ntfs', /fsType/],
       ['a hostile mount option', { volumeID: 'x6', size: '8Mi', mountOptions: 'loop,offset=0' }, 'ext4', /reserved/],
     ];
