@@ -337,7 +337,14 @@ export class MountManager {
   }
 
   private async initialise(): Promise<Context> {
-    await mkdir(this.options.root, { recursive: true, mode: 0o700 });
+    await mkdir(this.options.root, { recursive: true, mode: 0o700 }).catch(async (error: NodeJS.ErrnoException) => {
+      // A recursive mkdir on a read-only filesystem says ENOENT: the first missing directory's
+      // own mkdir says why.
+      let first = this.options.root;
+      while (dirname(first) !== first && !(await stat(dirname(first)).then(() => true, () => false))) first = dirname(first);
+      const why = await mkdir(first).then(() => error.code, (direct: NodeJS.ErrnoException) => direct.code);
+      throw new SharemountError('FAILED_PRECONDITION', `root: the state root ${this.options.root} cannot be created (${why})`, { field: 'root', cause: error });
+    });
     const root = await realpath(this.options.root);
     const identity = await stat(root);
     return {

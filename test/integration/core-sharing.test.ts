@@ -160,6 +160,22 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
     }
   });
 
+  it('a state root that cannot be created says why (a read-only filesystem), naming the root', async () => {
+    const ro = join(sandbox.dir, 'ro-fs');
+    await mkdir(ro);
+    await execa('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', ro]);
+    try {
+      const unusable = new MountManager({ root: join(ro, 'state', 'deeper'), backends: [bindBackend()] });
+      await expect(unusable.publish({ source: bind(sandbox.source), subPath: 'd041', target: join(sandbox.pods, 'never') })).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        field: 'root',
+        message: expect.stringMatching(/state root .* cannot be created \(EROFS\)/),
+      });
+    } finally {
+      await execa('umount', [ro]);
+    }
+  });
+
   it('is idempotent by target: a repeat adds nothing, a different request is ALREADY_EXISTS', async () => {
     const target = join(sandbox.pods, 'idem');
     const request = { source: bind(sandbox.source), options: 'nosuid', subPath: 'd030', readOnly: true, target };
