@@ -1,10 +1,11 @@
-import { mkdir, realpath, rmdir, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, realpath, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
 import { silentLogger, type Logger } from './logger.js';
-import { unmount } from './mount-command.js';
+import { remountReadOnly, unmount } from './mount-command.js';
 import { localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
@@ -233,9 +234,15 @@ export class MountManager {
         throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already published with a different ${describeDifference(indexed, key, existing, request)}`, { field: 'target' });
       }
       if (await withTimeout(strategy.looksPublished({ target, sharePath, subPath: existing.subPath }), this.timeouts.fsMs, 'checking the target')) {
+        // A read-only publication left writable (a crash between util-linux's bind and its ro
+        // step) is made read-only before it is handed out again.
+        if (existing.strategy === 'bind' && existing.readOnly && (await withTimeout(isWritable(target), this.timeouts.fsMs, 'checking the target'))) {
+          await remountReadOnly(target, this.timeouts.commandMs, await shareMountFlags(context, key));
+        }
         return toPublication(existing, key, sharePath);
       }
-      // A reference without its publication: a crash came between the two. Publish again.
+      // A reference without its publication: a crash came between the two. Publish again,
+      // unless something else is mounted there now (the foreign-mount check below).
     }
 
     // Two checks that only read, made in libuv's threads while this thread records the
@@ -246,7 +253,7 @@ export class MountManager {
     // point (a hung one could block the synchronous calls); the sub-path is created in the
     // share only after that, so that a request refused for its target creates nothing there.
     const deadline = new Deadline(this.timeouts.fsMs);
-    const foreign = request.strategy === 'bind' && !existing ? isForeignMountPoint(target, deadline) : Promise.resolve(false);
+    const foreign = request.strategy === 'bind' ? isForeignMountPoint(target, deadline) : Promise.resolve(false);
     const targetReady = foreign.then((isForeign) => {
       if (isForeign) throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already a mount point that sharemount did not make`, { field: 'target' });
       return request.strategy === 'bind' ? prepareTarget(target) : { created: false };
@@ -357,6 +364,14 @@ export class MountManager {
       logger: this.logger,
     };
   }
+}
+
+/** Whether a mount accepts writes: access(2) answers EROFS for a read-only one, even to root. */
+async function isWritable(path: string): Promise<boolean> {
+  return access(path, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
 }
 
 export function toPublication(ref: RefRecord, key: ShareKey, sharePath: string): Publication {

@@ -1,4 +1,4 @@
-import { rmdir } from 'node:fs/promises';
+import { rmdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { mount, unmountPublication } from '../mount-command.js';
 import { withCopiedFlags } from '../mount-flags.js';
@@ -32,8 +32,16 @@ export const bindStrategy: PublishStrategy = {
     }
   },
 
-  async looksPublished({ target }) {
-    return isMountPoint(target).catch(() => false);
+  async looksPublished({ target, sharePath, subPath }) {
+    // A mount point that shows the sub-path's own directory (a bind mount has its inode): not
+    // merely any mount, which could be someone else's made after ours went.
+    try {
+      if (!(await isMountPoint(target))) return false;
+      const [shown, expected] = await Promise.all([stat(target), stat(subPath === '' ? sharePath : `${sharePath}/${subPath}`)]);
+      return shown.dev === expected.dev && shown.ino === expected.ino;
+    } catch {
+      return false;
+    }
   },
 
   async isPublished({ target, subPath, shareMount, mounts }) {

@@ -11,7 +11,7 @@ export interface PublishStrategy {
   publish(context: { directory: OpenedSubPath; sharePath: string; target: string; readOnly: boolean; shareFlags: readonly string[]; timeoutMs: number }): Promise<void>;
   /** Unmakes it; a target that shows no publication is already done. Never deletes data. */
   unpublish(context: { target: string; sharePath: string; subPath: string; removeTarget: boolean; timeoutMs: number; logger: Logger }): Promise<void>;
-  /** A quick check that `target` shows a publication (for idempotent repeats). */
+  /** A quick check that `target` shows this publication (for idempotent repeats), not just anything. */
   looksPublished(context: { target: string; sharePath: string; subPath: string }): Promise<boolean>;
   /**
    * The kernel's verdict for reconcile: does `target` show exactly this sub-path of the share

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { join } from 'node:path';
 import { MountManager } from '../../src/mount-manager.js';
 import { bindBackend } from '../../src/backends/bind.js';
@@ -28,5 +29,33 @@ describe('core: a target that is already someone else\'s mount point', () => {
     expect(await manager.list()).toEqual([]);
     // The foreign mount itself is untouched.
     expect((await mountsUnder(join(sandbox.dir, 'pods'))).map((m) => m.mountPoint)).toEqual([join(sandbox.dir, 'pods/taken')]);
+  });
+
+  it("a repeat publish finds someone else's mount where its publication was: ALREADY_EXISTS, that mount untouched, nothing of ours left", async () => {
+    const target = join(sandbox.dir, 'pods/replaced');
+    await mkdir(target);
+    const request = { source: { backend: 'bind', path: join(sandbox.dir, 'source') }, subPath: 'vol', target };
+    await manager.publish(request);
+    await execa('umount', [target]);
+    await mount({ bind: true, source: join(sandbox.dir, 'other'), target }, 5_000);
+    const error = await manager.publish(request).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ALREADY_EXISTS', field: 'target' });
+    expect(await mountsUnder(sandbox.root)).toEqual([]);
+    expect(await manager.list()).toEqual([]);
+    expect((await mountsUnder(target)).map((m) => m.root)).toEqual([expect.stringMatching(/other$/)]);
+    await execa('umount', [target]);
+  });
+
+  it('a repeat read-only publish of a publication left writable makes it read-only before handing it out', async () => {
+    const target = join(sandbox.dir, 'pods/left-writable');
+    await mkdir(target);
+    const request = { source: { backend: 'bind', path: join(sandbox.dir, 'source') }, subPath: 'vol', target, readOnly: true };
+    await manager.publish(request);
+    await execa('mount', ['-o', 'remount,bind,rw', target]); // as a crash between the bind and its ro step leaves it
+    await writeFile(join(target, 'probe'), 'x');
+    await manager.publish(request);
+    await expect(writeFile(join(target, 'probe'), 'y')).rejects.toMatchObject({ code: 'EROFS' });
+    await manager.unpublish(target);
+    expect(await mountsUnder(sandbox.root)).toEqual([]);
   });
 });
