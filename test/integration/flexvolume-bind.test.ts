@@ -180,6 +180,16 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
     expect(await mountTable()).toEqual([]);
   });
 
+  it('unmount of a pod directory with a mount sharemount has no record of (a lost state root) unmounts it, as kubelet would', async () => {
+    const dir = join(sandbox.dir, 'kubelet-pods', 'unrecorded', 'volumes', 'sharemount~bind', 'data');
+    await mkdir(dir, { recursive: true });
+    await mkdir(join(sandbox.source, 'unrecorded'), { recursive: true });
+    await execa('mount', ['--bind', join(sandbox.source, 'unrecorded'), dir]);
+    expect(expectOneReply(await kubelet.call('unmount', dir)).status).toBe('Success');
+    expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint === dir)).toEqual([]);
+    await rmdir(dir); // what kubelet does next, and could not with the mount left
+  });
+
   it('unmount of a directory with nothing published succeeds (kubelet retries tear-down until it does)', async () => {
     const dir = join(sandbox.dir, 'kubelet', 'pods', 'never', 'volumes', 'sharemount~bind', 'data');
     await mkdir(dir, { recursive: true });
