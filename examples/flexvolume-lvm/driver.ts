@@ -14,6 +14,10 @@ const renamed = new Map([['volumegroup', 'volumeGroup'], ['volumeID', 'logicalVo
 
 const driver: FlexVolumeDriverOptions = {
   name: 'sharemount/lvm',
+  // A first mount may create the LV and format it: the lvm2 commands (60 s each) and mkfs (up to
+  // 10 min) must finish inside the call's deadline, or every retry would kill mkfs and start
+  // it over. kubelet itself never times a FlexVolume mount out.
+  timeoutMs: 15 * 60_000,
   backends: async () => [(await import('../../src/backends/lvm.js')).lvmBackend()],
   toParameters(options, kubelet) {
     for (const key of renamed.keys()) if (!Object.hasOwn(options, key)) throw invalidArgument(`options.${key}`, 'is required');
