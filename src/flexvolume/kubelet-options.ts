@@ -30,8 +30,10 @@ export interface KubeletOptions {
   serviceAccountName: string | undefined;
   /** The pod's fsGroup, when it sets one. */
   fsGroup: number | undefined;
-  /** The volume's secret, values decoded. Never log these. */
+  /** The volume's secret, values decoded as UTF-8 text. Never log these. */
   secrets: Readonly<Record<string, string>>;
+  /** The same values as the bytes they are (a keytab, a DER key: not text). Never log these. */
+  secretBytes: Readonly<Record<string, Buffer>>;
 }
 
 /** A JSON argument split into kubelet's part and the driver's own options. */
@@ -100,6 +102,7 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
   const kubeletPart: Record<string, string> = {};
   const driverOptions: Record<string, string> = {};
   const secrets: Record<string, string> = {};
+  const secretBytes: Record<string, Buffer> = {};
   const unknownKubeletKeys: string[] = [];
   const known = new Set<string>(Object.values(kubeletKeys));
   for (const [key, value] of entries) {
@@ -111,7 +114,9 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
       const name = key.slice(secretKeyPrefix.length);
       if (!secretName.test(name)) throw invalidArgument(field, 'secret key must match [-._a-zA-Z0-9]+');
       if (!base64.test(value)) throw invalidArgument(field, 'must be base64 (kubelet encodes secret values)');
-      setOwn(secrets, name, Buffer.from(value, 'base64').toString('utf8'));
+      const bytes = Buffer.from(value, 'base64');
+      setOwn(secretBytes, name, bytes);
+      setOwn(secrets, name, bytes.toString('utf8'));
     } else if (known.has(key)) {
       kubeletPart[key] = value;
     } else if (key.startsWith(kubeletPrefix)) {
@@ -133,6 +138,7 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
       serviceAccountName: k[kubeletKeys.serviceAccountName],
       fsGroup: k[kubeletKeys.fsGroup],
       secrets,
+      secretBytes,
     },
     driverOptions,
     unknownKubeletKeys,
@@ -140,7 +146,7 @@ export function parseVolumeOptions(json: string): ParsedVolumeOptions {
 }
 
 // A plain assignment of `__proto__` would set the prototype and drop the option silently.
-function setOwn(record: Record<string, string>, key: string, value: string): void {
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
 }
 

@@ -15,7 +15,7 @@ type Entry = [Level, Record<string, unknown>, string];
 
 /** Keys whose values never reach the file, wherever they appear in a line's fields. */
 export const redactedPaths = [
-  'secrets', '*.secrets', 'sensitiveOptions', '*.sensitiveOptions', 'password', '*.password', 'options.password',
+  'secrets', '*.secrets', 'secretBytes', '*.secretBytes', 'sensitiveOptions', '*.sensitiveOptions', 'password', '*.password', 'options.password',
 ];
 
 /**

@@ -30,6 +30,7 @@ describe('parseVolumeOptions: the JSON argument as kubelet sends it', () => {
       serviceAccountName: 'builder',
       fsGroup: 2000,
       secrets: { password: 'p&ss<w>rd' },
+      secretBytes: { password: Buffer.from('p&ss<w>rd') },
     });
     expect(parsed.driverOptions).toEqual({ share: 'nfs.example.com:/exports', subPath: 'a/b' });
     expect(parsed.unknownKubeletKeys).toEqual([]);
@@ -46,6 +47,13 @@ describe('parseVolumeOptions: the JSON argument as kubelet sends it', () => {
     expect(parseVolumeOptions(JSON.stringify({ 'kubernetes.io/secret/ca.crt': bundle })).kubelet.secrets['ca.crt']).toHaveLength(20_000);
     const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`kubernetes.io/secret/k${i}`, 'eA==']));
     expect(Object.keys(parseVolumeOptions(JSON.stringify(many)).kubelet.secrets)).toHaveLength(300);
+  });
+
+  it('hands binary secret values over as bytes too (secretBytes), unchanged', () => {
+    const raw = Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x41]);
+    const parsed = parseVolumeOptions(JSON.stringify({ 'kubernetes.io/secret/keytab': raw.toString('base64') }));
+    expect(parsed.kubelet.secretBytes.keytab).toEqual(raw);
+    expect(parsed.kubelet.secrets.keytab).toBe(raw.toString('utf8'));
   });
 
   it('sets aside kubernetes.io/ keys it does not know (a newer kubelet), never passing them to the backend', () => {
