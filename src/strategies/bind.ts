@@ -1,4 +1,4 @@
-import { rmdir, stat } from 'node:fs/promises';
+import { lstat, rmdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { mount, unmountPublication } from '../mount-command.js';
 import { withCopiedFlags } from '../mount-flags.js';
@@ -20,6 +20,12 @@ export const bindStrategy: PublishStrategy = {
   },
 
   async unpublish({ target, removeTarget, timeoutMs, logger }) {
+    // A bind publication's target is never a symlink: one there now was put in its place, and
+    // umount would follow it to whatever it names (another pod's volume).
+    if ((await lstat(target).catch(() => undefined))?.isSymbolicLink()) {
+      logger.warn({ target }, 'target replaced by a symlink: not followed, nothing unmounted');
+      return;
+    }
     await unmountPublication(target, timeoutMs, logger);
     if (!removeTarget) return;
     try {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { MountManager } from '../../src/mount-manager.js';
@@ -44,6 +44,21 @@ describe('core: a target that is already someone else\'s mount point', () => {
     expect(await manager.list()).toEqual([]);
     expect((await mountsUnder(target)).map((m) => m.root)).toEqual([expect.stringMatching(/other$/)]);
     await execa('umount', [target]);
+  });
+
+  it("unpublish never follows a symlink put in its target's place to another pod's publication", async () => {
+    const [first, second] = [join(sandbox.dir, 'pods/first'), join(sandbox.dir, 'pods/second')];
+    await Promise.all([mkdir(first), mkdir(second)]);
+    const source = { backend: 'bind', path: join(sandbox.dir, 'source') };
+    await manager.publish({ source, subPath: 'vol', target: first });
+    await manager.publish({ source, subPath: 'vol', target: second });
+    await execa('umount', [first]);
+    await execa('rmdir', [first]);
+    await symlink(second, first);
+    expect(await manager.unpublish(first, { removeTarget: false })).toMatchObject({ unpublished: true });
+    expect((await mountsUnder(join(sandbox.dir, 'pods'))).map((m) => m.mountPoint)).toContain(second);
+    await unlink(first);
+    expect(await manager.unpublish(second)).toEqual({ unpublished: true, shareUnmounted: true });
   });
 
   it('a repeat read-only publish of a publication left writable makes it read-only before handing it out', async () => {
