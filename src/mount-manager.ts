@@ -245,13 +245,12 @@ export class MountManager {
       // unless something else is mounted there now (the foreign-mount check below).
     }
 
-    // Two checks that only read, made in libuv's threads while this thread records the
-    // reference: a target with no reference of ours must not already be a mount point, and the
-    // share must be mounted (mounting it now if need be) and answer, with the sub-path opened
-    // inside it. Both are bounded by one deadline.
-    // The target is prepared (made when missing) once it is known not to be someone else's mount
-    // point (a hung one could block the synchronous calls); the sub-path is created in the
-    // share only after that, so that a request refused for its target creates nothing there.
+    // Two checks, made in libuv's threads while this thread records the reference and bounded by
+    // one deadline: the target must not be someone else's mount point, and the share must be
+    // mounted (mounting it now if need be) and answer, with the sub-path opened inside it. The
+    // target is prepared (made when missing) only once it is known not to be a foreign mount (a
+    // hung one would block the synchronous calls), and the sub-path is created in the share only
+    // after that, so that a request refused for its target creates nothing there.
     const deadline = new Deadline(this.timeouts.fsMs);
     const foreign = request.strategy === 'bind' ? isForeignMountPoint(target, deadline) : Promise.resolve(false);
     const targetReady = foreign.then((isForeign) => {
