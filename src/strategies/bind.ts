@@ -1,4 +1,4 @@
-import { lstat, rmdir, stat } from 'node:fs/promises';
+import { readdir, rmdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { mount, unmountPublication } from '../mount-command.js';
 import { withCopiedFlags } from '../mount-flags.js';
@@ -10,6 +10,12 @@ import type { PublishStrategy } from './strategy.js';
  * source is the /proc fd path of the directory opened safely inside the share, so what gets
  * mounted is exactly what was checked.
  */
+async function isSymlinkEntry(path: string): Promise<boolean> {
+  const name = posix.basename(path);
+  const entries = await readdir(posix.dirname(path), { withFileTypes: true }).catch(() => []);
+  return entries.some((entry) => entry.name === name && entry.isSymbolicLink());
+}
+
 export const bindStrategy: PublishStrategy = {
   async publish({ directory, target, readOnly, shareFlags, timeoutMs }) {
     // util-linux applies `ro` to a bind mount with a second, remount step of its own, which
@@ -21,8 +27,9 @@ export const bindStrategy: PublishStrategy = {
 
   async unpublish({ target, removeTarget, timeoutMs, logger }) {
     // A bind publication's target is never a symlink: one there now was put in its place, and
-    // umount would follow it to whatever it names (another pod's volume).
-    if ((await lstat(target).catch(() => undefined))?.isSymbolicLink()) {
+    // umount would follow it to whatever it names (another pod's volume). The parent's entry
+    // says so without touching the target, which may be a mount of a hung share.
+    if (await isSymlinkEntry(target)) {
       logger.warn({ target }, 'target replaced by a symlink: not followed, nothing unmounted');
       return;
     }
