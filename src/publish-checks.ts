@@ -158,8 +158,6 @@ async function mountShare(context: CheckContext, request: CheckedRequest, key: S
     timeoutMs: context.timeouts.commandMs,
     logger: context.logger,
   });
-  const flags = flagsAtMountPoint(context.state.mountPoint(key));
-  if (flags) await context.state.setShareMountFlags(key, flags);
   context.logger.info({ share: key }, 'share mounted');
 }
 
@@ -178,8 +176,10 @@ async function refuseRootExposure(context: CheckContext, request: CheckedRequest
 
 /**
  * The share mount's per-mount flags, which a read-only publication is given again: from its
- * record, or (a share mounted before records kept them) from the mount table, then recorded.
- * The caller holds the share's lock and the share is mounted.
+ * record, or, for the share's first read-only publication, from the mount table, then
+ * recorded. Read then rather than when the share is mounted: the mount table grows with the
+ * node's mounts, and most shares never get a read-only publication. The caller holds the
+ * share's lock and the share is mounted.
  */
 export async function shareMountFlags(context: CheckContext, key: ShareKey): Promise<readonly string[]> {
   const recorded = (await context.state.readShare(key))?.mountFlags;

@@ -25,9 +25,8 @@ export const shareRecordSchema = z.object({
   hasSensitiveOptions: z.boolean(),
   createdAt: z.string(),
   /**
-   * The share mount's per-mount flags (`nosuid`, `noexec`...) as the kernel showed them once it
-   * was mounted: a read-only publication is given them again (mount-flags.ts says why).
-   * Missing in records of shares mounted before it was kept.
+   * The share mount's per-mount flags (`nosuid`, `noexec`...) as the kernel showed them, read
+   * for its first read-only publication, which is given them again (mount-flags.ts says why).
    */
   mountFlags: z.array(z.string()).optional(),
 });
