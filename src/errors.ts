@@ -59,9 +59,14 @@ export function fromFilesystemError(error: unknown, paths: ReadonlyArray<readonl
   if (error instanceof SharemountError || typeof code !== 'string' || typeof path !== 'string') return error;
   const field = paths.find(([prefix]) => path === prefix || path.startsWith(`${prefix}/`))?.[1];
   if (field === undefined) return error;
-  const kind: ErrorCode = code === 'ENOENT' ? 'NOT_FOUND' : code === 'ENOSPC' || code === 'EDQUOT' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+  const kind = code === 'ENOENT' ? 'NOT_FOUND' : errnoKind(code);
   const why = filesystemProblems[code] ?? `failed with ${code}`;
   return new SharemountError(kind, `${field}: ${syscall ?? 'a filesystem call'} of ${path} ${why}`, { field, cause: error });
+}
+
+/** The code for a filesystem call that failed on a path the caller gave: out of space, or a bad input. */
+export function errnoKind(code: string | undefined): ErrorCode {
+  return code === 'ENOSPC' || code === 'EDQUOT' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
 }
 
 const filesystemProblems: Record<string, string> = {

@@ -1,4 +1,4 @@
-import { entriesOfFilesystemAt, parseMountInfo, readMountInfoText } from './mountinfo.js';
+import { mountAt, mountWithId, readMountInfoText } from './mountinfo.js';
 import type { OptionList } from './options.js';
 
 /*
@@ -47,17 +47,12 @@ export function isRestrictedCopy(copyOptions: readonly string[], copied: readonl
 
 /** The per-mount flags of what is mounted at `mountPoint`, or undefined when nothing is. */
 export function flagsAtMountPoint(mountPoint: string): string[] | undefined {
-  const top = entriesOfFilesystemAt(readMountInfoText(), mountPoint).findLast((entry) => entry.mountPoint === mountPoint);
-  return top && flagsOfMount(top.mountOptions);
+  const mount = mountAt(readMountInfoText(), mountPoint);
+  return mount && flagsOfMount(mount.mountOptions);
 }
 
 /** The per-mount flags of the mount with id `mountId`, or undefined when there is none. */
 export function flagsOfMountId(mountId: number): string[] | undefined {
-  const text = readMountInfoText();
-  // With a newline in front, a line's start is where "\n<id> " is found.
-  const start = `\n${text}`.indexOf(`\n${mountId} `);
-  if (start === -1) return undefined;
-  const end = text.indexOf('\n', start);
-  const [entry] = parseMountInfo(text.slice(start, end === -1 ? undefined : end));
-  return entry && flagsOfMount(entry.mountOptions);
+  const mount = mountWithId(readMountInfoText(), mountId);
+  return mount && flagsOfMount(mount.mountOptions);
 }

@@ -33,17 +33,34 @@ export function readMountInfoText(file = '/proc/self/mountinfo'): string {
  * one share needs no more, and a large table is searched natively instead of parsed line by line.
  */
 export function entriesOfFilesystemAt(text: string, mountPoint: string): MountInfoEntry[] {
-  const field = ` ${escapeOctal(mountPoint)} `;
-  let top: MountInfoEntry | undefined;
-  for (let at = text.indexOf(field); at !== -1; at = text.indexOf(field, at + 1)) {
-    const start = text.lastIndexOf('\n', at) + 1;
-    const end = text.indexOf('\n', at);
-    const [entry] = parseMountInfo(text.slice(start, end === -1 ? undefined : end));
-    if (entry?.mountPoint === mountPoint) top = entry; // the last one mounted there is on top
-  }
+  const top = mountAt(text, mountPoint);
   if (top === undefined) return [];
   const sameDevice = new RegExp(`^\\d+ \\d+ ${top.device.replace(/[^0-9:]/g, '')} .*$`, 'gm');
   return parseMountInfo((text.match(sameDevice) ?? []).join('\n'));
+}
+
+/** The mount visible at `mountPoint` (the last one made there), found by a native search of the table's text. */
+export function mountAt(text: string, mountPoint: string): MountInfoEntry | undefined {
+  const field = ` ${escapeOctal(mountPoint)} `;
+  let top: MountInfoEntry | undefined;
+  for (let at = text.indexOf(field); at !== -1; at = text.indexOf(field, at + 1)) {
+    const entry = lineAround(text, at);
+    if (entry?.mountPoint === mountPoint) top = entry; // the last one mounted there is on top
+  }
+  return top;
+}
+
+/** The mount with the kernel's id `mountId`, found by a native search of the table's text. */
+export function mountWithId(text: string, mountId: number): MountInfoEntry | undefined {
+  // With a newline in front, a line's start is where "\n<id> " is found.
+  const start = `\n${text}`.indexOf(`\n${mountId} `);
+  return start === -1 ? undefined : lineAround(text, start);
+}
+
+function lineAround(text: string, at: number): MountInfoEntry | undefined {
+  const start = text.lastIndexOf('\n', at - 1) + 1;
+  const end = text.indexOf('\n', at);
+  return parseMountInfo(text.slice(start, end === -1 ? undefined : end))[0];
 }
 
 export function parseMountInfo(text: string): MountInfoEntry[] {

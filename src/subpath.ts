@@ -1,6 +1,6 @@
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { isBrokenMountError } from './broken-mount.js';
-import { SharemountError, invalidArgument } from './errors.js';
+import { SharemountError, errnoKind, invalidArgument } from './errors.js';
 import { closePath, directoryFlags, openPath, procPathOf } from './path-descriptor.js';
 
 const maxPathBytes = 4096;
@@ -84,8 +84,7 @@ export async function openInside(root: number, relative: string, options: OpenOp
         await mkdir(childPath, options.mode).catch((e: NodeJS.ErrnoException) => {
           if (e.code === 'EEXIST') return;
           if (isBrokenMountError(e)) throw e; // the caller's bound says BROKEN_MOUNT
-          const kind = e.code === 'ENOSPC' || e.code === 'EDQUOT' ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
-          throw new SharemountError(kind, `subPath: "${shown}" could not be created in the share (${e.code === 'EROFS' ? 'the share is read-only' : e.code})`, { field: 'subPath', cause: e });
+          throw new SharemountError(errnoKind(e.code), `subPath: "${shown}" could not be created in the share (${e.code === 'EROFS' ? 'the share is read-only' : e.code})`, { field: 'subPath', cause: e });
         });
         child = await openDirectory(childPath, shown);
         try {

@@ -41,15 +41,7 @@ export function forbiddenDirs(executable: string | undefined): string[] {
   const dirs = new Set([defaultPluginDir]);
   if (executable !== undefined) {
     dirs.add(pluginDirOf(executable));
-    dirs.add(pluginDirOf(realOrResolved(executable)));
+    dirs.add(pluginDirOf(resolvedPath(executable)));
   }
   return [...dirs];
-}
-
-function realOrResolved(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
 }
