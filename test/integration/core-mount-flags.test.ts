@@ -4,7 +4,7 @@
  * given), so without care a read-only publication of a `nosuid,nodev,noexec` share, or a bind
  * share with options of a `noexec` source, would lose those flags.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -75,5 +75,21 @@ describe.skipIf(skip)('core: read-only bind mounts keep the restrictions of what
     const report = await manager.reconcile();
     expect(report.repairedReadOnly).toEqual([{ share: published.shareKey, target }]);
     expect(await optionsAt(target)).toEqual(expect.arrayContaining(['ro', 'nosuid', 'noexec']));
+  });
+
+  it("flags recorded for an earlier mount of the share are not copied by the publication that mounts it again", async () => {
+    const target = join(sandbox.pods, 'remounted');
+    await mkdir(target);
+    const request = { source: bind(sandbox.source), subPath: 'd000', target, readOnly: true };
+    // The record an earlier, more restricted mount of this share left (a crash before its removal).
+    const key = await manager.shareKeyOf({ source: request.source });
+    await mkdir(join(sandbox.root, key, 'mnt'), { recursive: true });
+    const stale = { version: 1, key, backend: 'bind', source: request.source, options: [], hasSensitiveOptions: false, createdAt: new Date(0).toISOString(), mountFlags: ['nosuid', 'nodev', 'noexec'] };
+    await writeFile(join(sandbox.root, key, 'share.json'), JSON.stringify(stale));
+    const published = await manager.publish(request);
+    const shareFlags = await optionsAt(published.sharePath);
+    expect(shareFlags).not.toContain('noexec');
+    expect(await optionsAt(target)).toEqual(expect.arrayContaining(['ro', ...shareFlags.filter((flag) => flag !== 'rw')]));
+    expect(await optionsAt(target)).not.toContain('noexec');
   });
 });
