@@ -119,10 +119,14 @@ export class MountManager {
     return (await this.context()).root;
   }
 
-  /** The ShareKey a request would use, without touching anything. */
+  /**
+   * The ShareKey a request would use, without touching anything. Takes a whole PublishRequest
+   * as well as its share part: only `source`, `options` and `sensitiveOptions` are looked at.
+   */
   async shareKeyOf(request: Pick<PublishRequest, 'source' | 'options' | 'sensitiveOptions'>): Promise<ShareKey> {
     const { secretKey } = await this.context();
-    const share = checkShareRequest(request, this.backends);
+    const { source, options, sensitiveOptions } = (request ?? {}) as Partial<PublishRequest>;
+    const share = checkShareRequest({ source, options, sensitiveOptions }, this.backends);
     return shareKeyOf(share.backend, share.source, share.options, share.sensitiveOptions, secretKey);
   }
 

@@ -80,6 +80,9 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
     }
     expect(keys.size).toBe(1);
     expect(await shareMounts()).toHaveLength(1);
+    // shareKeyOf names the same share from a whole request, whose other fields it ignores.
+    const whole = { source: bind(sandbox.source), options: spellings[1]!, subPath: 'elsewhere', target: '/not/looked/at', readOnly: true };
+    expect(await manager.shareKeyOf(whole)).toBe([...keys][0]);
     const [mount] = await shareMounts();
     expect(mount!.mountOptions).toEqual(expect.arrayContaining(['nosuid', 'nodev']));
 
