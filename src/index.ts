@@ -1,5 +1,6 @@
-export { MountManager, defaultTimeouts } from './mount-manager.js';
-export type { MountManagerOptions, Publication, ShareStatus, Timeouts, UnpublishOptions, UnpublishResult } from './mount-manager.js';
+export { MountManager } from './mount-manager.js';
+export type { Publication, ShareStatus, UnpublishResult } from './mount-manager.js';
+export { defaultTimeouts, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 export type { PublishRequest, Strategy } from './publish-request.js';
 export type { ReconcileReport } from './reconcile.js';
 export type { AnyBackend, Backend, CreateVolumeRequest, ProvisionedVolume, ShareMountContext, Source, SourceInput, VolumeSpec } from './backend.js';

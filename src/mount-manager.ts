@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
-import { silentLogger, type Logger } from './logger.js';
+import type { Logger } from './logger.js';
+import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
 import { localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
@@ -19,25 +20,6 @@ import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
 import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
 
-export interface Timeouts {
-  /** Bound on every external command (mount, umount, mkfs...). Default 30 s. */
-  commandMs: number;
-  /** Longest wait for another operation on the same share or target. Default 60 s. */
-  lockMs: number;
-  /** Bound on in-process filesystem calls into a share (hung-mount detection). Default 10 s. */
-  fsMs: number;
-}
-
-export const defaultTimeouts: Timeouts = { commandMs: 30_000, lockMs: 60_000, fsMs: 10_000 };
-
-export interface MountManagerOptions {
-  /** Absolute path of the state root (`/var/lib/sharemount`); created when missing. */
-  root: string;
-  backends: readonly AnyBackend[];
-  logger?: Logger;
-  timeouts?: Partial<Timeouts>;
-}
-
 /** One consumer's view of a share, as `publish` made it. */
 export interface Publication {
   target: string;
@@ -49,11 +31,6 @@ export interface Publication {
   subPath: string;
   readOnly: boolean;
   strategy: Strategy;
-}
-
-export interface UnpublishOptions {
-  /** Remove the target directory afterwards when it is empty (CSI wants it; kubelet's FlexVolume does it itself). Default true. */
-  removeTarget?: boolean;
 }
 
 export interface UnpublishResult {
@@ -94,17 +71,14 @@ export class MountManager {
   private ready: Promise<Context> | undefined;
   private readonly hungShares = new HungShares();
 
-  constructor(private readonly options: MountManagerOptions) {
-    if (typeof options.root !== 'string' || !options.root.startsWith('/')) throw invalidArgument('root', 'must be an absolute path');
-    const backends = new Map<string, AnyBackend>();
-    for (const backend of options.backends) {
-      if (!/^[a-z][a-z0-9-]{0,31}$/.test(backend.name)) throw invalidArgument('backends', `backend name "${backend.name}" must match ^[a-z][a-z0-9-]{0,31}$`);
-      if (backends.has(backend.name)) throw invalidArgument('backends', `two backends are named "${backend.name}"`);
-      backends.set(backend.name, backend);
-    }
-    this.backends = backends;
-    this.logger = options.logger ?? silentLogger;
-    this.timeouts = { ...defaultTimeouts, ...options.timeouts };
+  private readonly rootPath: string;
+
+  constructor(options: MountManagerOptions) {
+    const checked = checkManagerOptions(options);
+    this.rootPath = checked.root;
+    this.backends = checked.backends;
+    this.logger = checked.logger;
+    this.timeouts = checked.timeouts;
   }
 
   /** The backend registered under `name`. */
@@ -159,6 +133,7 @@ export class MountManager {
    * hung mounts are still removed (umount, then forced, then lazy).
    */
   async unpublish(target: string, options: UnpublishOptions = {}): Promise<UnpublishResult> {
+    const { removeTarget } = checkUnpublishOptions(options);
     const context = await this.context();
     const canonical = checkTargetShape(canonicalTarget(checkTargetShape(target, context.root)), context.root);
     return context.locks.withLock(`target:${canonical}`, async () => {
@@ -172,7 +147,7 @@ export class MountManager {
             target: canonical,
             sharePath: context.state.mountPoint(key),
             subPath: ref.subPath,
-            removeTarget: options.removeTarget ?? true,
+            removeTarget,
             timeoutMs: this.timeouts.commandMs,
             logger: this.logger,
           });
@@ -217,8 +192,9 @@ export class MountManager {
    * share (cheap: what a FlexVolume call does before touching it).
    */
   async reconcile(options: { share?: ShareKey } = {}): Promise<ReconcileReport> {
+    const { share } = checkReconcileOptions(options);
     const context = await this.context();
-    return reconcileShares({ ...context, backends: this.backends }, options.share);
+    return reconcileShares({ ...context, backends: this.backends }, share);
   }
 
   private async publishLocked(context: Context, request: CheckedRequest, key: ShareKey): Promise<Publication> {
@@ -347,15 +323,15 @@ export class MountManager {
   }
 
   private async initialise(): Promise<Context> {
-    await mkdir(this.options.root, { recursive: true, mode: 0o700 }).catch(async (error: NodeJS.ErrnoException) => {
+    await mkdir(this.rootPath, { recursive: true, mode: 0o700 }).catch(async (error: NodeJS.ErrnoException) => {
       // A recursive mkdir on a read-only filesystem says ENOENT: the first missing directory's
       // own mkdir says why.
-      let first = this.options.root;
+      let first = this.rootPath;
       while (dirname(first) !== first && !(await stat(dirname(first)).then(() => true, () => false))) first = dirname(first);
       const why = await mkdir(first).then(() => error.code, (direct: NodeJS.ErrnoException) => direct.code);
-      throw new SharemountError('FAILED_PRECONDITION', `root: the state root ${this.options.root} cannot be created (${why})`, { field: 'root', cause: error });
+      throw new SharemountError('FAILED_PRECONDITION', `root: the state root ${this.rootPath} cannot be created (${why})`, { field: 'root', cause: error });
     });
-    const root = await realpath(this.options.root);
+    const root = await realpath(this.rootPath);
     const identity = await stat(root);
     return {
       root,

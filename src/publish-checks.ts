@@ -2,7 +2,7 @@ import { realpath, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { SharemountError, invalidArgument } from './errors.js';
 import type { Logger } from './logger.js';
-import type { Timeouts } from './mount-manager.js';
+import type { Timeouts } from './manager-options.js';
 import { flagsAtMountPoint } from './mount-flags.js';
 import { localMountIdOf, mountIdOf, mountIdOfFd } from './mount-point.js';
 import { closePath, directoryFlags, openPath } from './path-descriptor.js';

@@ -11,7 +11,7 @@ import type { KeyedLock } from './lock.js';
 import type { Logger } from './logger.js';
 import { isShareKeyShape, refRecordSchema, tempIndexPrefix, type StateStore, type RefRecord } from './state.js';
 import type { ShareKey } from './share-key.js';
-import type { Timeouts } from './mount-manager.js';
+import type { Timeouts } from './manager-options.js';
 
 /** What `reconcile` found and did. */
 export interface ReconcileReport {

@@ -1,7 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MountManager, type Timeouts } from '../mount-manager.js';
+import type { Timeouts } from '../manager-options.js';
+import { MountManager } from '../mount-manager.js';
 import { SharemountError } from '../errors.js';
 import { canMount, createSandbox, type Sandbox } from './sandbox.js';
 import { mountsUnder } from './mounts.js';

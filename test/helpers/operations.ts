@@ -1,4 +1,4 @@
-import type { Timeouts } from '../../src/mount-manager.js';
+import type { Timeouts } from '../../src/manager-options.js';
 import type { PublishRequest } from '../../src/publish-request.js';
 import type { Source } from '../../src/backend.js';
 

@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import { fromZodError, invalidArgument } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import { isShareKeyShape } from './state.js';
+import type { AnyBackend } from './backend.js';
+import type { ShareKey } from './share-key.js';
+
+export interface Timeouts {
+  /** Bound on every external command (mount, umount, mkfs...). Default 30 s. */
+  commandMs: number;
+  /** Longest wait for another operation on the same share or target. Default 60 s. */
+  lockMs: number;
+  /** Bound on in-process filesystem calls into a share (hung-mount detection). Default 10 s. */
+  fsMs: number;
+}
+
+export const defaultTimeouts: Timeouts = { commandMs: 30_000, lockMs: 60_000, fsMs: 10_000 };
+
+export interface MountManagerOptions {
+  /** Absolute path of the state root (`/var/lib/sharemount`); created when missing. */
+  root: string;
+  backends: readonly AnyBackend[];
+  logger?: Logger;
+  timeouts?: Partial<Timeouts>;
+}
+
+// Node fires a longer timer at once (after a TimeoutOverflowWarning): every call would time out.
+const longestTimerMs = 2 ** 31 - 1;
+const milliseconds = z.number().int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms').max(longestTimerMs, `must be at most ${longestTimerMs} ms (the longest timer Node can set)`);
+const isFunction = (value: unknown) => typeof value === 'function';
+
+const optionsSchema = z.strictObject({
+  root: z.string('must be an absolute path').startsWith('/', 'must be an absolute path'),
+  backends: z.array(
+    z.looseObject({
+      name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must match ^[a-z][a-z0-9-]{0,31}$'),
+      sourceSchema: z.custom((value) => typeof (value as { safeParse?: unknown } | null)?.safeParse === 'function', 'must be a zod schema'),
+      layout: z.custom(isFunction, 'must be a function'),
+      mount: z.custom(isFunction, 'must be a function'),
+    }),
+  ),
+  logger: z
+    .custom<Logger>((value) => ['debug', 'info', 'warn', 'error'].every((level) => isFunction((value as Record<string, unknown> | null)?.[level])), 'must have debug, info, warn and error methods (a pino logger does)')
+    .optional(),
+  timeouts: z.strictObject({ commandMs: milliseconds, lockMs: milliseconds, fsMs: milliseconds }).partial().optional(),
+});
+
+export interface UnpublishOptions {
+  /** Remove the target directory afterwards when it is empty (CSI wants it; kubelet's FlexVolume does it itself). Default true. */
+  removeTarget?: boolean;
+}
+
+const unpublishOptionsSchema = z.strictObject({ removeTarget: z.boolean().optional() });
+
+/** Validates `unpublish`'s options; `removeTarget` defaults to true. */
+export function checkUnpublishOptions(input: unknown): { removeTarget: boolean } {
+  const parsed = unpublishOptionsSchema.safeParse(input);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return { removeTarget: parsed.data.removeTarget ?? true };
+}
+
+// A share key names directories under the root: one that could lead out of it is refused.
+const reconcileOptionsSchema = z.strictObject({
+  share: z.string().refine(isShareKeyShape, 'must be a share key as publish and shareKeyOf return it').optional(),
+});
+
+/** Validates `reconcile`'s options. */
+export function checkReconcileOptions(input: unknown): { share?: ShareKey } {
+  const parsed = reconcileOptionsSchema.safeParse(input);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}
+
+/** A MountManager's options, checked: each backend under its unique name, every timeout set. */
+export interface CheckedManagerOptions {
+  root: string;
+  backends: ReadonlyMap<string, AnyBackend>;
+  logger: Logger;
+  timeouts: Timeouts;
+}
+
+/** Validates `new MountManager(options)`; throws INVALID_ARGUMENT naming the field (`timeouts.fsMs`, `backends.1.name`). */
+export function checkManagerOptions(input: unknown): CheckedManagerOptions {
+  const parsed = optionsSchema.safeParse(input);
+  if (!parsed.success) throw fromZodError(parsed.error);
+  const options = input as MountManagerOptions; // the caller's own objects, not zod's copies
+  const backends = new Map<string, AnyBackend>();
+  for (const [index, backend] of options.backends.entries()) {
+    if (backends.has(backend.name)) throw invalidArgument(`backends.${index}.name`, `two backends are named "${backend.name}"`);
+    backends.set(backend.name, backend);
+  }
+  return { root: options.root, backends, logger: options.logger ?? silentLogger, timeouts: { ...defaultTimeouts, ...parsed.data.timeouts } };
+}
