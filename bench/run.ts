@@ -15,6 +15,7 @@ import { readMountInfo, type MountInfoEntry } from '../src/mountinfo.js';
 import { unmount } from '../src/mount-command.js';
 import { machineInfo, machineMarkdown } from './machine.js';
 import type { BenchSection } from './lib.js';
+import { describeDisk, probeMetadata, settleDisk } from './settle.js';
 
 const sectionsDir = fileURLToPath(new URL('./sections/', import.meta.url));
 const outputFile = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
@@ -93,6 +94,8 @@ async function checkPrivileges(): Promise<void> {
 }
 
 async function runSection(name: string, runTemp: string): Promise<Outcome> {
+  // Every section starts on a quiet disk: what the previous one did slows its file calls.
+  const disk = await settleDisk(runTemp);
   const mountsBefore = await readMountInfo();
   const started = performance.now();
   const at = new Date();
@@ -109,9 +112,10 @@ async function runSection(name: string, runTemp: string): Promise<Outcome> {
   }
   const seconds = (performance.now() - started) / 1000;
   const loadEnd = loadavg()[0]!;
+  const endPairUs = probeMetadata(runTemp);
   const leftovers = [...(await leftoverMounts(mountsBefore)), ...(await leftoverFiles(runTemp))];
   const failed = error !== undefined || leftovers.length > 0;
-  const stamp = `_Section \`${name}\`: ${failed ? '**FAILED**' : 'measured'} ${formatDate(at)}, ${seconds.toFixed(1)} s; ${describeLoad(loadStart, loadEnd)}._`;
+  const stamp = `_Section \`${name}\`: ${failed ? '**FAILED**' : 'measured'} ${formatDate(at)}, ${seconds.toFixed(1)} s; ${describeLoad(loadStart, loadEnd)}; ${describeDisk(disk, endPairUs)}._`;
   const parts = [`## ${section?.title ?? name}${failed ? ' (FAILED)' : ''}`, stamp];
   if (section) parts.push(section.markdown.trim());
   if (error !== undefined) {
@@ -164,8 +168,13 @@ ${machine}
 As root, on a Debian 12 machine: \`npm run bench\` runs every section; \`npm run bench -- core\`
 runs only the named ones (the others keep their previous results here, each with its own date).
 It runs \`bench/run.ts\` inside \`unshare --mount --propagation private\`, so no mount it makes
-is visible outside, and every section removes what it created. Latencies are wall-clock times
-in one Node process, median and 99th percentile over the stated number of samples, after a
+is visible outside, and every section removes what it created. Each section, and each phase
+that compares the library with bare operations, starts on a quiet disk: after \`sync\`, once the
+kernel holds under 2 MiB of dirty or in-writeback pages and a symlink + unlink in the temp dir
+has cost under 25 µs for 5 s in a row (bench/settle.ts; the stamps give that cost at the start
+and end). On these VMs thousands of records made and removed slow every directory change for a
+minute or more, and only the library's side of a comparison makes any. Latencies are wall-clock
+times in one Node process, median and 99th percentile over the stated number of samples, after a
 warm-up.
 
 ${blocks.join('\n\n')}
@@ -173,9 +182,10 @@ ${blocks.join('\n\n')}
 }
 
 // Other work on the machine inflates absolute times (and spawns most), less so side-by-side ratios.
+// Only the load at the start says so: by the end, the section's own parallel work is in it.
 function describeLoad(start: number, end: number): string {
   const cores = availableParallelism();
-  const busy = Math.max(start, end) > cores ? ', **the machine was busy with other work**: absolute times are inflated' : '';
+  const busy = start > cores ? ', **the machine was busy with other work**: absolute times are inflated' : '';
   return `load average ${start.toFixed(1)} at the start, ${end.toFixed(1)} at the end, on ${cores} cores${busy}`;
 }
 

@@ -11,6 +11,7 @@ import { buildReferences, expectNothingRepaired, removeReferences } from '../cor
 import { renderCore, type ReconcileFigures } from '../core/report.js';
 import { addUnrelatedMounts, unrelatedMountCount } from '../core/unrelated-mounts.js';
 import { createWorkspace } from '../core/workspace.js';
+import { describePhases, onQuietDisk } from '../settle.js';
 
 // SHAREMOUNT_BENCH_SAMPLES shortens a trial run; the published figures use the default.
 const samples = Number(process.env.SHAREMOUNT_BENCH_SAMPLES ?? 300);
@@ -34,21 +35,24 @@ export async function run(): Promise<BenchSection> {
     undo.push(release);
     const pairs = comparisons.flatMap((comparison) => [comparison.library, comparison.bare]);
     const baseMounts = (await readMountInfo()).length;
-    const plain = await measureInterleaved(pairs, rounds);
+    const plain = await onQuietDisk(ws.base, () => measureInterleaved(pairs, rounds));
     const symlinkComparison = comparisons.find((comparison) => comparison.library.name === 'symlink');
     if (!symlinkComparison) throw new Error('the core comparisons lost their symlink pair');
-    const alone = await measureInterleaved([symlinkComparison.library, symlinkComparison.bare], rounds);
+    const alone = await onQuietDisk(ws.base, () => measureInterleaved([symlinkComparison.library, symlinkComparison.bare], rounds));
 
     undo.push(await addUnrelatedMounts(ws.path('unrelated')));
     const crowdedMounts = (await readMountInfo()).length;
-    const crowded = await measureInterleaved(pairs, rounds);
+    const crowded = await onQuietDisk(ws.base, () => measureInterleaved(pairs, rounds));
     await undoLast(); // the unrelated mounts
     await undoLast(); // the anchor publication
 
     const reconcile = await measureReconcile(ws, undo);
     return {
       title: 'Core: publish, unpublish and reconcile (bind backend)',
-      markdown: renderCore({ comparisons, plain, crowded, rounds, baseMounts, crowdedMounts, unrelated: unrelatedMountCount, reconcile, symlinkAlone: alone.get('symlink')! }),
+      markdown: [
+        renderCore({ comparisons, plain: plain.result, crowded: crowded.result, rounds, baseMounts, crowdedMounts, unrelated: unrelatedMountCount, reconcile, symlinkAlone: alone.result.get('symlink')! }),
+        describePhases([['latency', plain], ['symlink alone', alone], ['with 5,000 unrelated mounts', crowded]]),
+      ].join('\n\n'),
     };
   } catch (error) {
     failed = true;
