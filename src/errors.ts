@@ -8,7 +8,7 @@ export const errorCodes = [
   'INVALID_ARGUMENT', // an input failed validation; `field` names it
   'NOT_FOUND', // a volume, share or publication that must exist does not
   'ALREADY_EXISTS', // a target or volume is in use by something incompatible
-  'FAILED_PRECONDITION', // the call is valid but the state forbids it (e.g. deleting a mounted volume)
+  'FAILED_PRECONDITION', // the call is valid but the state forbids it (deleting a mounted volume; a command not installed)
   'RESOURCE_EXHAUSTED', // out of space or capacity
   'TIMEOUT', // a command or filesystem operation exceeded its bound (a hung mount)
   'BUSY', // a lock could not be taken within its bound

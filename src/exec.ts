@@ -64,6 +64,12 @@ export async function run(command: string, args: readonly string[], options: Run
       details: { command },
     });
   }
+  // No exit code and no signal: the command never ran (not installed, not executable).
+  const spawnCode = (outcome as { code?: unknown }).code;
+  if (outcome.exitCode === undefined && outcome.signal === undefined && typeof spawnCode === 'string') {
+    const hint = spawnCode === 'ENOENT' ? `: not found on PATH (${options.env?.PATH ?? process.env.PATH ?? 'unset'}); is its package installed?` : '';
+    throw new SharemountError('FAILED_PRECONDITION', `${command} could not be started (${spawnCode})${hint}`, { details: { command, code: spawnCode } });
+  }
   const stdout = String(outcome.stdout ?? '');
   const stderr = redact(String(outcome.stderr ?? ''), options.sensitive);
   if (outcome.exitCode !== 0 || outcome.failed) {

@@ -83,6 +83,7 @@ async function unmountSteps(target: string, logger: Logger | undefined, steps: A
       return outcome;
     } catch (error) {
       if (isNotMounted(error)) return 'not-mounted';
+      if (isSharemountError(error, 'FAILED_PRECONDITION')) throw error; // umount cannot be started: no step can help
       lastError = error;
     }
   }

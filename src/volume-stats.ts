@@ -23,7 +23,7 @@ const brokenMountMessages = /Transport endpoint is not connected|Stale file hand
  * statfs of `path`, run in a child process (`stat -f`) that is killed after `timeoutMs`: on a
  * hung NFS mount statfs blocks in the kernel, and a blocked call in this process would hold a
  * libuv thread forever. Throws SharemountError TIMEOUT (hung), BROKEN_MOUNT (ENOTCONN, ESTALE,
- * EIO...), NOT_FOUND (no such path) or COMMAND_FAILED.
+ * EIO...), NOT_FOUND (no such path), FAILED_PRECONDITION (no `stat` on PATH) or COMMAND_FAILED.
  */
 export async function volumeStats(path: string, timeoutMs: number): Promise<VolumeStats> {
   let stdout: string;
