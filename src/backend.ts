@@ -1,6 +1,13 @@
-import type { z } from 'zod';
+import type { z } from './zod.js';
 import type { OptionList } from './options.js';
 import type { Logger } from './logger.js';
+
+/**
+ * A zod 4 schema, written with classic zod (`z.object(...)`) or zod/mini: anything zod can parse,
+ * with the parse methods both kinds have. The core's own schemas use zod/mini, whose schemas
+ * hold no methods of their own (a FlexVolume call starts measurably faster with them).
+ */
+export type Schema<T> = z.core.$ZodType<T> & Pick<z.ZodMiniType<T>, 'parse' | 'safeParse'>;
 
 /**
  * What a backend mounts: `{ backend: 'nfs', server, export }`, `{ backend: 'bind', path }`...
@@ -71,8 +78,8 @@ export interface ProvisionedVolume {
 export interface Backend<S extends Source = Source, P = unknown> {
   /** Lowercase name, `^[a-z][a-z0-9-]{0,31}$`; equals `source.backend`. */
   readonly name: string;
-  /** Validates a Source of this backend (zod). Must accept only `backend: name`. */
-  readonly sourceSchema: z.ZodType<S>;
+  /** Validates a Source of this backend (a zod 4 schema, classic or mini). Must accept only `backend: name`. */
+  readonly sourceSchema: Schema<S>;
   /**
    * The share's place in the on-disk layout as labelled raw values, e.g. NFS
    * `[['host', server], ['path', export]]`; the core escapes the values. Labels are
@@ -90,8 +97,8 @@ export interface Backend<S extends Source = Source, P = unknown> {
    */
   hostDirectory?(source: S): { path: string; field: string };
 
-  /** Validates a volume's parameters as a driver receives them (flat strings). */
-  readonly parameters?: z.ZodType<P>;
+  /** Validates a volume's parameters as a driver receives them (flat strings); a zod 4 schema, classic or mini. */
+  readonly parameters?: Schema<P>;
   /** Turns validated parameters into what to publish. */
   toVolume?(parameters: P): VolumeSpec<S>;
   createVolume?(request: CreateVolumeRequest<P>): Promise<ProvisionedVolume>;

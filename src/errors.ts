@@ -1,4 +1,6 @@
-import type { ZodError } from 'zod';
+import type { z } from './zod.js';
+
+type ZodError = z.core.$ZodError;
 
 /**
  * The closed set of failure kinds. The shims map each one to their protocol: FlexVolume

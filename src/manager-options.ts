@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.js';
 import { fromZodError, invalidArgument } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { isShareKeyShape } from './state.js';
@@ -26,23 +26,25 @@ export interface MountManagerOptions {
 
 // Node fires a longer timer at once (after a TimeoutOverflowWarning): every call would time out.
 const longestTimerMs = 2 ** 31 - 1;
-const milliseconds = z.number().int('must be a whole number of milliseconds').min(1, 'must be at least 1 ms').max(longestTimerMs, `must be at most ${longestTimerMs} ms (the longest timer Node can set)`);
+const milliseconds = z.int('must be a whole number of milliseconds').check(z.minimum(1, 'must be at least 1 ms'), z.maximum(longestTimerMs, `must be at most ${longestTimerMs} ms (the longest timer Node can set)`));
 const isFunction = (value: unknown) => typeof value === 'function';
+// zod 4 schemas, classic and mini, carry `_zod` and the parse methods; zod 3 ones lack `_zod`.
+const isZodSchema = (value: unknown) => isFunction((value as { safeParse?: unknown } | null)?.safeParse) && typeof (value as { _zod?: unknown })._zod === 'object';
 
 const optionsSchema = z.strictObject({
-  root: z.string('must be an absolute path').startsWith('/', 'must be an absolute path'),
+  root: z.string('must be an absolute path').check(z.startsWith('/', 'must be an absolute path')),
   backends: z.array(
     z.looseObject({
-      name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'must match ^[a-z][a-z0-9-]{0,31}$'),
-      sourceSchema: z.custom((value) => typeof (value as { safeParse?: unknown } | null)?.safeParse === 'function', 'must be a zod schema'),
+      name: z.string().check(z.regex(/^[a-z][a-z0-9-]{0,31}$/, 'must match ^[a-z][a-z0-9-]{0,31}$')),
+      sourceSchema: z.custom(isZodSchema, 'must be a zod 4 schema (classic or mini)'),
       layout: z.custom(isFunction, 'must be a function'),
       mount: z.custom(isFunction, 'must be a function'),
     }),
   ),
-  logger: z
-    .custom<Logger>((value) => ['debug', 'info', 'warn', 'error'].every((level) => isFunction((value as Record<string, unknown> | null)?.[level])), 'must have debug, info, warn and error methods (a pino logger does)')
-    .optional(),
-  timeouts: z.strictObject({ commandMs: milliseconds, lockMs: milliseconds, fsMs: milliseconds }).partial().optional(),
+  logger: z.optional(
+    z.custom<Logger>((value) => ['debug', 'info', 'warn', 'error'].every((level) => isFunction((value as unknown as Record<string, unknown> | null)?.[level])), 'must have debug, info, warn and error methods (a pino logger does)'),
+  ),
+  timeouts: z.optional(z.partial(z.strictObject({ commandMs: milliseconds, lockMs: milliseconds, fsMs: milliseconds }))),
 });
 
 export interface UnpublishOptions {
@@ -50,7 +52,7 @@ export interface UnpublishOptions {
   removeTarget?: boolean;
 }
 
-const unpublishOptionsSchema = z.strictObject({ removeTarget: z.boolean().optional() });
+const unpublishOptionsSchema = z.strictObject({ removeTarget: z.optional(z.boolean()) });
 
 /** Validates `unpublish`'s options; `removeTarget` defaults to true. */
 export function checkUnpublishOptions(input: unknown): { removeTarget: boolean } {
@@ -61,7 +63,7 @@ export function checkUnpublishOptions(input: unknown): { removeTarget: boolean }
 
 // A share key names directories under the root: one that could lead out of it is refused.
 const reconcileOptionsSchema = z.strictObject({
-  share: z.string().refine(isShareKeyShape, 'must be a share key as publish and shareKeyOf return it').optional(),
+  share: z.optional(z.string().check(z.refine(isShareKeyShape, 'must be a share key as publish and shareKeyOf return it'))),
 });
 
 /** Validates `reconcile`'s options. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.js';
 import { fromZodError, invalidArgument, isSharemountError } from './errors.js';
 import { canonicalOptions, optionName, type OptionList } from './options.js';
 import { checkSubPath } from './subpath.js';
@@ -48,24 +48,24 @@ export const defaultCreateMode = 0o755;
 const optionListSchema = z.union([z.string(), z.array(z.string())]);
 
 const requestSchema = z.strictObject({
-  source: z.looseObject({ backend: z.string().min(1, 'must name a backend') }),
-  options: optionListSchema.optional(),
-  sensitiveOptions: optionListSchema.optional(),
-  subPath: z.string().optional(),
-  createIfNecessary: z.boolean().optional(),
-  createMode: z
-    .union([
-      z.number().int().min(0).max(0o7777, 'must be at most 07777'),
-      z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"'),
-    ])
-    .optional(),
-  readOnly: z.boolean().optional(),
+  source: z.looseObject({ backend: z.string().check(z.minLength(1, 'must name a backend')) }),
+  options: z.optional(optionListSchema),
+  sensitiveOptions: z.optional(optionListSchema),
+  subPath: z.optional(z.string()),
+  createIfNecessary: z.optional(z.boolean()),
+  createMode: z.optional(
+    z.union([
+      z.int().check(z.minimum(0), z.maximum(0o7777, 'must be at most 07777')),
+      z.string().check(z.regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"')),
+    ]),
+  ),
+  readOnly: z.optional(z.boolean()),
   target: z.string(),
-  strategy: z.enum(['bind', 'symlink']).optional(),
+  strategy: z.optional(z.enum(['bind', 'symlink'])),
 });
 
 /** The share part of a request: enough to name the share, without a target. */
-export const shareRequestSchema = requestSchema.pick({ source: true, options: true, sensitiveOptions: true });
+export const shareRequestSchema = z.pick(requestSchema, { source: true, options: true, sensitiveOptions: true });
 
 /** Validates the share part: backend, its source schema, both option sets. */
 export function checkShareRequest(input: unknown, backends: ReadonlyMap<string, AnyBackend>) {

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readlink, rmdir, unlink } from 'node:fs/promises';
 import { mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { z } from 'zod';
+import { z } from './zod.js';
 import { encodeComponent } from './escape.js';
 import { createRecord, listNames, readLinkText, readRecord, removeRecord, writeRecord } from './record-file.js';
 
@@ -28,7 +28,7 @@ export const shareRecordSchema = z.object({
    * The share mount's per-mount flags (`nosuid`, `noexec`...) as the kernel showed them, read
    * for its first read-only publication, which is given them again (mount-flags.ts says why).
    */
-  mountFlags: z.array(z.string()).optional(),
+  mountFlags: z.optional(z.array(z.string())),
 });
 export type ShareRecord = z.infer<typeof shareRecordSchema>;
 

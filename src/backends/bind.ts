@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { invalidArgument } from '../errors.js';
 import { mount } from '../mount-command.js';
 import { flagsOfMountId, withCopiedFlags } from '../mount-flags.js';
@@ -26,26 +26,26 @@ export interface BindParameters {
   createMode?: string;
 }
 
-const absolutePath = z
-  .string()
-  .min(1, 'is required')
-  .max(4096, 'is longer than 4096 bytes')
-  .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'contains a NUL or control character')
-  .refine((p) => p.isWellFormed(), 'is not valid Unicode (a lone surrogate)')
-  .refine((p) => p.startsWith('/'), 'must be an absolute path')
-  .refine((p) => p === '/' || (posix.normalize(p) === p && !p.endsWith('/')), 'must be a normalised path (no ".", "..", "//" or trailing "/")');
+const absolutePath = z.string().check(
+  z.minLength(1, 'is required'),
+  z.maxLength(4096, 'is longer than 4096 bytes'),
+  z.refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'contains a NUL or control character'),
+  z.refine((p) => p.isWellFormed(), 'is not valid Unicode (a lone surrogate)'),
+  z.refine((p) => p.startsWith('/'), 'must be an absolute path'),
+  z.refine((p) => p === '/' || (posix.normalize(p) === p && !p.endsWith('/')), 'must be a normalised path (no ".", "..", "//" or trailing "/")'),
+);
 
 const sourceSchema = z.strictObject({ backend: z.literal('bind'), path: absolutePath });
 
-const booleanString = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]);
+const booleanString = z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((v) => v === 'true'))]);
 
 const parametersSchema = z.strictObject({
   path: absolutePath,
-  subPath: z.string().optional(),
-  readOnly: booleanString.optional(),
-  mountOptions: z.string().optional(),
-  createIfNecessary: booleanString.optional(),
-  createMode: z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"').optional(),
+  subPath: z.optional(z.string()),
+  readOnly: z.optional(booleanString),
+  mountOptions: z.optional(z.string()),
+  createIfNecessary: z.optional(booleanString),
+  createMode: z.optional(z.string().check(z.regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"'))),
 });
 
 // A bind mount takes only the per-mount flags; anything else would be silently ignored by the kernel.

@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 import { forbiddenDirs, isInside, resolvedPath } from './plugin-dir.js';
 
@@ -32,14 +32,14 @@ export interface ConfigDefaults {
   timeoutMs?: number;
 }
 
-const absolutePath = z.string().min(1).refine(isAbsolute, 'must be an absolute path').refine((p) => !p.includes('\0'), 'must not contain a NUL byte');
-const timeout = z.coerce.number().int().min(1_000).max(3_600_000);
+const absolutePath = z.string().check(z.minLength(1), z.refine(isAbsolute, 'must be an absolute path'), z.refine((p) => !p.includes('\0'), 'must not contain a NUL byte'));
+const timeout = z.pipe(z.coerce.number(), z.int().check(z.minimum(1_000), z.maximum(3_600_000)));
 
 const fileSchema = z.strictObject({
-  root: absolutePath.optional(),
-  log: z.union([absolutePath, z.literal('off')]).optional(),
-  logLevel: z.enum(logLevels).optional(),
-  timeoutMs: timeout.optional(),
+  root: z.optional(absolutePath),
+  log: z.optional(z.union([absolutePath, z.literal('off')])),
+  logLevel: z.optional(z.enum(logLevels)),
+  timeoutMs: z.optional(timeout),
 });
 
 /**
@@ -73,7 +73,7 @@ export function defaultLogFile(driverName: string): string {
   return `/var/log/sharemount/${driverName.replace('/', '~')}.log`;
 }
 
-function pick<T>(name: string, value: string | undefined, schema: z.ZodType<T>): T | undefined {
+function pick<T>(name: string, value: string | undefined, schema: z.ZodMiniType<T>): T | undefined {
   if (value === undefined || value === '') return undefined;
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw fromZodError(parsed.error, name);

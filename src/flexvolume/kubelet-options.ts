@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 
 /** The option keys kubelet itself puts into every JSON argument (protocols/flexvolume.md). */
@@ -52,31 +52,31 @@ const maxValueBytes = 128 * 1024;
 const maxGid = 4_294_967_294; // (gid_t)-1 means "no change" to chown, so it is not a group
 
 // Kubernetes names: a DNS-1123 subdomain (pod, service account) or label (namespace).
-const dnsSubdomain = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS-1123 subdomain');
-const dnsLabel = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label');
+const dnsSubdomain = z.string().check(z.maxLength(253), z.regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS-1123 subdomain'));
+const dnsLabel = z.string().check(z.maxLength(63), z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label'));
 const emptyAsUndefined = (value: string | undefined) => (value === '' ? undefined : value);
 
 const kubeletSchema = z.object({
-  [kubeletKeys.fsType]: z
-    .string()
-    .max(64)
-    // kubelet passes the volume spec's fsType as written ("NFS", "ext4"); only what could not be
-    // a filesystem type name is refused here, and a backend that uses it checks it further.
-    .regex(/^([A-Za-z0-9][A-Za-z0-9._+-]*)?$/, 'must be a filesystem type name such as ext4 or xfs')
-    .optional()
-    .transform(emptyAsUndefined),
-  [kubeletKeys.readwrite]: z.enum(['ro', 'rw'], 'must be "ro" or "rw"').default('rw'),
-  [kubeletKeys.pvOrVolumeName]: z.string().max(253).optional().transform(emptyAsUndefined),
-  [kubeletKeys.podName]: dnsSubdomain.optional(),
-  [kubeletKeys.podNamespace]: dnsLabel.optional(),
-  [kubeletKeys.podUid]: z.string().regex(/^[0-9a-fA-F-]{1,64}$/, 'must be a UID').optional(),
-  [kubeletKeys.serviceAccountName]: z.union([z.literal(''), dnsSubdomain]).optional().transform(emptyAsUndefined),
-  [kubeletKeys.fsGroup]: z
-    .string()
-    .regex(/^\d{1,10}$/, 'must be a group id (decimal digits)')
-    .transform(Number)
-    .refine((gid) => gid <= maxGid, `must be at most ${maxGid}`)
-    .optional(),
+  [kubeletKeys.fsType]: z.pipe(
+    z.optional(
+      z.string().check(
+        z.maxLength(64),
+        // kubelet passes the volume spec's fsType as written ("NFS", "ext4"); only what could not
+        // be a filesystem type name is refused here, and a backend that uses it checks it further.
+        z.regex(/^([A-Za-z0-9][A-Za-z0-9._+-]*)?$/, 'must be a filesystem type name such as ext4 or xfs'),
+      ),
+    ),
+    z.transform(emptyAsUndefined),
+  ),
+  [kubeletKeys.readwrite]: z._default(z.enum(['ro', 'rw'], 'must be "ro" or "rw"'), 'rw'),
+  [kubeletKeys.pvOrVolumeName]: z.pipe(z.optional(z.string().check(z.maxLength(253))), z.transform(emptyAsUndefined)),
+  [kubeletKeys.podName]: z.optional(dnsSubdomain),
+  [kubeletKeys.podNamespace]: z.optional(dnsLabel),
+  [kubeletKeys.podUid]: z.optional(z.string().check(z.regex(/^[0-9a-fA-F-]{1,64}$/, 'must be a UID'))),
+  [kubeletKeys.serviceAccountName]: z.pipe(z.optional(z.union([z.literal(''), dnsSubdomain])), z.transform(emptyAsUndefined)),
+  [kubeletKeys.fsGroup]: z.optional(
+    z.pipe(z.string().check(z.regex(/^\d{1,10}$/, 'must be a group id (decimal digits)')), z.transform(Number)).check(z.refine((gid) => gid <= maxGid, `must be at most ${maxGid}`)),
+  ),
 });
 
 const secretName = /^[-._a-zA-Z0-9]{1,253}$/;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { bindBackend } from '../../src/backends/bind.js';
 import { SharemountError } from '../../src/errors.js';
 import { checkManagerOptions, defaultTimeouts } from '../../src/manager-options.js';
@@ -34,6 +35,8 @@ describe('MountManager options', () => {
     ['backends', { root: valid.root }],
     ['backends.0.name', { ...valid, backends: [{ ...bindBackend(), name: 'Bind!' }] }],
     ['backends.0.mount', { ...valid, backends: [{ ...bindBackend(), mount: undefined }] }],
+    // A zod 3 schema has safeParse but none of zod 4's internals, which the core parses with.
+    ['backends.0.sourceSchema', { ...valid, backends: [{ ...bindBackend(), sourceSchema: { safeParse: () => ({ success: true }) } }] }],
     ['backends.1.name', { ...valid, backends: [bindBackend(), bindBackend()] }],
     ['logger', { ...valid, logger: console.log }],
     // Node fires a timer longer than 2^31-1 ms at once: every call would time out.
@@ -47,6 +50,11 @@ describe('MountManager options', () => {
     ['rooot', { ...valid, rooot: '/x' }],
   ])('refuse a bad %s, naming it, in the constructor', (field, options) => {
     expect(fieldOf(() => new MountManager(options as never))).toBe(field);
+  });
+
+  it('accept a backend whose source schema is written with classic zod', () => {
+    const classic = { ...bindBackend(), sourceSchema: z.strictObject({ backend: z.literal('bind'), path: z.string() }) };
+    expect(checkManagerOptions({ ...valid, backends: [classic] }).backends.get('bind')).toBe(classic);
   });
 
   it('accept a pino-shaped logger', () => {

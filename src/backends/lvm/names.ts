@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../zod.js';
 
 /**
  * lvm2's own rules for VG and LV names (lvm(8) "VALID NAMES", lib/misc/lvm-string.c), checked
@@ -39,16 +39,20 @@ export function lvNameProblem(name: string): string | undefined {
 }
 
 /** A volume group name (zod). */
-export const vgNameSchema = z.string().superRefine((name, ctx) => {
-  const problem = vgNameProblem(name);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `volume group name ${problem}` });
-});
+export const vgNameSchema = z.string().check(
+  z.superRefine((name, ctx) => {
+    const problem = vgNameProblem(name);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `volume group name ${problem}` });
+  }),
+);
 
 /** A logical volume name (zod). */
-export const lvNameSchema = z.string().superRefine((name, ctx) => {
-  const problem = lvNameProblem(name);
-  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `logical volume name ${problem}` });
-});
+export const lvNameSchema = z.string().check(
+  z.superRefine((name, ctx) => {
+    const problem = lvNameProblem(name);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `logical volume name ${problem}` });
+  }),
+);
 
 // lvm(8) TAGS: A-Z a-z 0-9 _ + . - / = ! : # & and at most 1024 characters.
 const tagCharacters = /^[A-Za-z0-9_+.\-/=!:#&]+$/;

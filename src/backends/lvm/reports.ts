@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { SharemountError } from '../../errors.js';
 
 /**
@@ -6,19 +6,18 @@ import { SharemountError } from '../../errors.js';
  * changed or truncated report is an INTERNAL error naming the report, never a wrong number.
  * lvm2 prints every value as a string, sizes in bytes.
  */
-const bytes = z
-  .string()
-  .regex(/^\d+$/, 'must be a byte count')
-  .transform(Number)
-  .refine(Number.isSafeInteger, 'is too large');
-const percent = z
-  .string()
-  .regex(/^(\d+(\.\d+)?)?$/, 'must be a percentage or empty')
-  .transform((text) => (text === '' ? undefined : Number(text)));
-const kernelNumber = z.string().regex(/^-?\d+$/).transform(Number);
+const bytes = z.pipe(z.string().check(z.regex(/^\d+$/, 'must be a byte count')), z.transform(Number)).check(z.refine(Number.isSafeInteger, 'is too large'));
+const percent = z.pipe(
+  z.string().check(z.regex(/^(\d+(\.\d+)?)?$/, 'must be a percentage or empty')),
+  z.transform((text: string) => (text === '' ? undefined : Number(text))),
+);
+const kernelNumber = z.pipe(z.string().check(z.regex(/^-?\d+$/)), z.transform(Number));
 
-const report = <T extends z.ZodType>(key: string, row: T) =>
-  z.object({ report: z.array(z.object({ [key]: z.array(row) })).min(1) }).transform((r) => r.report.flatMap((part) => part[key] as z.output<T>[]));
+const report = <T extends z.ZodMiniType>(key: string, row: T) =>
+  z.pipe(
+    z.object({ report: z.array(z.object({ [key]: z.array(row) })).check(z.minLength(1)) }),
+    z.transform((r: { report: Array<Record<string, z.output<T>[]>> }) => r.report.flatMap((part) => part[key]!)),
+  );
 
 /** Fields asked of `vgs`. */
 export const vgFields = ['vg_name', 'vg_size', 'vg_free', 'vg_extent_size'] as const;
@@ -31,7 +30,7 @@ const lvRow = z.object({
   lv_name: z.string(),
   vg_name: z.string(),
   lv_size: bytes,
-  lv_tags: z.string().transform((tags) => (tags === '' ? [] : tags.split(','))),
+  lv_tags: z.pipe(z.string(), z.transform((tags: string) => (tags === '' ? [] : tags.split(',')))),
   pool_lv: z.string(),
   segtype: z.string(),
   data_percent: percent,
@@ -47,7 +46,7 @@ export type PvRow = z.output<typeof pvRow>;
 
 /** Fields asked of `lvs --segments` (one row per segment). */
 export const segmentFields = ['lv_name', 'vg_name', 'lv_uuid', 'seg_pe_ranges', 'seg_size_pe'] as const;
-const segmentRow = z.object({ lv_name: z.string(), vg_name: z.string(), lv_uuid: z.string(), seg_pe_ranges: z.string(), seg_size_pe: z.string().regex(/^\d+$/).transform(Number) });
+const segmentRow = z.object({ lv_name: z.string(), vg_name: z.string(), lv_uuid: z.string(), seg_pe_ranges: z.string(), seg_size_pe: z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number)) });
 export type SegmentRow = z.output<typeof segmentRow>;
 
 const vgReport = report('vg', vgRow);
@@ -82,7 +81,7 @@ export function parseSegmentReport(json: string): SegmentRow[] {
   return parseReport(json, segmentReport, 'lvs --segments');
 }
 
-function parseReport<T>(json: string, schema: z.ZodType<T>, command: string): T {
+function parseReport<T>(json: string, schema: z.ZodMiniType<T>, command: string): T {
   let data: unknown;
   try {
     data = JSON.parse(json);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { fromZodError, invalidArgument } from '../../errors.js';
 import { canonicalOptions, type OptionList } from '../../options.js';
 import type { Source } from '../../backend.js';
@@ -20,15 +20,15 @@ export interface LvmSource extends Source {
 }
 
 /** The LVM source schema (zod): lvm2's name rules, and mkfsOptions checked for the fsType. */
-export const lvmSourceSchema: z.ZodType<LvmSource> = z
+export const lvmSourceSchema: z.ZodMiniType<LvmSource> = z
   .strictObject({
     backend: z.literal('lvm'),
     vg: vgNameSchema,
     lv: lvNameSchema,
-    fsType: z.enum(fsTypes).optional(),
-    mkfsOptions: z.string().optional(),
+    fsType: z.optional(z.enum(fsTypes)),
+    mkfsOptions: z.optional(z.string()),
   })
-  .superRefine((source, ctx) => {
+  .check(z.superRefine((source, ctx) => {
     if (source.mkfsOptions === undefined) return;
     if (source.fsType === undefined) {
       ctx.addIssue({ code: 'custom', path: ['mkfsOptions'], message: 'needs fsType: the options belong to one mkfs' });
@@ -39,7 +39,7 @@ export const lvmSourceSchema: z.ZodType<LvmSource> = z
     } catch (error) {
       ctx.addIssue({ code: 'custom', path: ['mkfsOptions'], message: (error as Error).message.replace(/^mkfsOptions: /, '') });
     }
-  });
+  }));
 
 /** Validated volume parameters (what `lvmParametersSchema` outputs). */
 export interface LvmParameters {
@@ -66,18 +66,20 @@ const maxTags = 32;
  * backend method can re-validate what it is handed. Unknown keys are refused, so a misspelt
  * `fstype` is an error rather than a silent ext4.
  */
-export const lvmParametersSchema = z
-  .strictObject({
-    volumeGroup: vgNameSchema,
-    logicalVolume: lvNameSchema.optional(),
-    size: z.union([z.string(), z.number()]).optional(),
-    fsType: z.enum(fsTypes).default('ext4'),
-    mkfsOptions: z.string().optional(),
-    thin: lvNameSchema.optional(),
-    tags: z.union([z.string(), z.array(z.string())]).optional(),
-    mountOptions: z.union([z.string(), z.array(z.string())]).optional(),
-  })
-  .transform((raw, ctx): LvmParameters => {
+const lvmParameterFields = z.strictObject({
+  volumeGroup: vgNameSchema,
+  logicalVolume: z.optional(lvNameSchema),
+  size: z.optional(z.union([z.string(), z.number()])),
+  fsType: z._default(z.enum(fsTypes), 'ext4'),
+  mkfsOptions: z.optional(z.string()),
+  thin: z.optional(lvNameSchema),
+  tags: z.optional(z.union([z.string(), z.array(z.string())])),
+  mountOptions: z.optional(z.union([z.string(), z.array(z.string())])),
+});
+
+export const lvmParametersSchema = z.pipe(
+  lvmParameterFields,
+  z.transform((raw: z.output<typeof lvmParameterFields>, ctx): LvmParameters => {
     const out: LvmParameters = { volumeGroup: raw.volumeGroup, fsType: raw.fsType, tags: [], mountOptions: [] };
     if (raw.logicalVolume !== undefined) out.logicalVolume = raw.logicalVolume;
     if (raw.thin !== undefined) out.thin = raw.thin;
@@ -93,11 +95,12 @@ export const lvmParametersSchema = z
       const field = (error as { field?: string }).field ?? 'parameters';
       const message = (error as Error).message;
       const path = field.split(/[[\].]/).filter(Boolean).map((part) => (/^\d+$/.test(part) ? Number(part) : part));
-      ctx.addIssue({ code: 'custom', path, message: message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message });
+      ctx.issues.push({ code: 'custom', path, message: message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message, input: raw });
       return z.NEVER;
     }
     return out;
-  });
+  }),
+);
 
 /**
  * Parameters as a caller may hand them over: flat strings as drivers receive them (a CSI volume

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../zod.js';
 import { isSharemountError } from '../../errors.js';
 import { canonicalOptions, type OptionList } from '../../options.js';
 import { checkSubPath } from '../../subpath.js';
@@ -38,32 +38,38 @@ export const defaultDirectoryMode = 0o777;
 // them, so they are ignored. The three claim keys are read for the name template.
 const claimKeys = new Set(['csi.storage.k8s.io/pv/name', 'csi.storage.k8s.io/pvc/name', 'csi.storage.k8s.io/pvc/namespace']);
 
-const booleanString = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'must be true or false' });
-const modeValue = z.union([
-  z.number().int().min(0).max(0o7777, 'must be at most 07777'),
-  z.string().regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"').transform((v) => Number.parseInt(v, 8)),
-], { error: 'must be an octal mode string like "0755" or a number up to 0o7777' });
-const idValue = z.union([
-  z.number().int().min(0).max(0xfffffffe),
-  z.string().regex(/^(0|[1-9][0-9]{0,9})$/, 'must be a decimal number').transform(Number).pipe(z.number().max(0xfffffffe, 'is too large')),
-], { error: 'must be a user or group id: a decimal number from 0 to 4294967294' });
+const booleanString = z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((v) => v === 'true'))], { error: 'must be true or false' });
+const modeValue = z.union(
+  [
+    z.int().check(z.minimum(0), z.maximum(0o7777, 'must be at most 07777')),
+    z.pipe(z.string().check(z.regex(/^0?[0-7]{3,4}$/, 'must be an octal mode like "0755"')), z.transform((v) => Number.parseInt(v, 8))),
+  ],
+  { error: 'must be an octal mode string like "0755" or a number up to 0o7777' },
+);
+const idValue = z.union(
+  [
+    z.int().check(z.minimum(0), z.maximum(0xfffffffe)),
+    z.pipe(z.pipe(z.string().check(z.regex(/^(0|[1-9][0-9]{0,9})$/, 'must be a decimal number')), z.transform(Number)), z.number().check(z.maximum(0xfffffffe, 'is too large'))),
+  ],
+  { error: 'must be a user or group id: a decimal number from 0 to 4294967294' },
+);
 const optionList = z.union([z.string(), z.array(z.string())]);
 
 const known = z.strictObject({
-  server: z.string().optional(),
-  share: z.string().optional(),
-  mountOptions: optionList.optional(),
-  subPath: z.string().optional(),
-  createIfNecessary: booleanString.optional(),
-  createMode: modeValue.optional(),
-  onDelete: z.enum(['delete', 'retain', 'archive']).optional(),
-  subDirTemplate: z.string().max(1024).optional(),
-  directoryMode: modeValue.optional(),
-  directoryUid: idValue.optional(),
-  directoryGid: idValue.optional(),
-  'csi.storage.k8s.io/pv/name': z.string().optional(),
-  'csi.storage.k8s.io/pvc/name': z.string().optional(),
-  'csi.storage.k8s.io/pvc/namespace': z.string().optional(),
+  server: z.optional(z.string()),
+  share: z.optional(z.string()),
+  mountOptions: z.optional(optionList),
+  subPath: z.optional(z.string()),
+  createIfNecessary: z.optional(booleanString),
+  createMode: z.optional(modeValue),
+  onDelete: z.optional(z.enum(['delete', 'retain', 'archive'])),
+  subDirTemplate: z.optional(z.string().check(z.maxLength(1024))),
+  directoryMode: z.optional(modeValue),
+  directoryUid: z.optional(idValue),
+  directoryGid: z.optional(idValue),
+  'csi.storage.k8s.io/pv/name': z.optional(z.string()),
+  'csi.storage.k8s.io/pvc/name': z.optional(z.string()),
+  'csi.storage.k8s.io/pvc/namespace': z.optional(z.string()),
 });
 
 /**
@@ -83,9 +89,9 @@ export function splitShare(share: string): { server: string; export: string } | 
  * keys are refused by name (a typo such as `mountOption` must not silently drop options);
  * domain-prefixed keys (`csi.storage.k8s.io/...`) belong to the orchestrator and are ignored.
  */
-export const nfsParametersSchema: z.ZodType<NfsParameters> = z
-  .record(z.string(), z.unknown())
-  .transform((raw, ctx) => {
+export const nfsParametersSchema: z.ZodMiniType<NfsParameters> = z.pipe(
+  z.record(z.string(), z.unknown()),
+  z.transform((raw: Record<string, unknown>, ctx) => {
     const plain: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(raw)) {
       if (claimKeys.has(key) || !key.includes('/')) plain[key] = value;
@@ -153,7 +159,8 @@ export const nfsParametersSchema: z.ZodType<NfsParameters> = z
     if (pvcName !== undefined) result.pvcName = pvcName;
     if (pvcNamespace !== undefined) result.pvcNamespace = pvcNamespace;
     return result;
-  }) as unknown as z.ZodType<NfsParameters>;
+  }),
+) as unknown as z.ZodMiniType<NfsParameters>;
 
 /** What to publish for these parameters: the export as the share, `subPath` inside it. */
 export function nfsVolume(parameters: NfsParameters): VolumeSpec<NfsSource> {

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
-import { z } from 'zod';
+import { z } from '../../zod.js';
 
 /** What the NFS backend mounts: one export of one server. */
 export interface NfsSource {
@@ -59,27 +59,33 @@ export function canonicalExport(input: string): { export: string } | { problem: 
 }
 
 /** zod refinement for a server name; outputs the canonical form. */
-export const serverSchema = z.string().transform((value, ctx) => {
-  const result = canonicalServer(value);
-  if ('problem' in result) {
-    ctx.issues.push({ code: 'custom', message: result.problem, input: value });
-    return z.NEVER;
-  }
-  return result.server;
-});
+export const serverSchema = z.pipe(
+  z.string(),
+  z.transform((value: string, ctx) => {
+    const result = canonicalServer(value);
+    if ('problem' in result) {
+      ctx.issues.push({ code: 'custom', message: result.problem, input: value });
+      return z.NEVER;
+    }
+    return result.server;
+  }),
+);
 
 /** zod refinement for an export path; outputs the canonical form. */
-export const exportSchema = z.string().transform((value, ctx) => {
-  const result = canonicalExport(value);
-  if ('problem' in result) {
-    ctx.issues.push({ code: 'custom', message: result.problem, input: value });
-    return z.NEVER;
-  }
-  return result.export;
-});
+export const exportSchema = z.pipe(
+  z.string(),
+  z.transform((value: string, ctx) => {
+    const result = canonicalExport(value);
+    if ('problem' in result) {
+      ctx.issues.push({ code: 'custom', message: result.problem, input: value });
+      return z.NEVER;
+    }
+    return result.export;
+  }),
+);
 
 /** Validates an NfsSource and puts server and export in canonical form. */
-export const nfsSourceSchema: z.ZodType<NfsSource> = z.strictObject({
+export const nfsSourceSchema: z.ZodMiniType<NfsSource> = z.strictObject({
   backend: z.literal('nfs'),
   server: serverSchema,
   export: exportSchema,
