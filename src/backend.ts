@@ -1,4 +1,4 @@
-import type { z } from './zod.js';
+import type * as z from './zod.js';
 import type { OptionList } from './options.js';
 import type { Logger } from './logger.js';
 

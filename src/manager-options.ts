@@ -1,4 +1,4 @@
-import { z } from './zod.js';
+import * as z from './zod.js';
 import { fromZodError, invalidArgument } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { isShareKeyShape } from './state.js';

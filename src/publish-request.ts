@@ -1,4 +1,4 @@
-import { z } from './zod.js';
+import * as z from './zod.js';
 import { fromZodError, invalidArgument, isSharemountError } from './errors.js';
 import { canonicalOptions, optionName, type OptionList } from './options.js';
 import { checkSubPath } from './subpath.js';

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readlink, rmdir, unlink } from 'node:fs/promises';
 import { mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { z } from './zod.js';
+import * as z from './zod.js';
 import { encodeComponent } from './escape.js';
 import { createRecord, listNames, readLinkText, readRecord, removeRecord, writeRecord } from './record-file.js';
 

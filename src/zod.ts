@@ -1,14 +1,51 @@
 /**
- * zod/mini with zod's English messages: every schema of the library is built from this `z`.
- * zod/mini, unlike classic zod, installs no message locale, and without one every issue the
- * library reports would read "Invalid input" instead of "Unrecognized key: ..." or "Too small...".
- * A locale the application configured itself (`z.config(z.locales.fr())`) is left alone.
+ * zod/mini with zod's English messages: every schema of the library is built from this module
+ * (`import * as z from './zod.js'`). zod/mini, unlike classic zod, installs no message locale,
+ * and without one every issue the library reports would read "Invalid input" instead of
+ * "Unrecognized key: ..." or "Too small...". A locale the application configured itself
+ * (`z.config(z.locales.fr())`) is left alone.
+ *
+ * What the library uses is re-exported by name: a bundler then keeps only that much of zod/mini
+ * (`export *`, or the namespace as one value, kept all of it: 440 KB of a driver's bundle instead
+ * of 301), and tsup's CommonJS chunks read named re-exports through getters, never a copy made
+ * too late.
  */
-import * as z from 'zod/mini';
+import { config } from 'zod/mini';
 import en from 'zod/v4/locales/en.js';
 
-if (z.config().localeError === undefined) z.config(en());
+if (config().localeError === undefined) config(en());
 
-// One named namespace rather than `export * from 'zod/mini'`, which tsup's CommonJS chunks
-// would copy at run time, after a chunk that uses it was evaluated.
-export { z };
+export {
+  _default,
+  array,
+  boolean,
+  coerce,
+  config,
+  custom,
+  enum,
+  int,
+  literal,
+  looseObject,
+  maxLength,
+  maximum,
+  minLength,
+  minimum,
+  NEVER,
+  number,
+  object,
+  optional,
+  partial,
+  pick,
+  pipe,
+  record,
+  refine,
+  regex,
+  startsWith,
+  strictObject,
+  string,
+  superRefine,
+  transform,
+  union,
+  unknown,
+} from 'zod/mini';
+export type { core, infer, input, output, ZodMiniType } from 'zod/mini';

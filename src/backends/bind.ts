@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { z } from '../zod.js';
+import * as z from '../zod.js';
 import { invalidArgument } from '../errors.js';
 import { mount } from '../mount-command.js';
 import { flagsOfMountId, withCopiedFlags } from '../mount-flags.js';

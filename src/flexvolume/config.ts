@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
-import { z } from '../zod.js';
+import * as z from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 import { forbiddenDirs, isInside, resolvedPath } from './plugin-dir.js';
 

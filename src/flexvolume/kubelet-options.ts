@@ -1,4 +1,4 @@
-import { z } from '../zod.js';
+import * as z from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 
 /** The option keys kubelet itself puts into every JSON argument (protocols/flexvolume.md). */

@@ -1,4 +1,4 @@
-import { z } from '../zod.js';
+import * as z from '../zod.js';
 
 // zod compiles a fast parser for each object schema with `new Function` on its first parse.
 // That pays off in a long-running process; a FlexVolume call is a process that parses each

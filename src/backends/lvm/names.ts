@@ -1,4 +1,4 @@
-import { z } from '../../zod.js';
+import * as z from '../../zod.js';
 
 /**
  * lvm2's own rules for VG and LV names (lvm(8) "VALID NAMES", lib/misc/lvm-string.c), checked

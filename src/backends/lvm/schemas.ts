@@ -1,4 +1,4 @@
-import { z } from '../../zod.js';
+import * as z from '../../zod.js';
 import { fromZodError, invalidArgument } from '../../errors.js';
 import { canonicalOptions, type OptionList } from '../../options.js';
 import type { Source } from '../../backend.js';

@@ -1,4 +1,4 @@
-import { z } from '../../zod.js';
+import * as z from '../../zod.js';
 import { isSharemountError } from '../../errors.js';
 import { canonicalOptions, type OptionList } from '../../options.js';
 import { checkSubPath } from '../../subpath.js';

@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { posix } from 'node:path';
-import { z } from '../../zod.js';
+import * as z from '../../zod.js';
 
 /** What the NFS backend mounts: one export of one server. */
 export interface NfsSource {
