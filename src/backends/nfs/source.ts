@@ -58,31 +58,26 @@ export function canonicalExport(input: string): { export: string } | { problem: 
   return { export: normalised.length > 1 ? normalised.replace(/\/+$/, '') : normalised };
 }
 
+/** A string schema whose output is `canonical(value)[key]`; the function's problem is the issue. */
+function canonicalString<K extends string>(canonical: (value: string) => Record<K, string> | { problem: string }, key: K) {
+  return z.pipe(
+    z.string(),
+    z.transform((value: string, ctx) => {
+      const result = canonical(value);
+      if ('problem' in result) {
+        ctx.issues.push({ code: 'custom', message: result.problem, input: value });
+        return z.NEVER;
+      }
+      return (result as Record<K, string>)[key];
+    }),
+  );
+}
+
 /** zod refinement for a server name; outputs the canonical form. */
-export const serverSchema = z.pipe(
-  z.string(),
-  z.transform((value: string, ctx) => {
-    const result = canonicalServer(value);
-    if ('problem' in result) {
-      ctx.issues.push({ code: 'custom', message: result.problem, input: value });
-      return z.NEVER;
-    }
-    return result.server;
-  }),
-);
+export const serverSchema = canonicalString(canonicalServer, 'server');
 
 /** zod refinement for an export path; outputs the canonical form. */
-export const exportSchema = z.pipe(
-  z.string(),
-  z.transform((value: string, ctx) => {
-    const result = canonicalExport(value);
-    if ('problem' in result) {
-      ctx.issues.push({ code: 'custom', message: result.problem, input: value });
-      return z.NEVER;
-    }
-    return result.export;
-  }),
-);
+export const exportSchema = canonicalString(canonicalExport, 'export');
 
 /** Validates an NfsSource and puts server and export in canonical form. */
 export const nfsSourceSchema: z.ZodMiniType<NfsSource> = z.strictObject({
