@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Logger } from '../logger.js';
+import { redactedPaths, type Logger } from '../logger.js';
 import type { LogLevel } from './config.js';
 
 /** A Logger whose lines go to a file, loading pino only when the first line is logged. */
@@ -13,10 +13,6 @@ type Level = 'debug' | 'info' | 'warn' | 'error';
 const levelOrder: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 type Entry = [Level, Record<string, unknown>, string];
 
-/** Keys whose values never reach the file, wherever they appear in a line's fields. */
-export const redactedPaths = [
-  'secrets', '*.secrets', 'secretBytes', '*.secretBytes', 'sensitiveOptions', '*.sensitiveOptions', 'password', '*.password', 'options.password',
-];
 
 /**
  * Where the process's one pino instance writes: the file of the logger whose line it is

@@ -1,11 +1,12 @@
-import { fromZodError, invalidArgument, SharemountError } from '../errors.js';
+import { invalidArgument } from '../errors.js';
+import { backendKey, pickBackend, volumeOf } from '../volume-parameters.js';
 import type { AnyBackend, VolumeSpec } from '../backend.js';
 import type { Strategy } from '../publish-request.js';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import type { ParsedVolumeOptions } from './kubelet-options.js';
 
 /** The volume options the shim reads itself, before the backend sees the rest. */
-export const shimOptionKeys = { strategy: 'strategy', backend: 'backend' } as const;
+export const shimOptionKeys = { strategy: 'strategy', backend: backendKey } as const;
 
 /** A `mount` call's volume, validated and ready for `MountManager.publish`. */
 export interface VolumeRequest {
@@ -23,14 +24,9 @@ export interface VolumeRequest {
 export function toVolumeRequest(parsed: ParsedVolumeOptions, driver: FlexVolumeDriverOptions, backends: readonly AnyBackend[]): VolumeRequest {
   const options = { ...parsed.driverOptions };
   const strategy = pickStrategy(options, driver);
-  const backend = pickBackend(options, backends);
-  if (backend.parameters === undefined || backend.toVolume === undefined) {
-    throw new SharemountError('UNSUPPORTED', `backend ${backend.name} has no volume parameters (parameters and toVolume); it cannot serve FlexVolume volumes`);
-  }
+  const backend = pickBackend(options, backends, 'options');
   const input = driver.toParameters ? driver.toParameters(options, parsed.kubelet, backend) : options;
-  const result = backend.parameters.safeParse(input);
-  if (!result.success) throw fromZodError(result.error, 'options');
-  return { backend, parameters: result.data, volume: backend.toVolume(result.data), strategy };
+  return { backend, ...volumeOf(backend, input, 'options'), strategy };
 }
 
 function pickStrategy(options: Record<string, string>, driver: FlexVolumeDriverOptions): Strategy {
@@ -42,16 +38,4 @@ function pickStrategy(options: Record<string, string>, driver: FlexVolumeDriverO
   const symlinkAllowed = driver.allowSymlink ?? fallback === 'symlink';
   if (asked === 'symlink' && !symlinkAllowed) throw invalidArgument('options.strategy', 'symlink is not allowed by this driver (it breaks fsGroup and orphan clean-up; see docs/flexvolume.md)');
   return asked;
-}
-
-function pickBackend(options: Record<string, string>, backends: readonly AnyBackend[]): AnyBackend {
-  if (backends.length === 0) throw new SharemountError('INTERNAL', 'this driver has no backend');
-  if (backends.length === 1) return backends[0]!;
-  const name = options[shimOptionKeys.backend];
-  delete options[shimOptionKeys.backend];
-  const names = backends.map((b) => b.name).join(', ');
-  if (name === undefined) throw invalidArgument('options.backend', `is required: this driver serves ${names}`);
-  const backend = backends.find((b) => b.name === name);
-  if (!backend) throw invalidArgument('options.backend', `must be one of ${names}`);
-  return backend;
 }
