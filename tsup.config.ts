@@ -8,6 +8,7 @@ export default defineConfig({
     'backends/nfs': 'src/backends/nfs.ts',
     'backends/lvm': 'src/backends/lvm.ts',
     'flexvolume/index': 'src/flexvolume/index.ts',
+    'csi/index': 'src/csi/index.ts',
     'testing/index': 'src/testing/index.ts',
   },
   format: ['esm', 'cjs'],
@@ -17,4 +18,6 @@ export default defineConfig({
   target: 'node22',
   platform: 'node',
   splitting: true,
+  // import.meta.url in the CommonJS output (the CSI shim finds its proto from it).
+  shims: true,
 });

@@ -1,7 +1,7 @@
 // Loads every subpath of package.json's "exports" both ways (import and require), as a user's
 // code would after `npm install sharemount`, and checks each one exports what its docs promise.
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const require = createRequire(import.meta.url);
@@ -11,6 +11,7 @@ const expected = {
   './backends/nfs': ['nfsBackend'],
   './backends/lvm': ['lvmBackend'],
   './flexvolume': [],
+  './csi': ['createCsiPlugin', 'runCsiPlugin', 'csiProtoPath', 'loadCsiServices'],
   './testing': ['testBackend', 'createSandbox'],
 };
 let failures = 0;
@@ -22,6 +23,15 @@ for (const [subpath, target] of Object.entries(pkg.exports)) {
     for (const [kind, mod] of [['import', esm], ['require', cjs]]) {
       if (typeof mod[name] !== 'function') {
         console.error(`check-package: ${subpath} (${kind}) does not export ${name}`);
+        failures++;
+      }
+    }
+  }
+  // The CSI shim reads the shipped proto at run time: each build must find it.
+  if (subpath === './csi') {
+    for (const [kind, mod] of [['import', esm], ['require', cjs]]) {
+      if (!existsSync(mod.csiProtoPath())) {
+        console.error(`check-package: ${subpath} (${kind}) does not find proto/csi.proto`);
         failures++;
       }
     }

@@ -31,6 +31,7 @@ export {
   minLength,
   minimum,
   NEVER,
+  nullable,
   number,
   object,
   optional,

@@ -1,0 +1,8 @@
+/**
+ * sharemount/csi: a CSI node plugin from the core and a set of backends, served over gRPC on a
+ * unix socket. See docs/csi.md. gRPC (@grpc/grpc-js, @grpc/proto-loader) is an optional peer
+ * dependency: only this entry point loads it.
+ */
+export { createCsiPlugin, runCsiPlugin, type CsiPlugin } from './plugin.js';
+export { defaultRoot, socketPathOf, type CsiPluginOptions } from './plugin-options.js';
+export { csiProtoPath, loadCsiServices, type CsiServices } from './proto.js';

@@ -1,0 +1,117 @@
+import { SharemountError, isSharemountError } from '../errors.js';
+import { mountAt, readMountInfoText } from '../mountinfo.js';
+import { canonicalTarget } from '../target.js';
+import { pickBackend, volumeOf } from '../volume-parameters.js';
+import { volumeStats } from '../volume-stats.js';
+import { checkCapability, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
+import { bindStaged, unbindTarget } from './staged-bind.js';
+import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
+
+const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const;
+
+/**
+ * The Node service (DESIGN.md, "How the two protocol shims use the core"):
+ * - NodeStageVolume publishes `share/subPath` onto the staging path: the reference is the
+ *   staging path, so every PV that is a sub-directory of one export shares one mount of it;
+ * - NodePublishVolume bind-mounts the staging path onto the pod's target (`ro` when asked);
+ * - NodeUnpublishVolume unmounts the target and removes it;
+ * - NodeUnstageVolume unpublishes the staging path: the share's last one unmounts the share.
+ * Calls for one volume run one at a time (VolumeQueue); every input is checked before anything
+ * is touched.
+ */
+export function nodeService({ options, manager, queue, logger }: ServiceContext) {
+  const timeouts = manager.timeouts;
+  return {
+    async NodeStageVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(stageRequest, raw);
+      const capability = checkCapability(request.volume_capability);
+      const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
+      const context = { ...request.volume_context };
+      const backend = pickBackend(context, options.backends, 'volume_context');
+      const input = options.toParameters ? options.toParameters(context, request.secrets, backend) : context;
+      const { volume } = volumeOf(backend, input, 'volume_context');
+      return queue.run(request.volume_id, call.deadline, async () => {
+        // The capability's mount flags (a PV's mountOptions) are the share's mount options.
+        const shareOptions = [...(volume.options ?? []), ...capability.mountFlags];
+        const readOnly = volume.readOnly === true || capability.readerOnly;
+        const publication = await manager.publish({ ...volume, options: shareOptions, readOnly, target: staging, strategy: 'bind' }).catch((error: unknown) => {
+          throw renameTargetField(error, 'staging_target_path');
+        });
+        logger.info({ volumeId: request.volume_id, staging, share: publication.shareKey, subPath: publication.subPath, readOnly }, 'staged');
+        return {};
+      });
+    },
+
+    async NodeUnstageVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(unstageRequest, raw);
+      const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
+      return queue.run(request.volume_id, call.deadline, async () => {
+        // kubelet made the staging directory and removes it itself.
+        const result = await manager.unpublish(staging, { removeTarget: false }).catch((error: unknown) => {
+          throw renameTargetField(error, 'staging_target_path');
+        });
+        logger.info({ volumeId: request.volume_id, staging, ...result }, 'unstaged');
+        return {};
+      });
+    },
+
+    async NodePublishVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(publishRequest, raw);
+      const capability = checkCapability(request.volume_capability);
+      const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
+      const target = await checkedPath(manager, request.target_path, 'target_path');
+      const readOnly = request.readonly || capability.readerOnly;
+      return queue.run(request.volume_id, call.deadline, async () => {
+        if ((await manager.shareKeyAt(staging)) === undefined) {
+          throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
+        }
+        const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs);
+        logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');
+        return {};
+      });
+    },
+
+    async NodeUnpublishVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(unpublishRequest, raw);
+      const target = await checkedPath(manager, request.target_path, 'target_path');
+      return queue.run(request.volume_id, call.deadline, async () => {
+        const { unmounted } = await unbindTarget(target, timeouts.commandMs, logger);
+        logger.info({ volumeId: request.volume_id, target, unmounted }, 'unpublished');
+        return {};
+      });
+    },
+
+    async NodeGetVolumeStats(raw: unknown) {
+      const request = parseRequest(statsRequest, raw);
+      const path = request.volume_path.startsWith('/') ? canonicalTarget(request.volume_path) : undefined;
+      // The mount table, not the path itself, says whether a volume is there: a hung mount
+      // would block a lookup of it.
+      if (path === undefined || mountAt(readMountInfoText(), path) === undefined) {
+        throw new SharemountError('NOT_FOUND', `volume_path: no volume is staged or published at ${request.volume_path}`, { field: 'volume_path' });
+      }
+      try {
+        const stats = await volumeStats(path, timeouts.fsMs);
+        return {
+          usage: [
+            { unit: 'BYTES', total: stats.totalBytes, used: stats.usedBytes, available: stats.availableBytes },
+            { unit: 'INODES', total: stats.totalInodes, used: stats.usedInodes, available: stats.freeInodes },
+          ],
+          volume_condition: { abnormal: false, message: 'the volume answers' },
+        };
+      } catch (error) {
+        // A broken or hung mount is the condition the CO asks about, not a failed call.
+        if (!isSharemountError(error, 'BROKEN_MOUNT') && !isSharemountError(error, 'TIMEOUT')) throw error;
+        return { usage: [], volume_condition: { abnormal: true, message: error.message } };
+      }
+    },
+
+    async NodeGetCapabilities() {
+      return { capabilities: nodeCapabilities.map((type) => ({ rpc: { type } })) };
+    },
+
+    async NodeGetInfo() {
+      const { nodeId, maxVolumesPerNode, topology } = options;
+      return { node_id: nodeId, max_volumes_per_node: maxVolumesPerNode ?? 0, accessible_topology: topology === undefined ? null : { segments: topology } };
+    },
+  };
+}

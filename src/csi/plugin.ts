@@ -1,0 +1,77 @@
+import { rm } from 'node:fs/promises';
+import { Server } from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { redactedPaths, type Logger } from '../logger.js';
+import { MountManager } from '../mount-manager.js';
+import { listenOnSocket } from './endpoint.js';
+import { toGrpcHandlers } from './grpc-handlers.js';
+import { controllerService, identityService } from './identity-service.js';
+import { nodeService } from './node-service.js';
+import { checkPluginOptions, defaultRoot, socketPathOf, type CsiPluginOptions } from './plugin-options.js';
+import { loadCsiServices } from './proto.js';
+import type { ServiceContext } from './service-context.js';
+import { VolumeQueue } from './volume-queue.js';
+
+/** A CSI plugin process: `start` serves the CO on the endpoint, `stop` lets calls finish and closes. */
+export interface CsiPlugin {
+  /** The unix socket the plugin listens on. */
+  readonly socketPath: string;
+  readonly manager: MountManager;
+  /** Reconciles every share under the root (a crash of the previous process), then listens. */
+  start(): Promise<void>;
+  /** Stops taking calls, waits up to `graceMs` (default 10 s) for running ones, removes the socket. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const defaultQueueLimit = 16;
+
+/** Turns the core and a set of backends into a CSI node plugin (docs/csi.md). */
+export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
+  const options = checkPluginOptions(input);
+  const logger = options.logger ?? stderrLogger();
+  const manager = new MountManager({ root: options.root ?? defaultRoot, backends: options.backends, logger, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
+  const socketPath = socketPathOf(options.endpoint);
+  const context: ServiceContext = { options, manager, logger, queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit) };
+  const server = new Server();
+
+  return {
+    socketPath,
+    manager,
+    async start() {
+      const services = await loadCsiServices();
+      server.addService(services.Identity.service, toGrpcHandlers(identityService(context), logger));
+      server.addService(services.Controller.service, toGrpcHandlers(controllerService(), logger));
+      server.addService(services.Node.service, toGrpcHandlers(nodeService(context), logger));
+      // No process ran while the last one was down: repair what its crash left before serving.
+      const report = await manager.reconcile();
+      logger.info({ ...report }, 'reconciled the state root');
+      await listenOnSocket(server, socketPath);
+      logger.info({ endpoint: socketPath, name: options.name, nodeId: options.nodeId }, 'serving CSI');
+    },
+    async stop(graceMs = 10_000) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await rm(socketPath, { force: true });
+    },
+  };
+}
+
+/** Starts the plugin and stops it on SIGTERM or SIGINT: the one call a driver's entry file needs. */
+export async function runCsiPlugin(options: CsiPluginOptions): Promise<CsiPlugin> {
+  const plugin = createCsiPlugin(options);
+  await plugin.start();
+  const stop = () => void plugin.stop().finally(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return plugin;
+}
+
+/** JSON lines on stderr (the container's log), with secrets redacted should a hook log one. */
+function stderrLogger(): Logger {
+  return pino({ base: null, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: redactedPaths, censor: '[Redacted]' } }, pino.destination({ fd: 2, sync: true }));
+}

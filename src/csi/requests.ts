@@ -1,0 +1,70 @@
+import * as z from '../zod.js';
+import { fromZodError, invalidArgument } from '../errors.js';
+
+/*
+ * The requests of the Node service as the shim reads them. gRPC hands every field over (absent
+ * scalars as "", absent messages as null), so "required" means non-empty here, and each failure
+ * names the spec's own field (`volume_capability.access_mode`).
+ */
+
+const required = z.string().check(z.minLength(1, 'is required'));
+// The spec's bound on identifiers such as volume_id and node_id.
+const id = z.string().check(z.minLength(1, 'is required'), z.refine((value: string) => Buffer.byteLength(value) <= 128, 'must be at most 128 bytes'));
+const stringMap = z._default(z.record(z.string(), z.string()), {});
+
+const capability = z.looseObject({
+  access_type: z.optional(z.string()),
+  mount: z.optional(z.nullable(z.looseObject({ fs_type: z._default(z.string(), ''), mount_flags: z._default(z.array(z.string()), []), volume_mount_group: z._default(z.string(), '') }))),
+  access_mode: z.optional(z.nullable(z.looseObject({ mode: z._default(z.string(), 'UNKNOWN') }))),
+});
+
+export const stageRequest = z.looseObject({
+  volume_id: id,
+  staging_target_path: required,
+  volume_capability: z._default(z.nullable(capability), null),
+  volume_context: stringMap,
+  secrets: stringMap,
+});
+
+export const unstageRequest = z.looseObject({ volume_id: id, staging_target_path: required });
+
+export const publishRequest = z.looseObject({
+  volume_id: id,
+  staging_target_path: z.string().check(z.minLength(1, 'is required: this plugin stages its volumes (STAGE_UNSTAGE_VOLUME)')),
+  target_path: required,
+  volume_capability: z._default(z.nullable(capability), null),
+  readonly: z._default(z.boolean(), false),
+});
+
+export const unpublishRequest = z.looseObject({ volume_id: id, target_path: required });
+
+export const statsRequest = z.looseObject({ volume_id: id, volume_path: required });
+
+/** Parses a request, or throws INVALID_ARGUMENT naming the first bad field. */
+export function parseRequest<T>(schema: z.ZodMiniType<T>, request: unknown): T {
+  const parsed = schema.safeParse(request ?? {});
+  if (!parsed.success) throw fromZodError(parsed.error);
+  return parsed.data;
+}
+
+export type AccessMode = 'SINGLE_NODE_WRITER' | 'SINGLE_NODE_READER_ONLY' | 'MULTI_NODE_READER_ONLY' | 'MULTI_NODE_SINGLE_WRITER' | 'MULTI_NODE_MULTI_WRITER' | 'SINGLE_NODE_SINGLE_WRITER' | 'SINGLE_NODE_MULTI_WRITER';
+
+const accessModes: readonly AccessMode[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
+
+/** A mount capability, checked: sharemount publishes filesystems, never raw block devices. */
+export interface MountCapability {
+  mountFlags: string[];
+  mode: AccessMode;
+  /** Whether the access mode allows no writer at all. */
+  readerOnly: boolean;
+}
+
+export function checkCapability(value: z.infer<typeof capability> | null, field = 'volume_capability'): MountCapability {
+  if (value === null) throw invalidArgument(field, 'is required');
+  if (value.access_type === 'block') throw invalidArgument(`${field}.block`, 'block volumes are not supported: sharemount publishes filesystems (use a mount capability)');
+  if (value.access_type !== 'mount' || !value.mount) throw invalidArgument(field, 'must have a mount access type');
+  const mode = value.access_mode?.mode;
+  if (mode === undefined || mode === 'UNKNOWN') throw invalidArgument(`${field}.access_mode`, 'is required');
+  if (!accessModes.includes(mode as AccessMode)) throw invalidArgument(`${field}.access_mode.mode`, `must be one of ${accessModes.join(', ')}`);
+  return { mountFlags: value.mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
+}

@@ -1,0 +1,34 @@
+import { SharemountError, isSharemountError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { MountManager } from '../mount-manager.js';
+import { canonicalTarget, checkTargetShape } from '../target.js';
+import type { CsiPluginOptions } from './plugin-options.js';
+import type { VolumeQueue } from './volume-queue.js';
+
+/** What every service's calls share. */
+export interface ServiceContext {
+  options: CsiPluginOptions;
+  manager: MountManager;
+  queue: VolumeQueue;
+  logger: Logger;
+}
+
+/** What a call gets besides its request: when the CO stops waiting for it (ms since the epoch; Infinity for never). */
+export interface CallInfo {
+  deadline: number;
+}
+
+/** A path of a request, checked like a publication target and canonical (its parent's symlinks resolved). */
+export async function checkedPath(manager: MountManager, path: string, field: string): Promise<string> {
+  const root = await manager.root();
+  return checkTargetShape(canonicalTarget(checkTargetShape(path, root, field)), root, field);
+}
+
+/**
+ * The core names the path a publication is made at `target`; a CSI call names it by its own
+ * field (`staging_target_path`), and so do the errors it answers with.
+ */
+export function renameTargetField(error: unknown, field: string): unknown {
+  if (!isSharemountError(error) || error.field !== 'target') return error;
+  return new SharemountError(error.code, error.message.replace(/^target\b/, field), { field, cause: error, details: error.details });
+}

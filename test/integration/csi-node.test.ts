@@ -1,0 +1,225 @@
+/**
+ * The CSI shim on real mounts, called as kubelet calls it: real gRPC over the plugin's unix
+ * socket. Two PVs that are sub-directories of one source share one mount of it; every call is
+ * idempotent; bad input answers the status the spec asks for, naming the field, with nothing
+ * mounted; secrets never reach the log.
+ */
+import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bindBackend } from '../../src/backends/bind.js';
+import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
+import type { Logger } from '../../src/logger.js';
+import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
+
+const skip = skipUnlessReady();
+
+/** A logger that keeps every line, to look for secrets in. */
+function recordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const record = (level: string) => (fields: Record<string, unknown>, message: string) => void lines.push(JSON.stringify({ level, message, ...fields }));
+  return { lines, debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+}
+
+describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
+  let sandbox: Sandbox;
+  let plugin: CsiPlugin;
+  let client: CsiClient;
+  const logger = recordingLogger();
+  let socketPath: string;
+
+  const staging = (pv: string) => join(sandbox.dir, 'kubelet', 'plugins', 'kubernetes.io', 'csi', 'sharemount.example.com', pv, 'globalmount');
+  const target = (pod: string, pv: string) => join(sandbox.pods, pod, 'volumes', 'kubernetes.io~csi', pv, 'mount');
+  // kubelet makes the staging directory and the target's parent before it calls.
+  const kubeletDirs = async (pv: string, pod?: string) => {
+    await mkdir(staging(pv), { recursive: true });
+    if (pod !== undefined) await mkdir(join(target(pod, pv), '..'), { recursive: true });
+  };
+  const context = (subPath: string, extra: Record<string, string> = {}) => ({ path: sandbox.source, subPath, ...extra });
+  const stage = (pv: string, subPath: string, extra: Record<string, unknown> = {}) =>
+    client.node.NodeStageVolume({ volume_id: pv, staging_target_path: staging(pv), volume_capability: mountCapability(), volume_context: context(subPath), ...extra });
+  const publish = (pv: string, pod: string, extra: Record<string, unknown> = {}) =>
+    client.node.NodePublishVolume({ volume_id: pv, staging_target_path: staging(pv), target_path: target(pod, pv), volume_capability: mountCapability(), ...extra });
+  const shareMounts = async () => (await mountsUnder(sandbox.root)).filter((m) => m.mountPoint.endsWith('/mnt'));
+  const failsWith = async (call: Promise<unknown>, code: status, text: string) => {
+    const error = await call.then(
+      () => undefined,
+      (e: { code: status; details: string }) => e,
+    );
+    expect(error, `expected ${status[code]} (${text})`).toBeDefined();
+    expect(status[error!.code]).toBe(status[code]);
+    expect(error!.details).toContain(text);
+  };
+
+  beforeAll(async () => {
+    sandbox = await createSandbox('sharemount-csi-');
+    await seedSourceTree(sandbox.source, 4);
+    socketPath = join(sandbox.dir, 'csi.sock');
+    plugin = createCsiPlugin({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socketPath}`, backends: [bindBackend()], root: sandbox.root, logger });
+    await plugin.start();
+    client = await csiClient(socketPath);
+  });
+
+  afterEach(async () => {
+    expect(logger.lines.join('\n')).not.toContain('hunter2');
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await plugin?.stop();
+    await unmountEverythingUnder(sandbox.dir);
+    await sandbox?.cleanup();
+  });
+
+  it('answers the Identity calls and the capability calls, and listens on a socket only its owner can use', async () => {
+    expect(await client.identity.GetPluginInfo({})).toMatchObject({ name: 'sharemount.example.com', vendor_version: '0.1.0' });
+    expect((await client.identity.GetPluginCapabilities({})).capabilities).toEqual([]);
+    expect(await client.identity.Probe({})).toMatchObject({ ready: { value: true } });
+    expect((await client.controller.ControllerGetCapabilities({})).capabilities).toEqual([]);
+    const node = await client.node.NodeGetCapabilities({});
+    expect(node.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type).sort()).toEqual(['GET_VOLUME_STATS', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION']);
+    expect(await client.node.NodeGetInfo({})).toMatchObject({ node_id: 'node-1', max_volumes_per_node: 0 });
+    expect((await lstat(socketPath)).mode & 0o777).toBe(0o600);
+  });
+
+  it('answers UNIMPLEMENTED for the calls a node-only plugin does not serve', async () => {
+    await failsWith(client.raw('/csi.v1.Controller/CreateVolume'), status.UNIMPLEMENTED, '');
+    await failsWith(client.raw('/csi.v1.Node/NodeExpandVolume'), status.UNIMPLEMENTED, '');
+  });
+
+  it('two PVs on sub-directories of one source: one share mount, a bind mount per staging path and per pod, all gone after the last unstage', async () => {
+    await kubeletDirs('pv-a', 'pod-1');
+    await kubeletDirs('pv-b', 'pod-2');
+    await mkdir(join(target('pod-3', 'pv-a'), '..'), { recursive: true });
+    await stage('pv-a', 'd000', { secrets: { password: 'hunter2' } });
+    await stage('pv-b', 'd001');
+    expect(await shareMounts()).toHaveLength(1);
+
+    await publish('pv-a', 'pod-1');
+    await publish('pv-a', 'pod-3', { readonly: true });
+    await publish('pv-b', 'pod-2');
+    expect(await readFile(join(target('pod-1', 'pv-a'), 'data.txt'), 'utf8')).toBe('contents of d000\n');
+    expect(await readFile(join(target('pod-2', 'pv-b'), 'data.txt'), 'utf8')).toBe('contents of d001\n');
+    await writeFile(join(target('pod-1', 'pv-a'), 'written.txt'), 'ok');
+    expect(await readFile(join(sandbox.source, 'd000', 'written.txt'), 'utf8')).toBe('ok');
+    await expect(writeFile(join(target('pod-3', 'pv-a'), 'nope.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    expect(await mountsUnder(sandbox.pods)).toHaveLength(3);
+
+    const stats = await client.node.NodeGetVolumeStats({ volume_id: 'pv-a', volume_path: target('pod-1', 'pv-a') });
+    expect(stats.usage.map((u: { unit: string }) => u.unit)).toEqual(['BYTES', 'INODES']);
+    expect(stats.usage[0].total).toBeGreaterThan(0);
+    expect(stats.volume_condition).toEqual({ abnormal: false, message: 'the volume answers' });
+
+    for (const [pod, pv] of [['pod-1', 'pv-a'], ['pod-3', 'pv-a'], ['pod-2', 'pv-b']] as const) {
+      await client.node.NodeUnpublishVolume({ volume_id: pv, target_path: target(pod, pv) });
+      await expect(lstat(target(pod, pv))).rejects.toMatchObject({ code: 'ENOENT' });
+    }
+    expect(await mountsUnder(sandbox.pods)).toHaveLength(0);
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-a', staging_target_path: staging('pv-a') });
+    expect(await shareMounts()).toHaveLength(1); // pv-b still holds it
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-b', staging_target_path: staging('pv-b') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+    expect((await stat(staging('pv-a'))).isDirectory()).toBe(true); // kubelet's to remove
+  });
+
+  it('every call repeated succeeds again, and undoing what was never done succeeds', async () => {
+    await kubeletDirs('pv-r', 'pod-r');
+    await stage('pv-r', 'd002');
+    await stage('pv-r', 'd002');
+    await publish('pv-r', 'pod-r');
+    await publish('pv-r', 'pod-r');
+    expect(await mountsUnder(sandbox.pods)).toHaveLength(1);
+    for (let i = 0; i < 2; i++) await client.node.NodeUnpublishVolume({ volume_id: 'pv-r', target_path: target('pod-r', 'pv-r') });
+    for (let i = 0; i < 2; i++) await client.node.NodeUnstageVolume({ volume_id: 'pv-r', staging_target_path: staging('pv-r') });
+    await client.node.NodeUnpublishVolume({ volume_id: 'never', target_path: target('pod-never', 'never') });
+    await client.node.NodeUnstageVolume({ volume_id: 'never', staging_target_path: staging('never') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('overlapping calls for one volume run one at a time: 12 publishes of one target make one mount', async () => {
+    await kubeletDirs('pv-c', 'pod-c');
+    await stage('pv-c', 'd003');
+    await Promise.all(Array.from({ length: 12 }, () => publish('pv-c', 'pod-c')));
+    expect(await mountsUnder(sandbox.pods)).toHaveLength(1);
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-c', target_path: target('pod-c', 'pv-c') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-c', staging_target_path: staging('pv-c') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('a missing or bad field answers INVALID_ARGUMENT naming it, with nothing mounted', async () => {
+    await kubeletDirs('pv-x', 'pod-x');
+    const base = { volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability(), volume_context: context('d000'), secrets: { password: 'hunter2' } };
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_id: '' }), status.INVALID_ARGUMENT, 'volume_id: is required');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_id: 'x'.repeat(129) }), status.INVALID_ARGUMENT, 'volume_id: must be at most 128 bytes');
+    await failsWith(client.node.NodeStageVolume({ ...base, staging_target_path: '' }), status.INVALID_ARGUMENT, 'staging_target_path: is required');
+    await failsWith(client.node.NodeStageVolume({ ...base, staging_target_path: 'relative/path' }), status.INVALID_ARGUMENT, 'staging_target_path: must be an absolute path');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_capability: undefined }), status.INVALID_ARGUMENT, 'volume_capability: is required');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }), status.INVALID_ARGUMENT, 'volume_capability.block');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_capability: { mount: {} } }), status.INVALID_ARGUMENT, 'volume_capability.access_mode: is required');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_context: context('../..') }), status.INVALID_ARGUMENT, 'volume_context.subPath');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_context: context('d000', { pasword: 'hunter2' }) }), status.INVALID_ARGUMENT, 'volume_context.pasword');
+    await failsWith(client.node.NodeStageVolume({ ...base, volume_context: { subPath: 'd000' } }), status.INVALID_ARGUMENT, 'volume_context.path');
+    await failsWith(client.node.NodePublishVolume({ volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'target_path: is required');
+    await failsWith(client.node.NodePublishVolume({ volume_id: 'pv-x', target_path: target('pod-x', 'pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'staging_target_path: is required');
+    await failsWith(client.node.NodeUnpublishVolume({ volume_id: 'pv-x' }), status.INVALID_ARGUMENT, 'target_path: is required');
+    await failsWith(client.node.NodeUnstageVolume({ staging_target_path: staging('pv-x') }), status.INVALID_ARGUMENT, 'volume_id: is required');
+    await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-x' }), status.INVALID_ARGUMENT, 'volume_path: is required');
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('state the call does not fit answers FAILED_PRECONDITION, ALREADY_EXISTS or NOT_FOUND', async () => {
+    await kubeletDirs('pv-s', 'pod-s');
+    await failsWith(publish('pv-s', 'pod-s'), status.FAILED_PRECONDITION, 'is not staged');
+    await stage('pv-s', 'd001');
+    await failsWith(stage('pv-s', 'd002'), status.ALREADY_EXISTS, 'staging_target_path');
+    await publish('pv-s', 'pod-s', { readonly: true });
+    await failsWith(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'published read-only');
+    await failsWith(client.node.NodePublishVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s'), target_path: join(sandbox.dir, 'no', 'such', 'parent', 'mount'), volume_capability: mountCapability() }), status.NOT_FOUND, 'does not exist');
+    await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: join(sandbox.dir, 'not-a-volume') }), status.NOT_FOUND, 'no volume');
+    await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('a plugin started again on the same root finds its volumes staged, and a live socket is not taken over', async () => {
+    await kubeletDirs('pv-k', 'pod-k');
+    await stage('pv-k', 'd000');
+    const second = createCsiPlugin({ name: 'second.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: socketPath, backends: [bindBackend()], root: sandbox.root, logger });
+    await expect(second.start()).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringContaining('another process is listening') });
+
+    client.close();
+    await plugin.stop();
+    plugin = createCsiPlugin({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socketPath}`, backends: [bindBackend()], root: sandbox.root, logger });
+    await plugin.start();
+    client = await csiClient(socketPath);
+    await publish('pv-k', 'pod-k');
+    expect(await readFile(join(target('pod-k', 'pv-k'), 'data.txt'), 'utf8')).toBe('contents of d000\n');
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-k', target_path: target('pod-k', 'pv-k') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-k', staging_target_path: staging('pv-k') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('replaces a stale socket left by a dead plugin, and refuses to replace a file that is not a socket', async () => {
+    const stalePath = join(sandbox.dir, 'stale.sock');
+    // A process that bound the socket and died: the file stays, nothing answers on it.
+    await execa('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stalePath]);
+    expect((await lstat(stalePath)).isSocket()).toBe(true);
+    const options = { name: 'stale.example.com', vendorVersion: '1', nodeId: 'node-1', backends: [bindBackend()], root: sandbox.root, logger };
+    const onStale = createCsiPlugin({ ...options, endpoint: stalePath });
+    await onStale.start();
+    const staleClient = await csiClient(stalePath);
+    expect(await staleClient.identity.GetPluginInfo({})).toMatchObject({ name: 'stale.example.com' });
+    staleClient.close();
+    await onStale.stop();
+    await expect(lstat(stalePath)).rejects.toMatchObject({ code: 'ENOENT' });
+
+    await writeFile(join(sandbox.dir, 'not-a-socket'), 'data');
+    const onFile = createCsiPlugin({ ...options, endpoint: join(sandbox.dir, 'not-a-socket') });
+    await expect(onFile.start()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'endpoint' });
+    expect(await readFile(join(sandbox.dir, 'not-a-socket'), 'utf8')).toBe('data');
+  });
+});
