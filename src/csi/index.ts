@@ -4,5 +4,5 @@
  * dependency: only this entry point loads it.
  */
 export { createCsiPlugin, runCsiPlugin, type CsiPlugin } from './plugin.js';
-export { defaultRoot, socketPathOf, type CsiPluginOptions } from './plugin-options.js';
+export { defaultRoot, socketPathOf, type CsiPluginOptions, type StageInputs } from './plugin-options.js';
 export { csiProtoPath, loadCsiServices, type CsiServices } from './proto.js';

@@ -28,7 +28,7 @@ export function nodeService({ options, manager, queue, logger }: ServiceContext)
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
       const context = { ...request.volume_context };
       const backend = pickBackend(context, options.backends, 'volume_context');
-      const input = options.toParameters ? options.toParameters(context, request.secrets, backend) : context;
+      const input = options.toParameters ? options.toParameters(context, { secrets: request.secrets, fsType: capability.fsType }, backend) : context;
       const { volume } = volumeOf(backend, input, 'volume_context');
       return queue.run(request.volume_id, call.deadline, async () => {
         // The capability's mount flags (a PV's mountOptions) are the share's mount options.

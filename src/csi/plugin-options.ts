@@ -28,10 +28,19 @@ export interface CsiPluginOptions {
   /** Calls for one volume wait in line; this many waiting (default 16), a further one answers ABORTED. */
   maxQueuedPerVolume?: number;
   /**
-   * Maps a volume's context (minus the shim's `backend` key) and its node-stage secrets to the
-   * backend's parameters. Default: the context as it is; secrets go nowhere unless mapped here.
+   * Maps a volume's context (minus the shim's `backend` key) and what else NodeStageVolume
+   * brings to the backend's parameters. Default: the context as it is; secrets go nowhere
+   * unless mapped here.
    */
-  toParameters?(context: Readonly<Record<string, string>>, secrets: Readonly<Record<string, string>>, backend: AnyBackend): Record<string, unknown>;
+  toParameters?(context: Readonly<Record<string, string>>, stage: StageInputs, backend: AnyBackend): Record<string, unknown>;
+}
+
+/** What NodeStageVolume brings besides the volume context. */
+export interface StageInputs {
+  /** node_stage_secrets: pass them only as sensitive options (never logged, never in a path). */
+  secrets: Readonly<Record<string, string>>;
+  /** The capability's fs_type (a PV's `csi.fsType`); "" when not given. */
+  fsType: string;
 }
 
 export const defaultRoot = '/var/lib/sharemount';

@@ -53,6 +53,7 @@ const accessModes: readonly AccessMode[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_R
 
 /** A mount capability, checked: sharemount publishes filesystems, never raw block devices. */
 export interface MountCapability {
+  fsType: string;
   mountFlags: string[];
   mode: AccessMode;
   /** Whether the access mode allows no writer at all. */
@@ -66,5 +67,5 @@ export function checkCapability(value: z.infer<typeof capability> | null, field 
   const mode = value.access_mode?.mode;
   if (mode === undefined || mode === 'UNKNOWN') throw invalidArgument(`${field}.access_mode`, 'is required');
   if (!accessModes.includes(mode as AccessMode)) throw invalidArgument(`${field}.access_mode.mode`, `must be one of ${accessModes.join(', ')}`);
-  return { mountFlags: value.mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
+  return { fsType: value.mount.fs_type, mountFlags: value.mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
 }

@@ -1,0 +1,63 @@
+/**
+ * examples/csi-driver runs as its container runs it: a process started with the sidecars'
+ * flags, serving on its socket until SIGTERM, then gone with its socket removed.
+ */
+import { lstat, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { csiClient } from '../helpers/csi-client.js';
+import { createSandbox, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
+
+const skip = skipUnlessReady();
+const driver = 'examples/csi-driver/driver.ts';
+
+async function waitForSocket(path: string, timeoutMs: number): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    if (await lstat(path).then((s) => s.isSocket(), () => false)) return;
+  }
+  throw new Error(`no socket at ${path} after ${timeoutMs} ms`);
+}
+
+describe.skipIf(skip)('examples/csi-driver', () => {
+  let sandbox: Sandbox;
+  let running: { kill(signal: NodeJS.Signals): boolean } | undefined;
+  beforeAll(async () => {
+    sandbox = await createSandbox('sharemount-csi-example-');
+  });
+  afterAll(async () => {
+    running?.kill('SIGKILL'); // a failed test's driver; a passed test's has exited already
+    await sandbox?.cleanup();
+  });
+
+  it('serves nfs, lvm and bind volumes on its endpoint, and stops cleanly on SIGTERM', async () => {
+    const socket = join(sandbox.dir, 'csi', 'csi.sock');
+    await mkdir(join(sandbox.dir, 'csi'));
+    const child = execa('tsx', [driver, `--endpoint=unix://${socket}`, '--node-id=node-7', `--root=${sandbox.root}`], { reject: false });
+    running = child;
+    await waitForSocket(socket, 30_000);
+    const client = await csiClient(socket);
+    try {
+      expect(await client.identity.GetPluginInfo({})).toMatchObject({ name: 'sharemount.example.com', vendor_version: '0.1.0' });
+      expect(await client.node.NodeGetInfo({})).toMatchObject({ node_id: 'node-7' });
+      // Three backends: a volume must say which one it is.
+      await mkdir(join(sandbox.dir, 'staging'));
+      const error = await client.node
+        .NodeStageVolume({ volume_id: 'v', staging_target_path: join(sandbox.dir, 'staging'), volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, volume_context: { path: sandbox.source } })
+        .catch((e: { details: string }) => e);
+      expect((error as { details: string }).details).toBe('volume_context.backend: is required: this driver serves nfs, lvm, bind');
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+    await expect(lstat(socket)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses to start without a node id, naming the option', async () => {
+    const result = await execa('tsx', [driver, `--endpoint=unix://${join(sandbox.dir, 'x.sock')}`, `--root=${sandbox.root}`], { reject: false });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain('options.nodeId: is required');
+  });
+});
