@@ -31,7 +31,7 @@ export async function bindStaged(staging: string, target: string, readOnly: bool
     throw new SharemountError('FAILED_PRECONDITION', `staging_target_path: nothing is staged at ${staging}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
   }
   const copied = flagsOfMount(staged.mountOptions);
-  await prepareTargetDirectory(target);
+  // The mount table first: a lookup of a target that is a hung mount would block.
   const current = mountAt(table, target);
   if (current !== undefined) {
     if (current.device !== staged.device || current.root !== staged.root) {
@@ -45,6 +45,7 @@ export async function bindStaged(staging: string, target: string, readOnly: bool
     await remountReadOnly(target, timeoutMs, copied);
     return 'made-read-only';
   }
+  await prepareTargetDirectory(target);
   // util-linux makes `--bind -o ro` a bind then a remount that sets exactly the flags given:
   // the staged mount's own (nosuid, nodev...) are given again so the target keeps them.
   const options = readOnly ? withCopiedFlags(['ro'], copied) : [];
@@ -78,21 +79,23 @@ async function prepareTargetDirectory(target: string): Promise<void> {
  * point is removed only when empty: files there are someone's data, never deleted.
  */
 export async function unbindTarget(target: string, timeoutMs: number, logger: Logger): Promise<{ unmounted: boolean }> {
+  // The mount table first: a target on a broken or hung mount cannot be looked up (ENOTCONN,
+  // or a lookup that never returns), and must still be unmounted.
+  let mounted = false;
+  for (let layer = 0; layer < maxLayers && mountAt(readMountInfoText(), target) !== undefined; layer++) {
+    // A retry whose first attempt also got its mount made leaves two there: take them all off.
+    await unmountPublication(target, timeoutMs, logger);
+    mounted = true;
+  }
   let stats;
   try {
     stats = await lstat(target);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { unmounted: false };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { unmounted: mounted };
     throw error;
   }
   if (!stats.isDirectory()) {
     throw new SharemountError('FAILED_PRECONDITION', `target_path: ${target} is not a directory this plugin made (a ${stats.isSymbolicLink() ? 'symlink' : 'file'}); left alone`, { field: 'target_path' });
-  }
-  // A retry whose first attempt also got its mount made leaves two there: take them all off.
-  let mounted = false;
-  for (let layer = 0; layer < maxLayers && mountAt(readMountInfoText(), target) !== undefined; layer++) {
-    await unmountPublication(target, timeoutMs, logger);
-    mounted = true;
   }
   try {
     await rmdir(target);

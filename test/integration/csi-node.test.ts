@@ -181,6 +181,21 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: join(sandbox.dir, 'not-a-volume') }), status.NOT_FOUND, 'no volume');
     await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
+
+    // A bind whose `ro` step never ran (the plugin died between the two): the retry makes it read-only.
+    await mkdir(target('pod-s', 'pv-s'));
+    await execa('mount', ['--bind', staging('pv-s'), target('pod-s', 'pv-s')]);
+    await publish('pv-s', 'pod-s', { readonly: true });
+    await expect(writeFile(join(target('pod-s', 'pv-s'), 'nope.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
+
+    // Someone else's mount at the target: refused and left alone.
+    await mkdir(target('pod-s', 'pv-s'));
+    await execa('mount', ['--bind', join(sandbox.source, 'd003'), target('pod-s', 'pv-s')]);
+    await failsWith(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'a mount point of something other than this volume');
+    expect(await readFile(join(target('pod-s', 'pv-s'), 'data.txt'), 'utf8')).toBe('contents of d003\n');
+    await execa('umount', [target('pod-s', 'pv-s')]);
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
     await client.node.NodeUnstageVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s') });
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
