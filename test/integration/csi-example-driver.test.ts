@@ -2,15 +2,31 @@
  * examples/csi-driver runs as its container runs it: a process started with the sidecars'
  * flags, serving on its socket until SIGTERM, then gone with its socket removed.
  */
-import { lstat, mkdir } from 'node:fs/promises';
+import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csiClient } from '../helpers/csi-client.js';
-import { createSandbox, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();
-const driver = 'examples/csi-driver/driver.ts';
+// One process, as in its image (tsx's own CLI would run the driver in a child of its own, which
+// a SIGKILL of the parent leaves running).
+const runDriver = ['--import', 'tsx', 'examples/csi-driver/driver.ts'];
+
+/** Waits until the socket at `path` answers (a stale file there does not count). */
+async function waitForStartedAgain(path: string, timeoutMs: number): Promise<void> {
+  for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 50))) {
+    const answers = await new Promise<boolean>((resolve) => {
+      const socket = connect(path);
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (answers) return;
+  }
+  throw new Error(`nothing answers on ${path} after ${timeoutMs} ms`);
+}
 
 async function waitForSocket(path: string, timeoutMs: number): Promise<void> {
   for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 50))) {
@@ -33,7 +49,7 @@ describe.skipIf(skip)('examples/csi-driver', () => {
   it('serves nfs, lvm and bind volumes on its endpoint, and stops cleanly on SIGTERM', async () => {
     const socket = join(sandbox.dir, 'csi', 'csi.sock');
     await mkdir(join(sandbox.dir, 'csi'));
-    const child = execa('tsx', [driver, `--endpoint=unix://${socket}`, '--node-id=node-7', `--root=${sandbox.root}`], { reject: false });
+    const child = execa(process.execPath, [...runDriver, `--endpoint=unix://${socket}`, '--node-id=node-7', `--root=${sandbox.root}`], { reject: false });
     running = child;
     await waitForSocket(socket, 30_000);
     const client = await csiClient(socket);
@@ -55,8 +71,42 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     await expect(lstat(socket)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('killed with SIGKILL while a volume is staged: started again, it replaces the dead socket and the volume unstages cleanly', async () => {
+    const socket = join(sandbox.dir, 'killed.sock');
+    const staging = join(sandbox.dir, 'staging-killed');
+    await mkdir(staging);
+    await seedSourceTree(sandbox.source, 1);
+    const start = () => {
+      const child = execa(process.execPath, [...runDriver, `--endpoint=${socket}`, '--node-id=node-7', `--root=${sandbox.root}`], { reject: false });
+      running = child;
+      return child;
+    };
+    const request = { volume_id: 'v', staging_target_path: staging };
+    const first = start();
+    await waitForSocket(socket, 30_000);
+    let client = await csiClient(socket);
+    await client.node.NodeStageVolume({ ...request, volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, volume_context: { backend: 'bind', path: sandbox.source, subPath: 'd000' } });
+    client.close();
+    first.kill('SIGKILL');
+    await first;
+    expect((await lstat(socket)).isSocket()).toBe(true); // a dead plugin's socket stays behind
+
+    const second = start();
+    await waitForStartedAgain(socket, 30_000);
+    client = await csiClient(socket);
+    try {
+      expect(await readFile(join(staging, 'data.txt'), 'utf8')).toBe('contents of d000\n');
+      await client.node.NodeUnstageVolume(request);
+    } finally {
+      client.close();
+    }
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+    second.kill('SIGTERM');
+    expect((await second).exitCode).toBe(0);
+  });
+
   it('refuses to start without a node id, naming the option', async () => {
-    const result = await execa('tsx', [driver, `--endpoint=unix://${join(sandbox.dir, 'x.sock')}`, `--root=${sandbox.root}`], { reject: false });
+    const result = await execa(process.execPath, [...runDriver, `--endpoint=unix://${join(sandbox.dir, 'x.sock')}`, `--root=${sandbox.root}`], { reject: false });
     expect(result.exitCode).not.toBe(0);
     expect(result.stderr).toContain('options.nodeId: is required');
   });

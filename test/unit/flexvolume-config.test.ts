@@ -1,13 +1,23 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/flexvolume/config.js';
 import { pluginDirOf } from '../../src/flexvolume/plugin-dir.js';
 
 const exe = '/usr/libexec/kubernetes/kubelet-plugins/volume/exec/example.com~nfs/nfs';
 const other = '/opt/plugins/example.com~nfs/nfs';
 const noFile = { SHAREMOUNT_CONFIG: '' };
+
+
+// Temp dirs of this file, removed when it is done.
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sharemount-config-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 describe('loadConfig', () => {
   it('defaults: /var/lib/sharemount, a log under /var/log/sharemount, 60 s', () => {
@@ -21,7 +31,7 @@ describe('loadConfig', () => {
   });
 
   it('environment over config file over the driver\'s defaults', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'sharemount-config-')), 'flexvolume.json');
+    const file = join(tempDir(), 'flexvolume.json');
     writeFileSync(file, JSON.stringify({ root: '/srv/state', log: 'off', timeoutMs: 5000 }));
     const defaults = { root: '/driver/root', timeoutMs: 9000, logLevel: 'debug' as const };
     expect(loadConfig({ SHAREMOUNT_CONFIG: file }, defaults, other, 'example.com/nfs')).toEqual({ root: '/srv/state', logFile: undefined, logLevel: 'debug', timeoutMs: 5000 });

@@ -1,9 +1,19 @@
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SharemountError, invalidArgument } from '../../src/errors.js';
 import { exitCodeOf, failure, failureFrom, notSupported, ReplyWriter, serialize, success } from '../../src/flexvolume/reply.js';
+
+
+// Temp dirs of this file, removed when it is done.
+const tempDirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sharemount-reply-'));
+  tempDirs.push(dir);
+  return dir;
+};
+afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 describe('replies', () => {
   it('Not supported is exactly {"status":"Not supported"}', () => {
@@ -31,7 +41,7 @@ describe('replies', () => {
 
 describe('ReplyWriter', () => {
   it('writes exactly one JSON document, whatever is sent after it', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'sharemount-reply-')), 'out');
+    const file = join(tempDir(), 'out');
     const fd = openSync(file, 'w');
     try {
       const writer = new ReplyWriter(fd);
@@ -53,7 +63,7 @@ describe('ReplyWriter', () => {
     ['an object with no known status', { status: 'OK' }, /an object with no known status/],
     ['a reply that cannot be serialized', { status: 'Success', volumeNewSize: 10n }, /cannot be written as JSON/],
   ])('turns a handler answering %s into one Failure document', (_name, answer, message) => {
-    const file = join(mkdtempSync(join(tmpdir(), 'sharemount-reply-')), 'out');
+    const file = join(tempDir(), 'out');
     const fd = openSync(file, 'w');
     let sent;
     try {
