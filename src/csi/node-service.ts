@@ -9,6 +9,22 @@ import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } fr
 
 const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const;
 
+// Mount flag names that carry a secret (`password=`, `credentials=`, `token=`...).
+const secretFlagName = /pass|secret|token|cred|key/i;
+
+/**
+ * The spec warns that mount flags may hold secrets. The share's plain options appear in its
+ * path under the state root and in its record; a flag whose name says it is a secret goes with
+ * the sensitive options instead, which are only ever passed to mount(8) (and HMAC'd into the
+ * share's identity).
+ */
+export function splitMountFlags(flags: readonly string[]): { plain: string[]; sensitive: string[] } {
+  const plain: string[] = [];
+  const sensitive: string[] = [];
+  for (const flag of flags) (secretFlagName.test(flag.split('=')[0] ?? '') ? sensitive : plain).push(flag);
+  return { plain, sensitive };
+}
+
 /**
  * The Node service (DESIGN.md, "How the two protocol shims use the core"):
  * - NodeStageVolume publishes `share/subPath` onto the staging path: the reference is the
@@ -32,9 +48,11 @@ export function nodeService({ options, manager, queue, logger }: ServiceContext)
       const { volume } = volumeOf(backend, input, 'volume_context');
       return queue.run(request.volume_id, call.deadline, async () => {
         // The capability's mount flags (a PV's mountOptions) are the share's mount options.
-        const shareOptions = [...(volume.options ?? []), ...capability.mountFlags];
+        const flags = splitMountFlags(capability.mountFlags);
+        const shareOptions = [...(volume.options ?? []), ...flags.plain];
+        const sensitiveOptions = [...(volume.sensitiveOptions ?? []), ...flags.sensitive];
         const readOnly = volume.readOnly === true || capability.readerOnly;
-        const publication = await manager.publish({ ...volume, options: shareOptions, readOnly, target: staging, strategy: 'bind' }).catch((error: unknown) => {
+        const publication = await manager.publish({ ...volume, options: shareOptions, sensitiveOptions, readOnly, target: staging, strategy: 'bind' }).catch((error: unknown) => {
           throw renameTargetField(error, 'staging_target_path');
         });
         logger.info({ volumeId: request.volume_id, staging, share: publication.shareKey, subPath: publication.subPath, readOnly }, 'staged');
