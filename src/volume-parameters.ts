@@ -11,15 +11,15 @@ import type { AnyBackend, VolumeSpec } from './backend.js';
 export const backendKey = 'backend';
 
 /**
- * The backend a volume asks for. With one backend it is that one; with several the volume
- * names one in `backend` (`field` is where the caller's parameters are, for the error), and the
- * key is taken out of `parameters`.
+ * The backend a volume asks for, named in `backend` (`field` is where the caller's parameters
+ * are, for the error); the key is taken out of `parameters`. With one backend the key may be
+ * left out, and when given must name it.
  */
 export function pickBackend(parameters: Record<string, string>, backends: readonly AnyBackend[], field: string): AnyBackend {
   if (backends.length === 0) throw new SharemountError('INTERNAL', 'this driver has no backend');
-  if (backends.length === 1) return backends[0]!;
   const name = parameters[backendKey];
   delete parameters[backendKey];
+  if (backends.length === 1 && name === undefined) return backends[0]!;
   const names = backends.map((b) => b.name).join(', ');
   if (name === undefined) throw invalidArgument(`${field}.${backendKey}`, `is required: this driver serves ${names}`);
   const backend = backends.find((b) => b.name === name);

@@ -29,4 +29,8 @@ await runCsiPlugin({
   backends: [nfsBackend(), lvmBackend(), bindBackend()],
   // An LVM PV's filesystem may come from its `csi.fsType` (kubelet's fs_type) as well.
   toParameters: (context, { fsType }, backend) => (backend.name === 'lvm' && fsType !== '' && context.fsType === undefined ? { ...context, fsType } : context),
+}).catch((error: unknown) => {
+  // A bad flag or a socket in use: one line that says which, for the container's log.
+  console.error(`sharemount-csi: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
 });

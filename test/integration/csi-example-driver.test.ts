@@ -108,6 +108,6 @@ describe.skipIf(skip)('examples/csi-driver', () => {
   it('refuses to start without a node id, naming the option', async () => {
     const result = await execa(process.execPath, [...runDriver, `--endpoint=unix://${join(sandbox.dir, 'x.sock')}`, `--root=${sandbox.root}`], { reject: false });
     expect(result.exitCode).not.toBe(0);
-    expect(result.stderr).toContain('options.nodeId: is required');
+    expect(result.stderr).toBe('sharemount-csi: options.nodeId: is required');
   });
 });
