@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 
 /** One part of docs/benchmarks.md, produced by a file in bench/sections/. */
@@ -39,4 +40,16 @@ export function table(header: readonly string[], rows: ReadonlyArray<readonly (s
 /** "met" or "NOT met" with the measured ratio, for a target line. */
 export function verdict(ok: boolean): string {
   return ok ? 'met' : '**NOT met**';
+}
+
+/** Runs a command to completion; throws when it exits non-zero. `env` is its whole environment (default: this process's). */
+export function spawnOk(command: string, args: readonly string[], env?: Record<string, string>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0]} exited ${code}: ${output.slice(0, 300)}`))));
+  });
 }

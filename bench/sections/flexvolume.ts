@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { readMountInfo } from '../../src/mountinfo.js';
 import { buildDriver } from '../../test/helpers/flexvolume-drivers.js';
 import { goJsonMarshal } from '../../test/helpers/kubelet.js';
-import { ms, summarize, table, verdict, type BenchSection } from '../lib.js';
+import { ms, spawnOk, summarize, table, verdict, type BenchSection } from '../lib.js';
 import { measureInterleaved, type OperationPair } from '../core/interleave.js';
 import { createWorkspace } from '../core/workspace.js';
 import { addUnrelatedMounts, unrelatedMountCount } from '../core/unrelated-mounts.js';
@@ -127,16 +126,4 @@ export async function run(): Promise<BenchSection> {
   } finally {
     await ws.dispose();
   }
-}
-
-/** Runs a command to completion; throws when it exits non-zero. */
-function spawnOk(command: string, args: readonly string[], env: Record<string, string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0]} exited ${code}: ${output.slice(0, 300)}`))));
-  });
 }
