@@ -102,8 +102,17 @@ export interface Backend<S extends Source = Source, P = unknown> {
   /** Turns validated parameters into what to publish. */
   toVolume?(parameters: P): VolumeSpec<S>;
   createVolume?(request: CreateVolumeRequest<P>): Promise<ProvisionedVolume>;
-  /** Deletes (or retains, archives) the volume's data as its policy says; refuses while mounted. */
-  deleteVolume?(volumeId: string, parameters: P): Promise<void>;
+  /**
+   * Deletes (or retains, archives) the volume's data as its policy says; refuses while mounted.
+   * A volume that does not exist (any more) is a success. Without `parameters` (CSI's
+   * DeleteVolume brings only the id) the backend finds what it needs from the id and its own
+   * options.
+   */
+  deleteVolume?(volumeId: string, parameters?: P): Promise<void>;
+  /** A provisioned volume by id, or undefined when there is none (an id that does not parse included). */
+  describeVolume?(volumeId: string): Promise<{ capacityBytes?: number; context: Record<string, string> } | undefined>;
+  /** Its volumes live on one node (a host directory, a logical volume): CSI gives them the node's topology. */
+  readonly nodeLocal?: boolean;
   /** Grows the volume (and its filesystem when mounted); returns the new size. */
   expandVolume?(volumeId: string, capacityBytes: number, parameters: P): Promise<{ capacityBytes: number }>;
   /** Free bytes where new volumes of these parameters would go. */

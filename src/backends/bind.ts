@@ -6,7 +6,11 @@ import { flagsOfMountId, withCopiedFlags } from '../mount-flags.js';
 import { mountIdOf } from '../mount-point.js';
 import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
-import type { Backend, VolumeSpec } from '../backend.js';
+import type { Backend, CreateVolumeRequest, VolumeSpec } from '../backend.js';
+import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
+
+export type { BindProvisioningOptions } from './bind/provisioning.js';
+export { directoryOf } from './bind/provisioning.js';
 import type { OptionList } from '../options.js';
 
 /** A host directory as the source: `{ backend: 'bind', path: '/srv/data' }`. */
@@ -51,12 +55,19 @@ const parametersSchema = z.strictObject({
 // A bind mount takes only the per-mount flags; anything else would be silently ignored by the kernel.
 const allowedOptions = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'noatime', 'atime', 'relatime', 'nodiratime', 'strictatime', 'nosymfollow']);
 
+export interface BindBackendOptions {
+  /** Enables createVolume and deleteVolume: volumes as sub-directories of one host directory (node-local). */
+  provisioning?: BindProvisioningOptions;
+}
+
 /**
  * The bind backend: a directory of the host mounted once (a bind mount) as a share, so that
  * consumers of its sub-directories share one mount, and the share's options (`ro`, `nosuid`...)
- * apply to all of them.
+ * apply to all of them. With `provisioning`, it also creates and deletes volumes as
+ * sub-directories of one host directory.
  */
-export function bindBackend() {
+export function bindBackend(options: BindBackendOptions = {}) {
+  const provisioner = options.provisioning === undefined ? undefined : new BindProvisioner(options.provisioning);
   return {
     name: 'bind',
     sourceSchema,
@@ -84,5 +95,15 @@ export function bindBackend() {
         ...(parameters.createMode === undefined ? {} : { createMode: Number.parseInt(parameters.createMode, 8) }),
       };
     },
+    // A host directory is on one node only.
+    nodeLocal: true,
+    ...(provisioner
+      ? {
+          createVolume: (request: CreateVolumeRequest<z.infer<typeof parametersSchema>>) => provisioner.createVolume(request),
+          deleteVolume: (volumeId: string) => provisioner.deleteVolume(volumeId),
+          describeVolume: (volumeId: string) => provisioner.describeVolume(volumeId),
+          capacity: async () => ({ availableBytes: await provisioner.availableBytes(10_000) }),
+        }
+      : {}),
   } satisfies Backend<BindSource, z.infer<typeof parametersSchema>>;
 }

@@ -96,6 +96,8 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       return { source, options: params.mountOptions };
     },
 
+    // A logical volume is on one node's disks.
+    nodeLocal: true,
     // Parameters may come raw (flat strings) or parsed; each method validates them again. The
     // volume id `<vg>/<lv>` is enough to delete or expand, so parameters are optional there.
     createVolume: (request: CreateVolumeRequest<LvmParametersInput>) => createVolume(provisioner, request),

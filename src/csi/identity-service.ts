@@ -1,29 +1,25 @@
+import { provisioningBackends } from './controller-service.js';
 import type { ServiceContext } from './service-context.js';
 
 /** The Identity service: who the plugin is, what it offers, whether it is ready. */
-export function identityService({ options, manager }: ServiceContext) {
+export function identityService({ options, manager, topology }: ServiceContext) {
+  const services = [
+    // A Controller service worth the name creates volumes; without a provisioning backend the
+    // plugin serves nodes only (volumes are provisioned statically).
+    ...(provisioningBackends(options.backends).length > 0 ? ['CONTROLLER_SERVICE'] : []),
+    ...(topology === undefined ? [] : ['VOLUME_ACCESSIBILITY_CONSTRAINTS']),
+  ];
   return {
     async GetPluginInfo() {
       return { name: options.name, vendor_version: options.vendorVersion, manifest: {} };
     },
     async GetPluginCapabilities() {
-      // No CONTROLLER_SERVICE: this plugin serves nodes only (volumes are provisioned statically).
-      const capabilities = options.topology === undefined ? [] : [{ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } }];
-      return { capabilities };
+      return { capabilities: services.map((type) => ({ service: { type } })) };
     },
     async Probe() {
       // Ready once the state root is usable (made, its key read); a root that cannot be is an error.
       await manager.root();
       return { ready: { value: true } };
-    },
-  };
-}
-
-/** The Controller service of a node-only plugin: the capability list, empty, as the spec asks. */
-export function controllerService() {
-  return {
-    async ControllerGetCapabilities() {
-      return { capabilities: [] };
     },
   };
 }

@@ -35,7 +35,7 @@ export function splitMountFlags(flags: readonly string[]): { plain: string[]; se
  * Calls for one volume run one at a time (VolumeQueue); every input is checked before anything
  * is touched.
  */
-export function nodeService({ options, manager, queue, logger }: ServiceContext) {
+export function nodeService({ options, manager, queue, logger, topology }: ServiceContext) {
   const timeouts = manager.timeouts;
   return {
     async NodeStageVolume(raw: unknown, call: CallInfo) {
@@ -128,7 +128,7 @@ export function nodeService({ options, manager, queue, logger }: ServiceContext)
     },
 
     async NodeGetInfo() {
-      const { nodeId, maxVolumesPerNode, topology } = options;
+      const { nodeId, maxVolumesPerNode } = options;
       return { node_id: nodeId, max_volumes_per_node: maxVolumesPerNode ?? 0, accessible_topology: topology === undefined ? null : { segments: topology } };
     },
   };

@@ -5,7 +5,8 @@ import { redactedPaths, type Logger } from '../logger.js';
 import { MountManager } from '../mount-manager.js';
 import { listenOnSocket } from './endpoint.js';
 import { toGrpcHandlers } from './grpc-handlers.js';
-import { controllerService, identityService } from './identity-service.js';
+import { controllerService, provisioningBackends } from './controller-service.js';
+import { identityService } from './identity-service.js';
 import { nodeService } from './node-service.js';
 import { checkPluginOptions, defaultRoot, socketPathOf, type CsiPluginOptions } from './plugin-options.js';
 import { loadCsiServices } from './proto.js';
@@ -31,7 +32,7 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   const logger = options.logger ?? stderrLogger();
   const manager = new MountManager({ root: options.root ?? defaultRoot, backends: options.backends, logger, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   const socketPath = socketPathOf(options.endpoint);
-  const context: ServiceContext = { options, manager, logger, queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit) };
+  const context: ServiceContext = { options, manager, logger, topology: topologyOf(options), queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit) };
   const server = new Server();
 
   return {
@@ -40,7 +41,7 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
     async start() {
       const services = await loadCsiServices();
       server.addService(services.Identity.service, toGrpcHandlers(identityService(context), logger));
-      server.addService(services.Controller.service, toGrpcHandlers(controllerService(), logger));
+      server.addService(services.Controller.service, toGrpcHandlers(controllerService(context), logger));
       server.addService(services.Node.service, toGrpcHandlers(nodeService(context), logger));
       // No process ran while the last one was down: repair what its crash left before serving.
       const report = await manager.reconcile();
@@ -69,6 +70,17 @@ export async function runCsiPlugin(options: CsiPluginOptions): Promise<CsiPlugin
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   return plugin;
+}
+
+/**
+ * The node's topology: the options', or, when a node-local backend provisions (host
+ * directories, logical volumes), one segment naming this node, so that the CO schedules a pod
+ * where its volume is: `<driver name>/node: <node id>`.
+ */
+function topologyOf(options: CsiPluginOptions): Readonly<Record<string, string>> | undefined {
+  if (options.topology !== undefined) return options.topology;
+  const nodeLocal = provisioningBackends(options.backends).some((backend) => backend.nodeLocal);
+  return nodeLocal ? { [`${options.name.toLowerCase()}/node`]: options.nodeId } : undefined;
 }
 
 /** JSON lines on stderr (the container's log), with secrets redacted should a hook log one. */

@@ -7,12 +7,12 @@ import { fromZodError, invalidArgument } from '../errors.js';
  * names the spec's own field (`volume_capability.access_mode`).
  */
 
-const required = z.string().check(z.minLength(1, 'is required'));
+export const required = z.string().check(z.minLength(1, 'is required'));
 // The spec's bound on identifiers such as volume_id and node_id.
-const id = z.string().check(z.minLength(1, 'is required'), z.refine((value: string) => Buffer.byteLength(value) <= 128, 'must be at most 128 bytes'));
-const stringMap = z._default(z.record(z.string(), z.string()), {});
+export const id = z.string().check(z.minLength(1, 'is required'), z.refine((value: string) => Buffer.byteLength(value) <= 128, 'must be at most 128 bytes'));
+export const stringMap = z._default(z.record(z.string(), z.string()), {});
 
-const capability = z.looseObject({
+export const capability = z.looseObject({
   access_type: z.optional(z.string()),
   mount: z.optional(z.nullable(z.looseObject({ fs_type: z._default(z.string(), ''), mount_flags: z._default(z.array(z.string()), []), volume_mount_group: z._default(z.string(), '') }))),
   access_mode: z.optional(z.nullable(z.looseObject({ mode: z._default(z.string(), 'UNKNOWN') }))),

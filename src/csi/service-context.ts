@@ -11,6 +11,8 @@ export interface ServiceContext {
   manager: MountManager;
   queue: VolumeQueue;
   logger: Logger;
+  /** This node's topology segments: the options', or the default node-local provisioning needs (plugin.ts). */
+  topology: Readonly<Record<string, string>> | undefined;
 }
 
 /** What a call gets besides its request: when the CO stops waiting for it (ms since the epoch; Infinity for never). */

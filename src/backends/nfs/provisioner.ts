@@ -5,11 +5,11 @@ import { silentLogger, type Logger } from '../../logger.js';
 import { readMountInfo, topMounts, type MountInfoEntry } from '../../mountinfo.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
 import type { MountManager } from '../../mount-manager.js';
-import type { NfsParameters } from './parameters.js';
+import type { NfsParameters, OnDeletePolicy } from './parameters.js';
 import type { NfsSource } from './source.js';
 import { renderSubDirName } from './subdir-name.js';
 import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
-import { entryType, makeDirectory, removeTree, renameNoReplace } from './export-directory.js';
+import { entryType, makeDirectory, removeTree, renameNoReplace } from '../../directory-commands.js';
 
 /** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
 export interface NfsProvisionerOptions {
@@ -22,6 +22,11 @@ export interface NfsProvisionerOptions {
   /** Bound on removing a volume's tree under the `delete` policy. Default 10 min. */
   deleteTimeoutMs?: number;
   logger?: Logger;
+  /**
+   * For a delete that brings no parameters (CSI's DeleteVolume brings only the volume id): the
+   * policy (default `retain`: nothing is touched) and the options the export is mounted with.
+   */
+  deleteDefaults?: { onDelete?: OnDeletePolicy; mountOptions?: readonly string[] };
 }
 
 /** Prefix of a sub-directory kept by the `archive` policy. */
@@ -58,7 +63,7 @@ export class NfsProvisioner {
     );
     const location: NfsVolumeLocation = { server: parameters.server, export: parameters.export, name };
     const volumeId = formatVolumeId(location);
-    await this.withExportRoot(location, parameters, async (root) => {
+    await this.withExportRoot(location, parameters.mountOptions, async (root) => {
       const path = `${root}/${name}`;
       const found = await entryType(path, this.commandTimeoutMs);
       if (found === 'directory') return; // a retry of a create that succeeded
@@ -77,24 +82,26 @@ export class NfsProvisioner {
    * directory is success (a retry). Refused while anything on this node mounts the directory or
    * a path under it, and when the name is a symlink or not a directory.
    */
-  async deleteVolume(volumeId: string, parameters: NfsParameters): Promise<void> {
+  async deleteVolume(volumeId: string, parameters?: NfsParameters): Promise<void> {
     const location = parseVolumeId(volumeId);
-    if (location.server !== parameters.server || location.export !== parameters.export) {
+    if (parameters !== undefined && (location.server !== parameters.server || location.export !== parameters.export)) {
       throw invalidArgument('volumeId', 'names a different server or export than the parameters');
     }
-    if (parameters.onDelete === 'retain') {
+    const onDelete = parameters?.onDelete ?? this.options.deleteDefaults?.onDelete ?? 'retain';
+    const mountOptions = parameters?.mountOptions ?? this.options.deleteDefaults?.mountOptions ?? [];
+    if (onDelete === 'retain') {
       this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
       return;
     }
-    await this.withExportRoot(location, parameters, async (root, rootMount) => {
+    await this.withExportRoot(location, mountOptions, async (root, rootMount) => {
       const path = `${root}/${location.name}`;
       const found = await entryType(path, this.commandTimeoutMs);
       if (found === 'missing') return;
       if (found !== 'directory') {
-        throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${parameters.onDelete} it`);
+        throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
       }
       await refuseIfMounted(rootMount, location.name);
-      if (parameters.onDelete === 'archive') {
+      if (onDelete === 'archive') {
         await this.archive(root, location.name);
         this.logger.info({ volumeId }, 'archived NFS sub-directory');
       } else {
@@ -115,12 +122,12 @@ export class NfsProvisioner {
   }
 
   /** Publishes the export's root at a fresh target, runs `work` on it, and always unpublishes. */
-  private async withExportRoot<T>(location: NfsVolumeLocation, parameters: NfsParameters, work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
+  private async withExportRoot<T>(location: NfsVolumeLocation, mountOptions: readonly string[], work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
     await mkdir(this.options.workDir, { recursive: true, mode: 0o700 });
     const source: NfsSource = { backend: 'nfs', server: location.server, export: location.export };
     const publication = await this.options.manager.publish({
       source,
-      options: parameters.mountOptions,
+      options: mountOptions,
       target: `${this.options.workDir}/${randomUUID()}`,
       strategy: 'bind',
     });

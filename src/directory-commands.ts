@@ -1,13 +1,14 @@
-import { run } from '../../exec.js';
-import { SharemountError, isSharemountError } from '../../errors.js';
+import { run } from './exec.js';
+import { SharemountError, isSharemountError } from './errors.js';
 
 /**
- * File operations on a controller-side view of an export, each one a coreutils child process with
- * a timeout: a call into a hung NFS mount blocks in the kernel, and in this process it would hold
- * a libuv thread forever. None of them follows a symlink: the last component is checked with
- * lstat semantics, `chown --no-dereference` changes a link itself, `mv` renames a link itself,
- * and `rm` (fts, openat with O_NOFOLLOW) never descends through one. A symlink on an NFS export
- * is resolved by the client, so following one would reach the controller's own files.
+ * File operations on the directories volumes are provisioned in (an NFS export's view on the
+ * controller, a host directory), each one a coreutils child process with a timeout: a call into
+ * a hung NFS mount blocks in the kernel, and in this process it would hold a libuv thread
+ * forever. None of them follows a symlink: the last component is checked with lstat semantics,
+ * `chown --no-dereference` changes a link itself, `mv` renames a link itself, and `rm` (fts,
+ * openat with O_NOFOLLOW) never descends through one. A symlink on an NFS export is resolved by
+ * the client, so following one would reach the controller's own files.
  */
 const env = { LC_ALL: 'C', LANG: 'C' };
 

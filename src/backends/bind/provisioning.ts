@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
+import { SharemountError, invalidArgument } from '../../errors.js';
+import { entryType, makeDirectory, removeTree, renameNoReplace } from '../../directory-commands.js';
+import { readMountInfo } from '../../mountinfo.js';
+import { writeRecord } from '../../record-file.js';
+import { isWithin } from '../../target.js';
+import { volumeStats } from '../../volume-stats.js';
+import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
+
+/** Where and how the bind backend provisions volumes: sub-directories of one host directory. */
+export interface BindProvisioningOptions {
+  /** Absolute directory of this node that holds the volumes, one sub-directory each (made when missing). */
+  root: string;
+  /** What deleteVolume does with a volume's data: `retain` (default) touches nothing, `archive` renames it `archived-<name>`, `delete` removes it. */
+  onDelete?: 'retain' | 'archive' | 'delete';
+  /** Mode of a volume's directory. Default 0777, as for NFS sub-directories: pods run as any user. */
+  directoryMode?: number;
+  /** Bound on each file command (mkdir, mv, stat). Default 30 s. */
+  commandTimeoutMs?: number;
+  /** Bound on removing a volume's tree under `delete`. Default 10 min. */
+  deleteTimeoutMs?: number;
+}
+
+/** What is recorded of each volume, beside the volumes: the name it was made for and its size. */
+interface VolumeRecord {
+  name: string;
+  capacityBytes: number;
+}
+
+/** The directory under the root that holds the records (never a volume's name: those have no leading dot). */
+const recordsDir = '.sharemount-volumes';
+const archivePrefix = 'archived-';
+// A name used as it is: the characters of a DNS label and a few more, no leading dot or dash.
+const plainName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+const directoryName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,112}$/;
+
+/**
+ * The directory a volume name gets: the name itself when it is plain, else its plain characters
+ * and a hash of the whole (so `pvc-<uuid>` stays readable and any other name is still safe and
+ * short: a volume id is at most 128 bytes, and CSI names may be 128 characters of anything).
+ */
+export function directoryOf(name: string): string {
+  if (plainName.test(name) && !name.startsWith(archivePrefix)) return name;
+  const readable = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 64);
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  return `${readable === '' ? 'volume' : readable}-${hash}`;
+}
+
+/**
+ * Provisioning of host-directory volumes: CreateVolume makes a sub-directory of the root named
+ * from the volume's name (idempotent by name; a size is recorded, not enforced, so that a repeat
+ * asking another size is ALREADY_EXISTS as CSI requires), DeleteVolume applies the policy and
+ * refuses while anything on this node mounts the volume. The volumes are node-local.
+ */
+export class BindProvisioner {
+  readonly root: string;
+  private readonly onDelete: 'retain' | 'archive' | 'delete';
+  private readonly directoryMode: number;
+  private readonly commandTimeoutMs: number;
+  private readonly deleteTimeoutMs: number;
+
+  constructor(options: BindProvisioningOptions) {
+    if (typeof options.root !== 'string' || !options.root.startsWith('/')) throw invalidArgument('provisioning.root', 'must be an absolute path');
+    this.root = options.root;
+    this.onDelete = options.onDelete ?? 'retain';
+    this.directoryMode = options.directoryMode ?? 0o777;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
+    this.deleteTimeoutMs = options.deleteTimeoutMs ?? 600_000;
+  }
+
+  async createVolume(request: CreateVolumeRequest<{ path: string; subPath?: string }>): Promise<ProvisionedVolume> {
+    const { name, parameters } = request;
+    if (typeof name !== 'string' || name === '') throw invalidArgument('name', 'is required');
+    // The root is the driver's to choose, never a StorageClass's: naming it is only a check.
+    if (parameters.path !== this.root) throw invalidArgument('parameters.path', `must be ${this.root}, where this driver makes its volumes`);
+    if (parameters.subPath !== undefined) throw invalidArgument('parameters.subPath', 'is not for creating volumes: each volume is its own sub-directory of path');
+    const capacityBytes = request.capacityBytes ?? 0;
+    const dir = directoryOf(name);
+    const recorded = this.readRecord(dir);
+    if (recorded !== undefined) {
+      if (recorded.name !== name) throw new SharemountError('ALREADY_EXISTS', `directory ${dir} belongs to another volume`, { field: 'name' });
+      if (recorded.capacityBytes !== capacityBytes) {
+        throw new SharemountError('ALREADY_EXISTS', `volume ${name} exists with ${recorded.capacityBytes} bytes, not the ${capacityBytes} asked for`, { field: 'name' });
+      }
+    } else {
+      // The directory first, its record after: a crash between the two leaves a directory that
+      // the retry adopts, never a record of a volume that does not exist.
+      const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
+      if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, {}, this.commandTimeoutMs);
+      else if (found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
+      mkdirSync(`${this.root}/${recordsDir}`, { recursive: true, mode: 0o700 });
+      writeRecord(this.recordFile(dir), JSON.stringify({ name, capacityBytes } satisfies VolumeRecord));
+    }
+    return { volumeId: dir, capacityBytes, context: { path: this.root, subPath: dir } };
+  }
+
+  async describeVolume(volumeId: string): Promise<{ capacityBytes: number; context: Record<string, string> } | undefined> {
+    if (!directoryName.test(volumeId)) return undefined;
+    const recorded = this.readRecord(volumeId);
+    return recorded && { capacityBytes: recorded.capacityBytes, context: { path: this.root, subPath: volumeId } };
+  }
+
+  /** Applies the policy. A volume that is not there (or an id that is no volume's) is a success. */
+  async deleteVolume(volumeId: string): Promise<void> {
+    if (!directoryName.test(volumeId) || volumeId.startsWith(archivePrefix)) return;
+    const path = `${this.root}/${volumeId}`;
+    if (this.onDelete !== 'retain') {
+      const found = await entryType(path, this.commandTimeoutMs);
+      if (found === 'directory') {
+        await refuseIfMounted(path, volumeId);
+        if (this.onDelete === 'archive') await this.archive(volumeId);
+        else await removeTree(path, this.deleteTimeoutMs);
+      } else if (found !== 'missing') {
+        throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
+      }
+    }
+    try {
+      unlinkSync(this.recordFile(volumeId));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  async availableBytes(fsMs: number): Promise<number> {
+    return (await volumeStats(this.root, fsMs)).availableBytes;
+  }
+
+  private async archive(dir: string): Promise<void> {
+    try {
+      await renameNoReplace(`${this.root}/${dir}`, `${this.root}/${archivePrefix}${dir}`, this.commandTimeoutMs);
+    } catch (error) {
+      if (!(error instanceof SharemountError && error.code === 'ALREADY_EXISTS')) throw error;
+      await renameNoReplace(`${this.root}/${dir}`, `${this.root}/${archivePrefix}${dir}-${Date.now()}`, this.commandTimeoutMs);
+    }
+  }
+
+  private recordFile(dir: string): string {
+    return `${this.root}/${recordsDir}/${dir}.json`;
+  }
+
+  private readRecord(dir: string): VolumeRecord | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.recordFile(dir), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    const record = JSON.parse(text) as Partial<VolumeRecord>;
+    if (typeof record.name !== 'string' || typeof record.capacityBytes !== 'number') throw new SharemountError('INTERNAL', `the record of ${dir} does not parse`);
+    return { name: record.name, capacityBytes: record.capacityBytes };
+  }
+}
+
+/**
+ * Refuses while any mount of this node shows the volume's directory or a path under it: a mount
+ * of the same filesystem whose root (inside that filesystem) is at or below the directory's.
+ */
+async function refuseIfMounted(path: string, name: string): Promise<void> {
+  const real = realpathSync.native(path);
+  const mounts = await readMountInfo();
+  // The mount the directory is reached through: the one whose mount point is its longest prefix.
+  const holder = mounts.filter((m) => isWithin(real, m.mountPoint)).sort((a, b) => b.mountPoint.length - a.mountPoint.length)[0];
+  if (holder === undefined) return;
+  const inside = real.slice(holder.mountPoint === '/' ? 0 : holder.mountPoint.length);
+  const volumeRoot = holder.root === '/' ? inside : `${holder.root}${inside}`;
+  const users = mounts.filter((m) => m.device === holder.device && isWithin(m.root, volumeRoot));
+  if (users.length > 0) {
+    throw new SharemountError('FAILED_PRECONDITION', `volume ${name} is still mounted at ${users.map((u) => u.mountPoint).join(', ')}; unpublish it first`);
+  }
+}

@@ -1,0 +1,123 @@
+import { SharemountError, fromZodError, invalidArgument, isSharemountError } from '../errors.js';
+import type { AnyBackend } from '../backend.js';
+import { backendKey, pickBackend } from '../volume-parameters.js';
+import { capacityRequest, createVolumeRequest, deleteVolumeRequest, validateRequest } from './controller-requests.js';
+import { checkCapability, parseRequest } from './requests.js';
+import type { CallInfo, ServiceContext } from './service-context.js';
+import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
+
+type Topology = Readonly<Record<string, string>>;
+
+/** The backends that can create and delete volumes. */
+export function provisioningBackends(backends: readonly AnyBackend[]): AnyBackend[] {
+  return backends.filter((backend) => backend.createVolume !== undefined && backend.deleteVolume !== undefined);
+}
+
+/**
+ * The Controller service, on the backends' provisioning: CreateVolume and DeleteVolume call the
+ * backend the parameters name, ValidateVolumeCapabilities looks the volume up, GetCapacity asks
+ * the backend. A volume of a node-local backend (a host directory, a logical volume) is
+ * accessible from this node's topology only. Without a provisioning backend only the capability
+ * call is served (an empty list).
+ */
+export function controllerService({ options, queue, logger, topology }: ServiceContext) {
+  const backends = options.backends;
+  const provisioning = provisioningBackends(backends);
+  const withCapacity = backends.filter((backend) => backend.capacity !== undefined);
+  const capabilities = [...(provisioning.length > 0 ? ['CREATE_DELETE_VOLUME'] : []), ...(provisioning.length > 0 && withCapacity.length > 0 ? ['GET_CAPACITY'] : [])];
+  const getCapabilities = { async ControllerGetCapabilities() {
+    return { capabilities: capabilities.map((type) => ({ rpc: { type } })) };
+  } };
+  if (provisioning.length === 0) return getCapabilities;
+
+  const accessibleTopology = (backend: AnyBackend) => (backend.nodeLocal && topology !== undefined ? [{ segments: topology }] : []);
+  const reachable = (wanted: readonly { segments: Topology }[]) => topology === undefined || wanted.some((t) => matches(t.segments, topology));
+
+  return {
+    ...getCapabilities,
+
+    async CreateVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(createVolumeRequest, raw);
+      request.volume_capabilities.forEach((cap, i) => checkCapability(cap, `volume_capabilities[${i}]`));
+      if (request.volume_content_source?.type !== undefined) throw invalidArgument('volume_content_source', 'cloning and snapshots are not supported: this plugin creates empty volumes');
+      const capacityBytes = capacityOf(request.capacity_range);
+      const parameters = { ...request.parameters };
+      const backend = pickBackend(parameters, backends, 'parameters');
+      if (!backend.createVolume) throw invalidArgument(`parameters.${backendKey}`, `backend ${backend.name} does not create volumes in this driver`);
+      const parsed = backend.parameters ? backend.parameters.safeParse(parameters) : { success: true as const, data: parameters };
+      if (!parsed.success) throw fromZodError(parsed.error, 'parameters');
+      const requirement = request.accessibility_requirements;
+      if (backend.nodeLocal && requirement !== null && requirement.requisite.length > 0 && !reachable(requirement.requisite)) {
+        throw new SharemountError('RESOURCE_EXHAUSTED', `accessibility_requirements: ${backend.name} volumes are made on this node only, which none of the requisite topologies is`);
+      }
+      return queue.run(`name:${request.name}`, call.deadline, async () => {
+        const volume = await backend.createVolume!({ name: request.name, parameters: parsed.data, ...(capacityBytes === undefined ? {} : { capacityBytes }) });
+        const volumeId = csiVolumeId(backend, volume.volumeId);
+        const context = backends.length > 1 ? { ...volume.context, [backendKey]: backend.name } : volume.context;
+        logger.info({ name: request.name, volumeId, capacityBytes: volume.capacityBytes }, 'created volume');
+        return { volume: { volume_id: volumeId, capacity_bytes: volume.capacityBytes ?? 0, volume_context: context, accessible_topology: accessibleTopology(backend) } };
+      });
+    },
+
+    async DeleteVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(deleteVolumeRequest, raw);
+      const found = parseCsiVolumeId(request.volume_id, backends);
+      // An id this plugin never made names no volume: deleting it is a success, as CSI asks.
+      if (found === undefined || !found.backend.deleteVolume) return {};
+      const { backend, volumeId } = found;
+      return queue.run(request.volume_id, call.deadline, async () => {
+        if (backend.describeVolume && (await backend.describeVolume(volumeId)) === undefined) return {};
+        try {
+          await backend.deleteVolume!(volumeId);
+        } catch (error) {
+          // A backend without a lookup says an id that does not parse is invalid: no such volume.
+          if (isSharemountError(error, 'INVALID_ARGUMENT') && error.field === 'volumeId') return {};
+          throw error;
+        }
+        logger.info({ volumeId: request.volume_id }, 'deleted volume');
+        return {};
+      });
+    },
+
+    async ValidateVolumeCapabilities(raw: unknown) {
+      const request = parseRequest(validateRequest, raw);
+      const found = parseCsiVolumeId(request.volume_id, backends);
+      const described = found?.backend.describeVolume ? await found.backend.describeVolume(found.volumeId) : found && {};
+      if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+      for (const [i, cap] of request.volume_capabilities.entries()) {
+        try {
+          checkCapability(cap, `volume_capabilities[${i}]`);
+        } catch (error) {
+          if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;
+          return { message: error.message }; // not confirmed, and why
+        }
+      }
+      return { confirmed: { volume_context: request.volume_context, volume_capabilities: request.volume_capabilities, parameters: request.parameters } };
+    },
+
+    async GetCapacity(raw: unknown) {
+      const request = parseRequest(capacityRequest, raw);
+      const parameters = { ...request.parameters };
+      // Without parameters that name a backend there is no one pool to report: zero, which CSI allows.
+      if (backends.length > 1 && parameters[backendKey] === undefined) return { available_capacity: 0 };
+      const backend = pickBackend(parameters, backends, 'parameters');
+      if (!backend.capacity) return { available_capacity: 0 };
+      if (backend.nodeLocal && request.accessible_topology !== null && !reachable([request.accessible_topology])) return { available_capacity: 0 };
+      const { availableBytes } = await backend.capacity(parameters);
+      return { available_capacity: availableBytes };
+    },
+  };
+}
+
+/** The size to ask a backend for: the required bytes, or the limit when only that is given. */
+function capacityOf(range: { required_bytes: number; limit_bytes: number } | null): number | undefined {
+  if (range === null) return undefined;
+  const { required_bytes: required, limit_bytes: limit } = range;
+  if (limit > 0 && required > limit) throw invalidArgument('capacity_range', `required_bytes (${required}) is more than limit_bytes (${limit})`);
+  if (required > 0) return required;
+  return limit > 0 ? limit : undefined;
+}
+
+function matches(wanted: Topology, ours: Topology): boolean {
+  return Object.entries(wanted).every(([key, value]) => ours[key] === value);
+}

@@ -1,0 +1,151 @@
+/**
+ * The CSI Controller service on the bind backend's provisioning (host sub-directories), called
+ * over real gRPC: create, validate, capacity and delete as the CSI spec and its conformance
+ * suite expect, and a created volume staged and published by the same plugin's Node service.
+ */
+import { lstat, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
+import { bindBackend, directoryOf } from '../../src/backends/bind.js';
+import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
+import { silentLogger } from '../../src/logger.js';
+import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { createSandbox, mountsUnder, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
+
+const skip = skipUnlessReady();
+const topologyKey = 'prov.example.com/node';
+
+describe.skipIf(skip)('csi: the Controller service on host-directory provisioning', () => {
+  let sandbox: Sandbox;
+  let plugin: CsiPlugin;
+  let client: CsiClient;
+  let volumes: string;
+  const caps = [mountCapability()];
+  const create = (name: string, extra: Record<string, unknown> = {}) => client.controller.CreateVolume({ name, volume_capabilities: caps, parameters: { path: volumes }, ...extra });
+  const failsWith = async (call: Promise<unknown>, code: status, text: string) => {
+    const error = await call.then(
+      () => undefined,
+      (e: { code: status; details: string }) => e,
+    );
+    expect(error, `expected ${status[code]} (${text})`).toBeDefined();
+    expect(status[error!.code]).toBe(status[code]);
+    expect(error!.details).toContain(text);
+  };
+
+  beforeAll(async () => {
+    sandbox = await createSandbox('sharemount-csi-controller-');
+    volumes = join(sandbox.dir, 'volumes');
+    await mkdir(volumes);
+    const socket = join(sandbox.dir, 'csi.sock');
+    plugin = createCsiPlugin({
+      name: 'prov.example.com',
+      vendorVersion: '1',
+      nodeId: 'node-1',
+      endpoint: socket,
+      backends: [bindBackend({ provisioning: { root: volumes, onDelete: 'delete' } })],
+      root: sandbox.root,
+      logger: silentLogger,
+    });
+    await plugin.start();
+    client = await csiClient(socket);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await plugin?.stop();
+    await sandbox?.cleanup();
+  });
+
+  it('advertises the Controller service, its calls, and the node topology its volumes need', async () => {
+    const plugin = (await client.identity.GetPluginCapabilities({})).capabilities.map((c: { service: { type: string } }) => c.service.type);
+    expect(plugin.sort()).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
+    const controller = (await client.controller.ControllerGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type);
+    expect(controller.sort()).toEqual(['CREATE_DELETE_VOLUME', 'GET_CAPACITY']);
+    expect((await client.node.NodeGetInfo({})).accessible_topology).toEqual({ segments: { [topologyKey]: 'node-1' } });
+  });
+
+  it('creates a directory per volume, idempotently by name and size, and refuses another size', async () => {
+    const first = (await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume;
+    expect(first).toMatchObject({ volume_id: 'bind:pvc-1', capacity_bytes: 2 ** 30, volume_context: { path: volumes, subPath: 'pvc-1' }, accessible_topology: [{ segments: { [topologyKey]: 'node-1' } }] });
+    expect((await stat(join(volumes, 'pvc-1'))).mode & 0o7777).toBe(0o777);
+    expect((await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume.volume_id).toBe('bind:pvc-1');
+    await failsWith(create('pvc-1', { capacity_range: { required_bytes: 2 * 2 ** 30, limit_bytes: 2 * 2 ** 30 } }), status.ALREADY_EXISTS, 'exists with 1073741824 bytes');
+    // A 128-character name with characters no path should hold: a short, safe directory.
+    const long = `sanity/../${'ü'.repeat(20)}${'x'.repeat(78)}`;
+    expect(Buffer.byteLength(long)).toBe(128);
+    const odd = (await create(long)).volume;
+    expect(odd.volume_id).toBe(`bind:${directoryOf(long)}`);
+    expect(Buffer.byteLength(odd.volume_id)).toBeLessThanOrEqual(128);
+    expect((await readdir(volumes)).filter((entry) => !entry.startsWith('.')).sort()).toEqual([directoryOf(long), 'pvc-1'].sort());
+    for (const id of ['bind:pvc-1', odd.volume_id]) await client.controller.DeleteVolume({ volume_id: id });
+  });
+
+  it('refuses a bad request by field, with nothing made', async () => {
+    const before = await readdir(volumes);
+    await failsWith(client.controller.CreateVolume({ volume_capabilities: caps, parameters: { path: volumes } }), status.INVALID_ARGUMENT, 'name: is required');
+    await failsWith(client.controller.CreateVolume({ name: 'x', parameters: { path: volumes } }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
+    await failsWith(create('x', { volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }), status.INVALID_ARGUMENT, 'volume_capabilities[0].block');
+    await failsWith(create('x', { parameters: { path: '/etc' } }), status.INVALID_ARGUMENT, `parameters.path: must be ${volumes}`);
+    await failsWith(create('x', { parameters: { path: volumes, colour: 'blue' } }), status.INVALID_ARGUMENT, 'parameters.colour');
+    await failsWith(create('x', { capacity_range: { required_bytes: 10, limit_bytes: 5 } }), status.INVALID_ARGUMENT, 'capacity_range');
+    await failsWith(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.INVALID_ARGUMENT, 'volume_content_source');
+    await failsWith(create('x', { accessibility_requirements: { requisite: [{ segments: { [topologyKey]: 'node-2' } }] } }), status.RESOURCE_EXHAUSTED, 'this node only');
+    expect(await readdir(volumes)).toEqual(before);
+  });
+
+  it('validates capabilities of volumes that exist, and says NOT_FOUND for others', async () => {
+    await create('pvc-v');
+    expect((await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: caps })).confirmed.volume_capabilities).toHaveLength(1);
+    const block = await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] });
+    expect(block.confirmed).toBeNull();
+    expect(block.message).toContain('block volumes are not supported');
+    await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v' }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
+    await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:nothing', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
+    await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'fake-vol-id', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
+    await client.controller.DeleteVolume({ volume_id: 'bind:pvc-v' });
+  });
+
+  it('reports the free space where volumes go, and none for another node', async () => {
+    expect((await client.controller.GetCapacity({})).available_capacity).toBeGreaterThan(0);
+    expect((await client.controller.GetCapacity({ accessible_topology: { segments: { [topologyKey]: 'node-2' } } })).available_capacity).toBe(0);
+  });
+
+  it('a created volume stages and publishes; deleting it is refused while mounted, then removes it; deleting what is not there succeeds', async () => {
+    const { volume } = await create('pvc-flow');
+    const staging = join(sandbox.dir, 'staging');
+    const target = join(sandbox.pods, 'pod', 'mount');
+    await mkdir(staging);
+    await mkdir(join(sandbox.pods, 'pod'));
+    await client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: staging, volume_capability: caps[0], volume_context: volume.volume_context });
+    await client.node.NodePublishVolume({ volume_id: volume.volume_id, staging_target_path: staging, target_path: target, volume_capability: caps[0], volume_context: volume.volume_context });
+    await writeFile(join(target, 'data.txt'), 'kept');
+    expect(await readFile(join(volumes, 'pvc-flow', 'data.txt'), 'utf8')).toBe('kept');
+
+    await failsWith(client.controller.DeleteVolume({ volume_id: volume.volume_id }), status.FAILED_PRECONDITION, 'still mounted');
+    expect(await readFile(join(volumes, 'pvc-flow', 'data.txt'), 'utf8')).toBe('kept');
+
+    await client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
+    await client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
+    await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    await expect(lstat(join(volumes, 'pvc-flow'))).rejects.toMatchObject({ code: 'ENOENT' });
+    for (const id of [volume.volume_id, 'reallyfakevolumeid', 'bind:never-made', 'lvm:vg/lv']) await client.controller.DeleteVolume({ volume_id: id });
+    await failsWith(client.controller.DeleteVolume({}), status.INVALID_ARGUMENT, 'volume_id: is required');
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('keeps the data under retain (the default) and renames it under archive', async () => {
+    for (const onDelete of ['retain', 'archive'] as const) {
+      const root = join(sandbox.dir, `volumes-${onDelete}`);
+      await mkdir(root);
+      const provisioner = new BindProvisioner({ root, ...(onDelete === 'retain' ? {} : { onDelete }) });
+      await provisioner.createVolume({ name: 'pvc-k', parameters: { path: root } });
+      await writeFile(join(root, 'pvc-k', 'data.txt'), onDelete);
+      await provisioner.deleteVolume('pvc-k');
+      expect(await provisioner.describeVolume('pvc-k')).toBeUndefined();
+      const kept = onDelete === 'retain' ? 'pvc-k' : 'archived-pvc-k';
+      expect(await readFile(join(root, kept, 'data.txt'), 'utf8')).toBe(onDelete);
+    }
+  });
+});
