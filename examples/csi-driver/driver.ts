@@ -1,36 +1,56 @@
-// One CSI node plugin serving three backends: NFS exports, LVM logical volumes and host
-// directories. Each PV names its backend in its volume attributes (`backend: nfs`) and gives
-// that backend's parameters there; every PV that is a sub-directory of one export shares one
-// NFS mount on the node. Flags as the CSI sidecars' conventions have them:
-//   --endpoint unix:///csi/csi.sock   --node-id $(NODE_NAME)   [--root /var/lib/sharemount]
+// One CSI plugin serving three backends, node and controller in one process:
+// - nfs: volumes on NFS exports; every PV that is a sub-directory of one export shares one NFS
+//   mount on the node; CreateVolume makes a sub-directory of the export its StorageClass names;
+// - lvm: logical volumes of the node's volume groups, created, formatted once, mounted once;
+// - bind: sub-directories of one host directory (--bind-root), created by CreateVolume.
+// A volume names its backend (`backend: nfs`) in its StorageClass parameters or PV attributes.
+// Flags as the CSI sidecars' conventions have them:
+//   --endpoint unix:///csi/csi.sock  --node-id $(NODE_NAME)  [--root /var/lib/sharemount]
+//   [--bind-root /var/lib/sharemount-volumes]
 // See README.md and docs/csi.md.
 import { parseArgs } from 'node:util';
 import { bindBackend } from '../../src/backends/bind.js';
 import { lvmBackend } from '../../src/backends/lvm.js';
 import { nfsBackend } from '../../src/backends/nfs.js';
-import { runCsiPlugin } from '../../src/csi/index.js';
+import { createCsiPlugin, runCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
+import type { MountManager } from '../../src/mount-manager.js';
 
 const { values } = parseArgs({
   options: {
     endpoint: { type: 'string', default: 'unix:///csi/csi.sock' },
     'node-id': { type: 'string' },
     root: { type: 'string' },
+    'bind-root': { type: 'string', default: '/var/lib/sharemount-volumes' },
   },
   strict: true,
 });
 
-await runCsiPlugin({
-  name: 'sharemount.example.com',
-  vendorVersion: '0.1.0',
-  endpoint: values.endpoint,
-  // Validated with the other options: a missing --node-id is refused by name.
-  nodeId: values['node-id'] ?? '',
-  ...(values.root === undefined ? {} : { root: values.root }),
-  backends: [nfsBackend(), lvmBackend(), bindBackend()],
-  // An LVM PV's filesystem may come from its `csi.fsType` (kubelet's fs_type) as well.
-  toParameters: (context, { fsType }, backend) => (backend.name === 'lvm' && fsType !== '' && context.fsType === undefined ? { ...context, fsType } : context),
-}).catch((error: unknown) => {
+let plugin: CsiPlugin;
+try {
+  // The NFS provisioner reaches an export through the plugin's own MountManager (made with
+  // the plugin), so that it shares the node's mount of it.
+  const manager: Pick<MountManager, 'publish' | 'unpublish'> = {
+    publish: (request) => plugin.manager.publish(request),
+    unpublish: (target, options) => plugin.manager.unpublish(target, options),
+  };
+  plugin = createCsiPlugin({
+    name: 'sharemount.example.com',
+    vendorVersion: '0.1.0',
+    endpoint: values.endpoint,
+    // Validated with the other options: a missing --node-id is refused by name.
+    nodeId: values['node-id'] ?? '',
+    ...(values.root === undefined ? {} : { root: values.root }),
+    backends: [
+      nfsBackend({ provisioner: { manager, workDir: '/var/lib/sharemount-provisioner' } }),
+      lvmBackend(),
+      bindBackend({ provisioning: { root: values['bind-root'] } }),
+    ],
+    // An LVM PV's filesystem may come from its `csi.fsType` (kubelet's fs_type) as well.
+    toParameters: (context, { fsType }, backend) => (backend.name === 'lvm' && fsType !== '' && context.fsType === undefined ? { ...context, fsType } : context),
+  });
+  await runCsiPlugin(plugin);
+} catch (error) {
   // A bad flag or a socket in use: one line that says which, for the container's log.
   console.error(`sharemount-csi: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
-});
+}

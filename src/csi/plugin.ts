@@ -62,9 +62,12 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   };
 }
 
-/** Starts the plugin and stops it on SIGTERM or SIGINT: the one call a driver's entry file needs. */
-export async function runCsiPlugin(options: CsiPluginOptions): Promise<CsiPlugin> {
-  const plugin = createCsiPlugin(options);
+/**
+ * Starts the plugin (made from `options`, or made already) and stops it on SIGTERM or SIGINT:
+ * the one call a driver's entry file needs.
+ */
+export async function runCsiPlugin(options: CsiPluginOptions | CsiPlugin): Promise<CsiPlugin> {
+  const plugin = 'start' in options ? options : createCsiPlugin(options);
   await plugin.start();
   const stop = () => void plugin.stop().finally(() => process.exit(0));
   process.once('SIGTERM', stop);

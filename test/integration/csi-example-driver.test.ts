@@ -46,10 +46,11 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     await sandbox?.cleanup();
   });
 
-  it('serves nfs, lvm and bind volumes on its endpoint, and stops cleanly on SIGTERM', async () => {
+  it('serves nfs, lvm and bind volumes on its endpoint, creates bind volumes, and stops cleanly on SIGTERM', async () => {
     const socket = join(sandbox.dir, 'csi', 'csi.sock');
     await mkdir(join(sandbox.dir, 'csi'));
-    const child = execa(process.execPath, [...runDriver, `--endpoint=unix://${socket}`, '--node-id=node-7', `--root=${sandbox.root}`], { reject: false });
+    const bindRoot = join(sandbox.dir, 'volumes');
+    const child = execa(process.execPath, [...runDriver, `--endpoint=unix://${socket}`, '--node-id=node-7', `--root=${sandbox.root}`, `--bind-root=${bindRoot}`], { reject: false });
     running = child;
     await waitForSocket(socket, 30_000);
     const client = await csiClient(socket);
@@ -62,6 +63,22 @@ describe.skipIf(skip)('examples/csi-driver', () => {
         .NodeStageVolume({ volume_id: 'v', staging_target_path: join(sandbox.dir, 'staging'), volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, volume_context: { path: sandbox.source } })
         .catch((e: { details: string }) => e);
       expect((error as { details: string }).details).toBe('volume_context.backend: is required: this driver serves nfs, lvm, bind');
+
+      // A bind volume made by the plugin's Controller service, then used on the node.
+      const capability = { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+      const { volume } = await client.controller.CreateVolume({ name: 'pvc-example', volume_capabilities: [capability], parameters: { backend: 'bind', path: bindRoot } });
+      expect(volume).toMatchObject({ volume_id: 'bind:pvc-example', volume_context: { backend: 'bind', path: bindRoot, subPath: 'pvc-example' } });
+      await mkdir(join(sandbox.dir, 'staging-example'));
+      await mkdir(join(sandbox.pods, 'pod-example'));
+      const staged = { volume_id: volume.volume_id, staging_target_path: join(sandbox.dir, 'staging-example') };
+      const target = join(sandbox.pods, 'pod-example', 'mount');
+      await client.node.NodeStageVolume({ ...staged, volume_capability: capability, volume_context: volume.volume_context });
+      await client.node.NodePublishVolume({ ...staged, target_path: target, volume_capability: capability, volume_context: volume.volume_context });
+      expect(await mountsUnder(sandbox.pods)).toHaveLength(1);
+      await client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
+      await client.node.NodeUnstageVolume(staged);
+      await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+      expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
     } finally {
       client.close();
     }
@@ -77,7 +94,7 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     await mkdir(staging);
     await seedSourceTree(sandbox.source, 1);
     const start = () => {
-      const child = execa(process.execPath, [...runDriver, `--endpoint=${socket}`, '--node-id=node-7', `--root=${sandbox.root}`], { reject: false });
+      const child = execa(process.execPath, [...runDriver, `--endpoint=${socket}`, '--node-id=node-7', `--root=${sandbox.root}`, `--bind-root=${join(sandbox.dir, 'volumes')}`], { reject: false });
       running = child;
       return child;
     };
