@@ -200,6 +200,20 @@ suite('NFS backend against nfs-ganesha', () => {
       await expectNoControllerMounts();
     });
 
+    it('a delete without parameters (CSI DeleteVolume) finds the export in the id and applies the provisioner\'s policy: retain unless it says otherwise', async () => {
+      const retaining = provisioning();
+      const params = claim('idonly');
+      const { volumeId } = await retaining.createVolume({ name: 'pvc-idonly', parameters: params });
+      await retaining.deleteVolume(volumeId);
+      expect(await server.list()).toContain('team-a-idonly-pvc-idonly');
+      const archiving = nfsBackend({ provisioner: { manager, workDir: workDir(), deleteDefaults: { onDelete: 'archive', mountOptions: server.mountOptions } } });
+      await archiving.deleteVolume(volumeId);
+      expect(await server.list()).toContain('archived-team-a-idonly-pvc-idonly');
+      expect(await server.list()).not.toContain('team-a-idonly-pvc-idonly');
+      await expect(archiving.deleteVolume('not-an-nfs-id')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'volumeId' });
+      await expectNoControllerMounts();
+    });
+
     it('never deletes through a symlink, and refuses ids for another export', async () => {
       const b = provisioning();
       const outside = join(sandbox.dir, 'outside');

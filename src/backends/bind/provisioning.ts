@@ -44,7 +44,9 @@ export function directoryOf(name: string): string {
   if (plainName.test(name) && !name.startsWith(archivePrefix)) return name;
   const readable = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 64);
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 16);
-  return `${readable === '' ? 'volume' : readable}-${hash}`;
+  // Never `archived-...`: that prefix is the archive policy's.
+  const base = readable === '' || readable.startsWith(archivePrefix) ? `volume-${readable}`.slice(0, 64) : readable;
+  return `${base}-${hash}`;
 }
 
 /**
