@@ -61,7 +61,9 @@ describe('NFS volume ids', () => {
     }
   });
 
-  it('refuses ids over 128 bytes when making them', () => {
+  it('refuses ids over 124 bytes when making them (CSI\'s 128 with the shim\'s nfs: prefix)', () => {
+    expect(formatVolumeId({ server: 'nas', export: `/${'e'.repeat(79)}`, name: 'n'.repeat(39) })).toHaveLength(124);
+    expect(thrown(() => formatVolumeId({ server: 'nas', export: `/${'e'.repeat(79)}`, name: 'n'.repeat(40) }))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
     expect(thrown(() => formatVolumeId({ server: 'nas', export: `/${'e'.repeat(100)}`, name: 'n'.repeat(40) }))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'name' });
   });
 
@@ -75,7 +77,7 @@ describe('NFS volume ids', () => {
     ['nas#/srv#archived-v', /archived-/],
     ['NAS#/srv#v', /canonical/],
     ['nas#/srv/#v', /canonical/],
-    [`nas#/srv#${'v'.repeat(130)}`, /longer than 128/],
+    [`nas#/srv#${'v'.repeat(130)}`, /longer than 124/],
   ];
   for (const [id, problem] of hostile) {
     it(`refuses volume id ${JSON.stringify(id.slice(0, 30))}`, () => {

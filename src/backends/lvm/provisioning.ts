@@ -18,7 +18,8 @@ export interface LvmProvisioner {
   timeouts: { commandMs: number; fsckMs: number };
 }
 
-const maxVolumeIdBytes = 128;
+// CSI limits volume ids to 128 bytes, and the CSI shim prefixes `lvm:` (sharemount/csi volume-id.ts).
+const maxVolumeIdBytes = 124;
 
 /**
  * `lvcreate`, idempotent by LV name: an LV of that name with the same size (in whole extents)
@@ -30,7 +31,7 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
   const nameProblem = typeof lv === 'string' ? lvNameProblem(lv) : 'must be a string';
   if (nameProblem !== undefined) throw invalidArgument('name', `logical volume name ${nameProblem}`);
   const volumeId = formatVolumeId(params.volumeGroup, lv);
-  if (Buffer.byteLength(volumeId) > maxVolumeIdBytes) throw invalidArgument('name', `volume group and name together exceed ${maxVolumeIdBytes - 1} bytes`);
+  if (Buffer.byteLength(volumeId) > maxVolumeIdBytes) throw invalidArgument('name', `volume group and name together exceed ${maxVolumeIdBytes - 1} bytes (a volume id is vg/name, at most ${maxVolumeIdBytes})`);
   const sizeBytes = requestedBytes(request.capacityBytes, params.size);
   const vg = params.volumeGroup;
   const group = await readVg(p, vg);

@@ -10,8 +10,8 @@ export interface NfsVolumeLocation {
   name: string;
 }
 
-/** CSI limits volume ids to 128 bytes. */
-export const maxVolumeIdBytes = 128;
+/** CSI limits volume ids to 128 bytes, and the CSI shim prefixes `nfs:` (sharemount/csi volume-id.ts). */
+export const maxVolumeIdBytes = 124;
 
 /**
  * `server#export#name`. A server never contains `#` and a checked name never does, so the first
