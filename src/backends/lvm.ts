@@ -7,7 +7,7 @@ import { lvm2DeviceResolver, type LvmDeviceResolver } from './lvm/device.js';
 import { ensureFilesystem } from './lvm/filesystem.js';
 import { parseMkfsOptions } from './lvm/mkfs-options.js';
 import { tagProblem } from './lvm/names.js';
-import { capacity, createVolume, deleteVolume, expandVolume, type LvmProvisioner } from './lvm/provisioning.js';
+import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, type LvmProvisioner } from './lvm/provisioning.js';
 import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmParametersInput, type LvmSource } from './lvm/schemas.js';
 
 export type { LvmSource, LvmParameters, LvmParametersInput } from './lvm/schemas.js';
@@ -102,6 +102,7 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
     // volume id `<vg>/<lv>` is enough to delete or expand, so parameters are optional there.
     createVolume: (request: CreateVolumeRequest<LvmParametersInput>) => createVolume(provisioner, request),
     deleteVolume: (volumeId: string, parameters?: LvmParametersInput) => deleteVolume(provisioner, volumeId, parameters),
+    describeVolume: (volumeId: string) => describeVolume(provisioner, volumeId),
     expandVolume: (volumeId: string, capacityBytes: number, parameters?: LvmParametersInput) => expandVolume(provisioner, volumeId, capacityBytes, parameters),
     capacity: (parameters: LvmParametersInput) => capacity(provisioner, parameters),
   } satisfies Backend<LvmSource, LvmParameters>;

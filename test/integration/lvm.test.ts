@@ -107,7 +107,9 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       expect(await backend.expandVolume('smit/vol-b', 4 * MiB)).toEqual({ capacityBytes: 32 * MiB });
       expect((await lvs()).find((r) => r.lv_name === 'vol-b')?.lv_size).toBe(32 * MiB);
       await expect(backend.expandVolume('smit/nope', 40 * MiB)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await backend.describeVolume('smit/vol-b')).toMatchObject({ context: { volumeGroup: 'smit', logicalVolume: 'vol-b' } });
       await backend.deleteVolume('smit/vol-b');
+      for (const id of ['smit/vol-b', 'no-such-vg/vol-b', 'not an id']) expect(await backend.describeVolume(id)).toBeUndefined();
       expect((await lvs()).some((r) => r.lv_name === 'vol-b')).toBe(false);
       await expect(backend.deleteVolume('smit/vol-b')).resolves.toBeUndefined();
       await expect(backend.deleteVolume('no-such-vg/vol-b')).rejects.toMatchObject({ code: 'NOT_FOUND' });

@@ -1,4 +1,4 @@
-import { SharemountError, invalidArgument } from '../../errors.js';
+import { SharemountError, invalidArgument, isSharemountError } from '../../errors.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
 import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, vgsArgs } from './commands.js';
 import { parseLvReport, parseVgReport, type LvRow, type VgRow } from './reports.js';
@@ -70,6 +70,30 @@ export async function deleteVolume(p: LvmProvisioner, volumeId: string, paramete
   }
   await refuseIfMounted(p, vg, lv, 'remove');
   await p.lvm('lvremove', lvremoveArgs(vg, lv), { vg, lv });
+}
+
+/**
+ * The LV a volume id names, or undefined when there is none: an id that does not parse, a VG or
+ * an LV that does not exist. Its context is enough to publish it (the filesystem is whatever
+ * the device holds).
+ */
+export async function describeVolume(p: LvmProvisioner, volumeId: string): Promise<{ capacityBytes: number; context: Record<string, string> } | undefined> {
+  let vg: string;
+  let lv: string;
+  try {
+    ({ vg, lv } = parseVolumeId(volumeId));
+  } catch {
+    return undefined;
+  }
+  let rows: LvRow[];
+  try {
+    rows = await readLvs(p, vg);
+  } catch (error) {
+    if (isSharemountError(error, 'NOT_FOUND')) return undefined; // the VG
+    throw error;
+  }
+  const row = rows.find((r) => r.lv_name === lv);
+  return row && { capacityBytes: row.lv_size, context: { volumeGroup: vg, logicalVolume: lv } };
 }
 
 /**
