@@ -102,6 +102,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
           createVolume: (request: CreateVolumeRequest<z.infer<typeof parametersSchema>>) => provisioner.createVolume(request),
           deleteVolume: (volumeId: string) => provisioner.deleteVolume(volumeId),
           describeVolume: (volumeId: string) => provisioner.describeVolume(volumeId),
+          expandVolume: (volumeId: string, capacityBytes: number) => provisioner.expandVolume(volumeId, capacityBytes),
           capacity: async () => ({ availableBytes: await provisioner.availableBytes(10_000) }),
         }
       : {}),

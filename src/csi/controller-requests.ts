@@ -34,6 +34,11 @@ export const validateRequest = z.looseObject({
   parameters: stringMap,
 });
 
+export const expandRequest = z.looseObject({
+  volume_id: id,
+  capacity_range: z._default(z.nullable(z.looseObject({ required_bytes: bytes, limit_bytes: bytes })), null),
+});
+
 export const capacityRequest = z.looseObject({
   parameters: stringMap,
   accessible_topology: z._default(z.nullable(topology), null),

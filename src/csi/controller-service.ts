@@ -1,7 +1,7 @@
 import { SharemountError, fromZodError, invalidArgument, isSharemountError } from '../errors.js';
 import type { AnyBackend } from '../backend.js';
 import { backendKey, pickBackend } from '../volume-parameters.js';
-import { capacityRequest, createVolumeRequest, deleteVolumeRequest, validateRequest } from './controller-requests.js';
+import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandRequest, validateRequest } from './controller-requests.js';
 import { checkCapability, parseRequest } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
@@ -11,6 +11,11 @@ type Topology = Readonly<Record<string, string>>;
 /** The backends that can create and delete volumes. */
 export function provisioningBackends(backends: readonly AnyBackend[]): AnyBackend[] {
   return backends.filter((backend) => backend.createVolume !== undefined && backend.deleteVolume !== undefined);
+}
+
+/** Whether some provisioning backend grows its volumes (online: while they are published). */
+export function expandsVolumes(backends: readonly AnyBackend[]): boolean {
+  return provisioningBackends(backends).some((backend) => backend.expandVolume !== undefined);
 }
 
 /**
@@ -24,7 +29,8 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
   const backends = options.backends;
   const provisioning = provisioningBackends(backends);
   const withCapacity = backends.filter((backend) => backend.capacity !== undefined);
-  const capabilities = [...(provisioning.length > 0 ? ['CREATE_DELETE_VOLUME'] : []), ...(provisioning.length > 0 && withCapacity.length > 0 ? ['GET_CAPACITY'] : [])];
+  const capabilities =
+    provisioning.length === 0 ? [] : ['CREATE_DELETE_VOLUME', ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []), ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : [])];
   const getCapabilities = { async ControllerGetCapabilities() {
     return { capabilities: capabilities.map((type) => ({ rpc: { type } })) };
   } };
@@ -93,6 +99,25 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
         }
       }
       return { confirmed: { volume_context: request.volume_context, volume_capabilities: request.volume_capabilities, parameters: request.parameters } };
+    },
+
+    async ControllerExpandVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(expandRequest, raw);
+      const bytes = capacityOf(request.capacity_range);
+      if (bytes === undefined) throw invalidArgument('capacity_range', 'is required: the size to grow the volume to');
+      const found = parseCsiVolumeId(request.volume_id, backends);
+      if (found === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+      const { backend, volumeId } = found;
+      if (!backend.expandVolume) throw new SharemountError('UNSUPPORTED', `backend ${backend.name} does not grow volumes`);
+      return queue.run(request.volume_id, call.deadline, async () => {
+        if (backend.describeVolume && (await backend.describeVolume(volumeId)) === undefined) {
+          throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+        }
+        const { capacityBytes } = await backend.expandVolume!(volumeId, bytes);
+        logger.info({ volumeId: request.volume_id, capacityBytes }, 'expanded volume');
+        // The backend grows the filesystem too (online when it is mounted here): nothing for the node to do.
+        return { capacity_bytes: capacityBytes, node_expansion_required: false };
+      });
     },
 
     async GetCapacity(raw: unknown) {

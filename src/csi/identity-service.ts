@@ -1,4 +1,4 @@
-import { provisioningBackends } from './controller-service.js';
+import { expandsVolumes, provisioningBackends } from './controller-service.js';
 import type { ServiceContext } from './service-context.js';
 
 /** The Identity service: who the plugin is, what it offers, whether it is ready. */
@@ -14,7 +14,8 @@ export function identityService({ options, manager, topology }: ServiceContext) 
       return { name: options.name, vendor_version: options.vendorVersion, manifest: {} };
     },
     async GetPluginCapabilities() {
-      return { capabilities: services.map((type) => ({ service: { type } })) };
+      const expansion = expandsVolumes(options.backends) ? [{ volume_expansion: { type: 'ONLINE' } }] : [];
+      return { capabilities: [...services.map((type) => ({ service: { type } })), ...expansion] };
     },
     async Probe() {
       // Ready once the state root is usable (made, its key read); a root that cannot be is an error.

@@ -59,10 +59,11 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
   });
 
   it('advertises the Controller service, its calls, and the node topology its volumes need', async () => {
-    const plugin = (await client.identity.GetPluginCapabilities({})).capabilities.map((c: { service: { type: string } }) => c.service.type);
-    expect(plugin.sort()).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
+    const plugin = (await client.identity.GetPluginCapabilities({})).capabilities;
+    expect(plugin.filter((c: { type: string }) => c.type === 'service').map((c: { service: { type: string } }) => c.service.type).sort()).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
+    expect(plugin.filter((c: { type: string }) => c.type === 'volume_expansion')).toEqual([{ type: 'volume_expansion', volume_expansion: { type: 'ONLINE' } }]);
     const controller = (await client.controller.ControllerGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type);
-    expect(controller.sort()).toEqual(['CREATE_DELETE_VOLUME', 'GET_CAPACITY']);
+    expect(controller.sort()).toEqual(['CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY']);
     expect((await client.node.NodeGetInfo({})).accessible_topology).toEqual({ segments: { [topologyKey]: 'node-1' } });
   });
 
@@ -105,6 +106,16 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:nothing', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
     await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'fake-vol-id', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
     await client.controller.DeleteVolume({ volume_id: 'bind:pvc-v' });
+  });
+
+  it('grows a volume (never shrinks it), and says NOT_FOUND or INVALID_ARGUMENT for what it cannot grow', async () => {
+    await create('pvc-grow', { capacity_range: { required_bytes: 2 ** 30 } });
+    expect(await client.controller.ControllerExpandVolume({ volume_id: 'bind:pvc-grow', capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30, node_expansion_required: false });
+    expect((await client.controller.ControllerExpandVolume({ volume_id: 'bind:pvc-grow', capacity_range: { required_bytes: 2 ** 20 } })).capacity_bytes).toBe(2 * 2 ** 30);
+    await failsWith(client.controller.ControllerExpandVolume({ volume_id: 'bind:pvc-grow' }), status.INVALID_ARGUMENT, 'capacity_range: is required');
+    await failsWith(client.controller.ControllerExpandVolume({ capacity_range: { required_bytes: 1 } }), status.INVALID_ARGUMENT, 'volume_id: is required');
+    for (const id of ['bind:nothing', 'fake-vol-id']) await failsWith(client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'no volume');
+    await client.controller.DeleteVolume({ volume_id: 'bind:pvc-grow' });
   });
 
   it('reports the free space where volumes go, and none for another node', async () => {

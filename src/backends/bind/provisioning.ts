@@ -125,6 +125,15 @@ export class BindProvisioner {
     }
   }
 
+  /** Records a larger size (sizes are not enforced, so there is nothing else to grow); never shrinks. */
+  async expandVolume(volumeId: string, capacityBytes: number): Promise<{ capacityBytes: number }> {
+    const recorded = directoryName.test(volumeId) ? this.readRecord(volumeId) : undefined;
+    if (recorded === undefined) throw new SharemountError('NOT_FOUND', `no volume ${volumeId} in ${this.root}`, { field: 'volumeId' });
+    if (capacityBytes <= recorded.capacityBytes) return { capacityBytes: recorded.capacityBytes };
+    writeRecord(this.recordFile(volumeId), JSON.stringify({ name: recorded.name, capacityBytes } satisfies VolumeRecord));
+    return { capacityBytes };
+  }
+
   async availableBytes(fsMs: number): Promise<number> {
     return (await volumeStats(this.root, fsMs)).availableBytes;
   }
