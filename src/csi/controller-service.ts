@@ -5,18 +5,9 @@ import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandReques
 import { checkCapability, parseRequest } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
+import { expandsVolumes, provisioningBackends } from './backend-abilities.js';
 
 type Topology = Readonly<Record<string, string>>;
-
-/** The backends that can create and delete volumes. */
-export function provisioningBackends(backends: readonly AnyBackend[]): AnyBackend[] {
-  return backends.filter((backend) => backend.createVolume !== undefined && backend.deleteVolume !== undefined);
-}
-
-/** Whether some provisioning backend grows its volumes (online: while they are published). */
-export function expandsVolumes(backends: readonly AnyBackend[]): boolean {
-  return provisioningBackends(backends).some((backend) => backend.expandVolume !== undefined);
-}
 
 /**
  * The Controller service, on the backends' provisioning: CreateVolume and DeleteVolume call the
@@ -39,7 +30,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
   const accessibleTopology = (backend: AnyBackend) => (backend.nodeLocal && topology !== undefined ? [{ segments: topology }] : []);
   const reachable = (wanted: readonly { segments: Topology }[]) => topology === undefined || wanted.some((t) => matches(t.segments, topology));
 
-  return {
+  const { ControllerExpandVolume, ...always } = {
     ...getCapabilities,
 
     async CreateVolume(raw: unknown, call: CallInfo) {
@@ -113,9 +104,11 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
         if (backend.describeVolume && (await backend.describeVolume(volumeId)) === undefined) {
           throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
         }
+        // A node-local volume grows on its node, which this controller may not be: kubelet there
+        // calls NodeExpandVolume, where the backend grows it (and its filesystem, online).
+        if (backend.nodeLocal) return { capacity_bytes: bytes, node_expansion_required: true };
         const { capacityBytes } = await backend.expandVolume!(volumeId, bytes);
         logger.info({ volumeId: request.volume_id, capacityBytes }, 'expanded volume');
-        // The backend grows the filesystem too (online when it is mounted here): nothing for the node to do.
         return { capacity_bytes: capacityBytes, node_expansion_required: false };
       });
     },
@@ -132,6 +125,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       return { available_capacity: availableBytes };
     },
   };
+  return expandsVolumes(backends) ? { ...always, ControllerExpandVolume } : always;
 }
 
 /** The size to ask a backend for: the required bytes, or the limit when only that is given. */

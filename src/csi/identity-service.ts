@@ -1,4 +1,4 @@
-import { expandsVolumes, provisioningBackends } from './controller-service.js';
+import { expandsVolumes, provisioningBackends } from './backend-abilities.js';
 import type { ServiceContext } from './service-context.js';
 
 /** The Identity service: who the plugin is, what it offers, whether it is ready. */

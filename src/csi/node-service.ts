@@ -3,7 +3,9 @@ import { mountAt, readMountInfoText } from '../mountinfo.js';
 import { canonicalTarget } from '../target.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
-import { checkCapability, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
+import { expandsOnNodes } from './backend-abilities.js';
+import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
+import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
@@ -37,7 +39,7 @@ export function splitMountFlags(flags: readonly string[]): { plain: string[]; se
  */
 export function nodeService({ options, manager, queue, logger, topology }: ServiceContext) {
   const timeouts = manager.timeouts;
-  return {
+  const { NodeExpandVolume, ...always } = {
     async NodeStageVolume(raw: unknown, call: CallInfo) {
       const request = parseRequest(stageRequest, raw);
       const capability = checkCapability(request.volume_capability);
@@ -123,8 +125,33 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       }
     },
 
+    async NodeExpandVolume(raw: unknown, call: CallInfo) {
+      const request = parseRequest(expandRequest, raw);
+      const found = parseCsiVolumeId(request.volume_id, options.backends);
+      if (found === undefined || !found.backend.expandVolume) {
+        throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id} that grows on this node`, { field: 'volume_id' });
+      }
+      const path = request.volume_path.startsWith('/') ? canonicalTarget(request.volume_path) : undefined;
+      if (path === undefined || mountAt(readMountInfoText(), path) === undefined) {
+        throw new SharemountError('NOT_FOUND', `volume_path: no volume is staged or published at ${request.volume_path}`, { field: 'volume_path' });
+      }
+      const { backend, volumeId } = found;
+      return queue.run(request.volume_id, call.deadline, async () => {
+        const described: { capacityBytes?: number } | undefined = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
+        if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+        const range = request.capacity_range;
+        // Without a size the volume keeps its own, and its filesystem is grown to fill it.
+        const bytes = range?.required_bytes || range?.limit_bytes || described.capacityBytes;
+        if (bytes === undefined || bytes === 0) return { capacity_bytes: 0 };
+        const { capacityBytes } = await backend.expandVolume!(volumeId, bytes);
+        logger.info({ volumeId: request.volume_id, capacityBytes }, 'expanded volume on the node');
+        return { capacity_bytes: capacityBytes };
+      });
+    },
+
     async NodeGetCapabilities() {
-      return { capabilities: nodeCapabilities.map((type) => ({ rpc: { type } })) };
+      const types = [...nodeCapabilities, ...(expandsOnNodes(options.backends) ? ['EXPAND_VOLUME'] : [])];
+      return { capabilities: types.map((type) => ({ rpc: { type } })) };
     },
 
     async NodeGetInfo() {
@@ -132,4 +159,6 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       return { node_id: nodeId, max_volumes_per_node: maxVolumesPerNode ?? 0, accessible_topology: topology === undefined ? null : { segments: topology } };
     },
   };
+  // Served only where some volume grows on its node: anything else answers UNIMPLEMENTED.
+  return expandsOnNodes(options.backends) ? { ...always, NodeExpandVolume } : always;
 }

@@ -40,6 +40,12 @@ export const unpublishRequest = z.looseObject({ volume_id: id, target_path: requ
 
 export const statsRequest = z.looseObject({ volume_id: id, volume_path: required });
 
+export const expandRequest = z.looseObject({
+  volume_id: id,
+  volume_path: required,
+  capacity_range: z._default(z.nullable(z.looseObject({ required_bytes: z._default(z.int().check(z.minimum(0, 'must not be negative')), 0), limit_bytes: z._default(z.int().check(z.minimum(0, 'must not be negative')), 0) })), null),
+});
+
 /** Parses a request, or throws INVALID_ARGUMENT naming the first bad field. */
 export function parseRequest<T>(schema: z.ZodMiniType<T>, request: unknown): T {
   const parsed = schema.safeParse(request ?? {});

@@ -24,7 +24,7 @@ export async function csiClient(socketPath: string) {
   };
   const identity = service(services.Identity, ['GetPluginInfo', 'GetPluginCapabilities', 'Probe'] as const);
   const controller = service(services.Controller, ['CreateVolume', 'DeleteVolume', 'ValidateVolumeCapabilities', 'GetCapacity', 'ControllerExpandVolume', 'ControllerGetCapabilities'] as const);
-  const node = service(services.Node, ['NodeStageVolume', 'NodeUnstageVolume', 'NodePublishVolume', 'NodeUnpublishVolume', 'NodeGetVolumeStats', 'NodeGetCapabilities', 'NodeGetInfo'] as const);
+  const node = service(services.Node, ['NodeStageVolume', 'NodeUnstageVolume', 'NodePublishVolume', 'NodeUnpublishVolume', 'NodeGetVolumeStats', 'NodeExpandVolume', 'NodeGetCapabilities', 'NodeGetInfo'] as const);
   const raw = (path: string) =>
     new Promise<void>((resolve, reject) =>
       clients[0]!.makeUnaryRequest(path, (value: Buffer) => value, (value: Buffer) => value, Buffer.alloc(0), (error) => (error ? reject(error) : resolve())),

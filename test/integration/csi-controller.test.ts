@@ -108,14 +108,24 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await client.controller.DeleteVolume({ volume_id: 'bind:pvc-v' });
   });
 
-  it('grows a volume (never shrinks it), and says NOT_FOUND or INVALID_ARGUMENT for what it cannot grow', async () => {
-    await create('pvc-grow', { capacity_range: { required_bytes: 2 ** 30 } });
-    expect(await client.controller.ControllerExpandVolume({ volume_id: 'bind:pvc-grow', capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30, node_expansion_required: false });
-    expect((await client.controller.ControllerExpandVolume({ volume_id: 'bind:pvc-grow', capacity_range: { required_bytes: 2 ** 20 } })).capacity_bytes).toBe(2 * 2 ** 30);
-    await failsWith(client.controller.ControllerExpandVolume({ volume_id: 'bind:pvc-grow' }), status.INVALID_ARGUMENT, 'capacity_range: is required');
+  it('grows a node-local volume on its node: the controller asks for node expansion, NodeExpandVolume records the size (never smaller)', async () => {
+    expect((await client.node.NodeGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type)).toContain('EXPAND_VOLUME');
+    const { volume } = await create('pvc-grow', { capacity_range: { required_bytes: 2 ** 30 } });
+    expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30, node_expansion_required: true });
+    await failsWith(client.controller.ControllerExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'capacity_range: is required');
     await failsWith(client.controller.ControllerExpandVolume({ capacity_range: { required_bytes: 1 } }), status.INVALID_ARGUMENT, 'volume_id: is required');
     for (const id of ['bind:nothing', 'fake-vol-id']) await failsWith(client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'no volume');
-    await client.controller.DeleteVolume({ volume_id: 'bind:pvc-grow' });
+
+    const staging = join(sandbox.dir, 'staging-grow');
+    await mkdir(staging);
+    await client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: staging, volume_capability: caps[0], volume_context: volume.volume_context });
+    expect(await client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: staging, capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30 });
+    expect((await client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: staging, capacity_range: { required_bytes: 2 ** 20 } })).capacity_bytes).toBe(2 * 2 ** 30);
+    await failsWith(client.node.NodeExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'volume_path: is required');
+    await failsWith(client.node.NodeExpandVolume({ volume_id: 'fake-vol-id', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
+    await failsWith(client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: join(sandbox.dir, 'elsewhere') }), status.NOT_FOUND, 'volume_path');
+    await client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
+    await client.controller.DeleteVolume({ volume_id: volume.volume_id });
   });
 
   it('reports the free space where volumes go, and none for another node', async () => {
