@@ -11,7 +11,7 @@ import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
 import { bindBackend, directoryOf } from '../../src/backends/bind.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { csiClient, expectStatus, mountCapability, type CsiClient } from '../helpers/csi-client.js';
 import { createSandbox, mountsUnder, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();
@@ -24,15 +24,6 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
   let volumes: string;
   const caps = [mountCapability()];
   const create = (name: string, extra: Record<string, unknown> = {}) => client.controller.CreateVolume({ name, volume_capabilities: caps, parameters: { path: volumes }, ...extra });
-  const failsWith = async (call: Promise<unknown>, code: status, text: string) => {
-    const error = await call.then(
-      () => undefined,
-      (e: { code: status; details: string }) => e,
-    );
-    expect(error, `expected ${status[code]} (${text})`).toBeDefined();
-    expect(status[error!.code]).toBe(status[code]);
-    expect(error!.details).toContain(text);
-  };
 
   beforeAll(async () => {
     sandbox = await createSandbox('sharemount-csi-controller-');
@@ -72,7 +63,7 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect(first).toMatchObject({ volume_id: 'bind:pvc-1', capacity_bytes: 2 ** 30, volume_context: { path: volumes, subPath: 'pvc-1' }, accessible_topology: [{ segments: { [topologyKey]: 'node-1' } }] });
     expect((await stat(join(volumes, 'pvc-1'))).mode & 0o7777).toBe(0o777);
     expect((await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume.volume_id).toBe('bind:pvc-1');
-    await failsWith(create('pvc-1', { capacity_range: { required_bytes: 2 * 2 ** 30, limit_bytes: 2 * 2 ** 30 } }), status.ALREADY_EXISTS, 'exists with 1073741824 bytes');
+    await expectStatus(create('pvc-1', { capacity_range: { required_bytes: 2 * 2 ** 30, limit_bytes: 2 * 2 ** 30 } }), status.ALREADY_EXISTS, 'exists with 1073741824 bytes');
     // A 128-character name with characters no path should hold: a short, safe directory.
     const long = `sanity/../${'ü'.repeat(20)}${'x'.repeat(78)}`;
     expect(Buffer.byteLength(long)).toBe(128);
@@ -85,14 +76,14 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
 
   it('refuses a bad request by field, with nothing made', async () => {
     const before = await readdir(volumes);
-    await failsWith(client.controller.CreateVolume({ volume_capabilities: caps, parameters: { path: volumes } }), status.INVALID_ARGUMENT, 'name: is required');
-    await failsWith(client.controller.CreateVolume({ name: 'x', parameters: { path: volumes } }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
-    await failsWith(create('x', { volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }), status.INVALID_ARGUMENT, 'volume_capabilities[0].block');
-    await failsWith(create('x', { parameters: { path: '/etc' } }), status.INVALID_ARGUMENT, `parameters.path: must be ${volumes}`);
-    await failsWith(create('x', { parameters: { path: volumes, colour: 'blue' } }), status.INVALID_ARGUMENT, 'parameters.colour');
-    await failsWith(create('x', { capacity_range: { required_bytes: 10, limit_bytes: 5 } }), status.INVALID_ARGUMENT, 'capacity_range');
-    await failsWith(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.INVALID_ARGUMENT, 'volume_content_source');
-    await failsWith(create('x', { accessibility_requirements: { requisite: [{ segments: { [topologyKey]: 'node-2' } }] } }), status.RESOURCE_EXHAUSTED, 'this node only');
+    await expectStatus(client.controller.CreateVolume({ volume_capabilities: caps, parameters: { path: volumes } }), status.INVALID_ARGUMENT, 'name: is required');
+    await expectStatus(client.controller.CreateVolume({ name: 'x', parameters: { path: volumes } }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
+    await expectStatus(create('x', { volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }), status.INVALID_ARGUMENT, 'volume_capabilities[0].block');
+    await expectStatus(create('x', { parameters: { path: '/etc' } }), status.INVALID_ARGUMENT, `parameters.path: must be ${volumes}`);
+    await expectStatus(create('x', { parameters: { path: volumes, colour: 'blue' } }), status.INVALID_ARGUMENT, 'parameters.colour');
+    await expectStatus(create('x', { capacity_range: { required_bytes: 10, limit_bytes: 5 } }), status.INVALID_ARGUMENT, 'capacity_range');
+    await expectStatus(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.INVALID_ARGUMENT, 'volume_content_source');
+    await expectStatus(create('x', { accessibility_requirements: { requisite: [{ segments: { [topologyKey]: 'node-2' } }] } }), status.RESOURCE_EXHAUSTED, 'this node only');
     expect(await readdir(volumes)).toEqual(before);
   });
 
@@ -102,9 +93,9 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     const block = await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] });
     expect(block.confirmed).toBeNull();
     expect(block.message).toContain('block volumes are not supported');
-    await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v' }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
-    await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:nothing', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
-    await failsWith(client.controller.ValidateVolumeCapabilities({ volume_id: 'fake-vol-id', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
+    await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v' }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
+    await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:nothing', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
+    await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'fake-vol-id', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
     await client.controller.DeleteVolume({ volume_id: 'bind:pvc-v' });
   });
 
@@ -112,18 +103,18 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect((await client.node.NodeGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type)).toContain('EXPAND_VOLUME');
     const { volume } = await create('pvc-grow', { capacity_range: { required_bytes: 2 ** 30 } });
     expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30, node_expansion_required: true });
-    await failsWith(client.controller.ControllerExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'capacity_range: is required');
-    await failsWith(client.controller.ControllerExpandVolume({ capacity_range: { required_bytes: 1 } }), status.INVALID_ARGUMENT, 'volume_id: is required');
-    for (const id of ['bind:nothing', 'fake-vol-id']) await failsWith(client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'no volume');
+    await expectStatus(client.controller.ControllerExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'capacity_range: is required');
+    await expectStatus(client.controller.ControllerExpandVolume({ capacity_range: { required_bytes: 1 } }), status.INVALID_ARGUMENT, 'volume_id: is required');
+    for (const id of ['bind:nothing', 'fake-vol-id']) await expectStatus(client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'no volume');
 
     const staging = join(sandbox.dir, 'staging-grow');
     await mkdir(staging);
     await client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: staging, volume_capability: caps[0], volume_context: volume.volume_context });
     expect(await client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: staging, capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30 });
     expect((await client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: staging, capacity_range: { required_bytes: 2 ** 20 } })).capacity_bytes).toBe(2 * 2 ** 30);
-    await failsWith(client.node.NodeExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'volume_path: is required');
-    await failsWith(client.node.NodeExpandVolume({ volume_id: 'fake-vol-id', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
-    await failsWith(client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: join(sandbox.dir, 'elsewhere') }), status.NOT_FOUND, 'volume_path');
+    await expectStatus(client.node.NodeExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'volume_path: is required');
+    await expectStatus(client.node.NodeExpandVolume({ volume_id: 'fake-vol-id', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
+    await expectStatus(client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: join(sandbox.dir, 'elsewhere') }), status.NOT_FOUND, 'volume_path');
     await client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
     await client.controller.DeleteVolume({ volume_id: volume.volume_id });
   });
@@ -144,7 +135,7 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await writeFile(join(target, 'data.txt'), 'kept');
     expect(await readFile(join(volumes, 'pvc-flow', 'data.txt'), 'utf8')).toBe('kept');
 
-    await failsWith(client.controller.DeleteVolume({ volume_id: volume.volume_id }), status.FAILED_PRECONDITION, 'still mounted');
+    await expectStatus(client.controller.DeleteVolume({ volume_id: volume.volume_id }), status.FAILED_PRECONDITION, 'still mounted');
     expect(await readFile(join(volumes, 'pvc-flow', 'data.txt'), 'utf8')).toBe('kept');
 
     await client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
@@ -152,7 +143,7 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await client.controller.DeleteVolume({ volume_id: volume.volume_id });
     await expect(lstat(join(volumes, 'pvc-flow'))).rejects.toMatchObject({ code: 'ENOENT' });
     for (const id of [volume.volume_id, 'reallyfakevolumeid', 'bind:never-made', 'lvm:vg/lv']) await client.controller.DeleteVolume({ volume_id: id });
-    await failsWith(client.controller.DeleteVolume({}), status.INVALID_ARGUMENT, 'volume_id: is required');
+    await expectStatus(client.controller.DeleteVolume({}), status.INVALID_ARGUMENT, 'volume_id: is required');
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 

@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bindBackend } from '../../src/backends/bind.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import type { Logger } from '../../src/logger.js';
-import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { csiClient, expectStatus, mountCapability, type CsiClient } from '../helpers/csi-client.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();
@@ -44,15 +44,6 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
   const publish = (pv: string, pod: string, extra: Record<string, unknown> = {}) =>
     client.node.NodePublishVolume({ volume_id: pv, staging_target_path: staging(pv), target_path: target(pod, pv), volume_capability: mountCapability(), ...extra });
   const shareMounts = async () => (await mountsUnder(sandbox.root)).filter((m) => m.mountPoint.endsWith('/mnt'));
-  const failsWith = async (call: Promise<unknown>, code: status, text: string) => {
-    const error = await call.then(
-      () => undefined,
-      (e: { code: status; details: string }) => e,
-    );
-    expect(error, `expected ${status[code]} (${text})`).toBeDefined();
-    expect(status[error!.code]).toBe(status[code]);
-    expect(error!.details).toContain(text);
-  };
 
   beforeAll(async () => {
     sandbox = await createSandbox('sharemount-csi-');
@@ -86,8 +77,8 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
   });
 
   it('answers UNIMPLEMENTED for the calls a node-only plugin does not serve', async () => {
-    await failsWith(client.raw('/csi.v1.Controller/CreateVolume'), status.UNIMPLEMENTED, '');
-    await failsWith(client.raw('/csi.v1.Node/NodeExpandVolume'), status.UNIMPLEMENTED, '');
+    await expectStatus(client.raw('/csi.v1.Controller/CreateVolume'), status.UNIMPLEMENTED, '');
+    await expectStatus(client.raw('/csi.v1.Node/NodeExpandVolume'), status.UNIMPLEMENTED, '');
   });
 
   it('two PVs on sub-directories of one source: one share mount, a bind mount per staging path and per pod, all gone after the last unstage', async () => {
@@ -152,34 +143,34 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
   it('a missing or bad field answers INVALID_ARGUMENT naming it, with nothing mounted', async () => {
     await kubeletDirs('pv-x', 'pod-x');
     const base = { volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability(), volume_context: context('d000'), secrets: { password: 'hunter2' } };
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_id: '' }), status.INVALID_ARGUMENT, 'volume_id: is required');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_id: 'x'.repeat(129) }), status.INVALID_ARGUMENT, 'volume_id: must be at most 128 bytes');
-    await failsWith(client.node.NodeStageVolume({ ...base, staging_target_path: '' }), status.INVALID_ARGUMENT, 'staging_target_path: is required');
-    await failsWith(client.node.NodeStageVolume({ ...base, staging_target_path: 'relative/path' }), status.INVALID_ARGUMENT, 'staging_target_path: must be an absolute path');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_capability: undefined }), status.INVALID_ARGUMENT, 'volume_capability: is required');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }), status.INVALID_ARGUMENT, 'volume_capability.block');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_capability: { mount: {} } }), status.INVALID_ARGUMENT, 'volume_capability.access_mode: is required');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_context: context('../..') }), status.INVALID_ARGUMENT, 'volume_context.subPath');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_context: context('d000', { pasword: 'hunter2' }) }), status.INVALID_ARGUMENT, 'volume_context.pasword');
-    await failsWith(client.node.NodeStageVolume({ ...base, volume_context: { subPath: 'd000' } }), status.INVALID_ARGUMENT, 'volume_context.path');
-    await failsWith(client.node.NodePublishVolume({ volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'target_path: is required');
-    await failsWith(client.node.NodePublishVolume({ volume_id: 'pv-x', target_path: target('pod-x', 'pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'staging_target_path: is required');
-    await failsWith(client.node.NodeUnpublishVolume({ volume_id: 'pv-x' }), status.INVALID_ARGUMENT, 'target_path: is required');
-    await failsWith(client.node.NodeUnstageVolume({ staging_target_path: staging('pv-x') }), status.INVALID_ARGUMENT, 'volume_id: is required');
-    await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-x' }), status.INVALID_ARGUMENT, 'volume_path: is required');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_id: '' }), status.INVALID_ARGUMENT, 'volume_id: is required');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_id: 'x'.repeat(129) }), status.INVALID_ARGUMENT, 'volume_id: must be at most 128 bytes');
+    await expectStatus(client.node.NodeStageVolume({ ...base, staging_target_path: '' }), status.INVALID_ARGUMENT, 'staging_target_path: is required');
+    await expectStatus(client.node.NodeStageVolume({ ...base, staging_target_path: 'relative/path' }), status.INVALID_ARGUMENT, 'staging_target_path: must be an absolute path');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_capability: undefined }), status.INVALID_ARGUMENT, 'volume_capability: is required');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }), status.INVALID_ARGUMENT, 'volume_capability.block');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_capability: { mount: {} } }), status.INVALID_ARGUMENT, 'volume_capability.access_mode: is required');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_context: context('../..') }), status.INVALID_ARGUMENT, 'volume_context.subPath');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_context: context('d000', { pasword: 'hunter2' }) }), status.INVALID_ARGUMENT, 'volume_context.pasword');
+    await expectStatus(client.node.NodeStageVolume({ ...base, volume_context: { subPath: 'd000' } }), status.INVALID_ARGUMENT, 'volume_context.path');
+    await expectStatus(client.node.NodePublishVolume({ volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'target_path: is required');
+    await expectStatus(client.node.NodePublishVolume({ volume_id: 'pv-x', target_path: target('pod-x', 'pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'staging_target_path: is required');
+    await expectStatus(client.node.NodeUnpublishVolume({ volume_id: 'pv-x' }), status.INVALID_ARGUMENT, 'target_path: is required');
+    await expectStatus(client.node.NodeUnstageVolume({ staging_target_path: staging('pv-x') }), status.INVALID_ARGUMENT, 'volume_id: is required');
+    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-x' }), status.INVALID_ARGUMENT, 'volume_path: is required');
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
   it('state the call does not fit answers FAILED_PRECONDITION, ALREADY_EXISTS or NOT_FOUND', async () => {
     await kubeletDirs('pv-s', 'pod-s');
-    await failsWith(publish('pv-s', 'pod-s'), status.FAILED_PRECONDITION, 'is not staged');
+    await expectStatus(publish('pv-s', 'pod-s'), status.FAILED_PRECONDITION, 'is not staged');
     await stage('pv-s', 'd001');
-    await failsWith(stage('pv-s', 'd002'), status.ALREADY_EXISTS, 'staging_target_path');
+    await expectStatus(stage('pv-s', 'd002'), status.ALREADY_EXISTS, 'staging_target_path');
     await publish('pv-s', 'pod-s', { readonly: true });
-    await failsWith(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'published read-only');
-    await failsWith(client.node.NodePublishVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s'), target_path: join(sandbox.dir, 'no', 'such', 'parent', 'mount'), volume_capability: mountCapability() }), status.NOT_FOUND, 'does not exist');
-    await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: join(sandbox.dir, 'not-a-volume') }), status.NOT_FOUND, 'no volume');
-    await failsWith(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
+    await expectStatus(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'published read-only');
+    await expectStatus(client.node.NodePublishVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s'), target_path: join(sandbox.dir, 'no', 'such', 'parent', 'mount'), volume_capability: mountCapability() }), status.NOT_FOUND, 'does not exist');
+    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: join(sandbox.dir, 'not-a-volume') }), status.NOT_FOUND, 'no volume');
+    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
 
     // A bind whose `ro` step never ran (the plugin died between the two): the retry makes it read-only.
@@ -192,7 +183,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     // Someone else's mount at the target: refused and left alone.
     await mkdir(target('pod-s', 'pv-s'));
     await execa('mount', ['--bind', join(sandbox.source, 'd003'), target('pod-s', 'pv-s')]);
-    await failsWith(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'a mount point of something other than this volume');
+    await expectStatus(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'a mount point of something other than this volume');
     expect(await readFile(join(target('pod-s', 'pv-s'), 'data.txt'), 'utf8')).toBe('contents of d003\n');
     await execa('umount', [target('pod-s', 'pv-s')]);
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });

@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../helpers/temp-dirs.js';
 import { loadConfig } from '../../src/flexvolume/config.js';
 import { pluginDirOf } from '../../src/flexvolume/plugin-dir.js';
 
@@ -10,14 +11,7 @@ const other = '/opt/plugins/example.com~nfs/nfs';
 const noFile = { SHAREMOUNT_CONFIG: '' };
 
 
-// Temp dirs of this file, removed when it is done.
-const tempDirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sharemount-config-'));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirs('sharemount-config-');
 
 describe('loadConfig', () => {
   it('defaults: /var/lib/sharemount, a log under /var/log/sharemount, 60 s', () => {

@@ -1,19 +1,12 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tempDirs } from '../helpers/temp-dirs.js';
 import { SharemountError, invalidArgument } from '../../src/errors.js';
 import { exitCodeOf, failure, failureFrom, notSupported, ReplyWriter, serialize, success } from '../../src/flexvolume/reply.js';
 
 
-// Temp dirs of this file, removed when it is done.
-const tempDirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'sharemount-reply-'));
-  tempDirs.push(dir);
-  return dir;
-};
-afterAll(() => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const tempDir = tempDirs('sharemount-reply-');
 
 describe('replies', () => {
   it('Not supported is exactly {"status":"Not supported"}', () => {
