@@ -1,5 +1,5 @@
 /**
- * sharemount/csi: a CSI node plugin from the core and a set of backends, served over gRPC on a
+ * sharemount/csi: a CSI plugin (node, and controller where a backend provisions) from the core and a set of backends, served over gRPC on a
  * unix socket. See docs/csi.md. gRPC (@grpc/grpc-js, @grpc/proto-loader) is an optional peer
  * dependency: only this entry point loads it.
  */

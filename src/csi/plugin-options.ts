@@ -14,14 +14,17 @@ export interface CsiPluginOptions {
   nodeId: string;
   /** Where to listen: `unix:///csi/csi.sock` or an absolute path of a unix socket. */
   endpoint: string;
-  /** The backends served; with more than one, a volume's context picks one with `backend`. */
+  /** The backends served; with more than one, a volume's context (or a StorageClass) picks one with `backend`. */
   backends: readonly AnyBackend[];
   /** sharemount's state root on the node. Default `/var/lib/sharemount`. */
   root?: string;
   /** Where the plugin logs (pino's call shape). Default: JSON lines on stderr, secrets redacted. */
   logger?: Logger;
   timeouts?: Partial<Timeouts>;
-  /** Topology segments of this node (NodeGetInfo); setting them advertises VOLUME_ACCESSIBILITY_CONSTRAINTS. */
+  /**
+   * Topology segments of this node (NodeGetInfo; advertises VOLUME_ACCESSIBILITY_CONSTRAINTS).
+   * Default: none, or `<name>/node: <nodeId>` when a node-local backend provisions.
+   */
   topology?: Readonly<Record<string, string>>;
   /** NodeGetInfo's max_volumes_per_node; 0 (the default) means no limit. */
   maxVolumesPerNode?: number;

@@ -27,7 +27,7 @@ export interface CsiPlugin {
 
 const defaultQueueLimit = 16;
 
-/** Turns the core and a set of backends into a CSI node plugin (docs/csi.md). */
+/** Turns the core and a set of backends into a CSI plugin: Identity, Node, and Controller where a backend provisions (docs/csi.md). */
 export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   const options = checkPluginOptions(input);
   const logger = options.logger ?? stderrLogger();
