@@ -103,12 +103,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
 
     async NodeGetVolumeStats(raw: unknown) {
       const request = parseRequest(statsRequest, raw);
-      const path = request.volume_path.startsWith('/') ? canonicalTarget(request.volume_path) : undefined;
-      // The mount table, not the path itself, says whether a volume is there: a hung mount
-      // would block a lookup of it.
-      if (path === undefined || mountAt(readMountInfoText(), path) === undefined) {
-        throw new SharemountError('NOT_FOUND', `volume_path: no volume is staged or published at ${request.volume_path}`, { field: 'volume_path' });
-      }
+      const path = mountedVolumePath(request.volume_path);
       try {
         const stats = await volumeStats(path, timeouts.fsMs);
         return {
@@ -131,10 +126,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       if (found === undefined || !found.backend.expandVolume) {
         throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id} that grows on this node`, { field: 'volume_id' });
       }
-      const path = request.volume_path.startsWith('/') ? canonicalTarget(request.volume_path) : undefined;
-      if (path === undefined || mountAt(readMountInfoText(), path) === undefined) {
-        throw new SharemountError('NOT_FOUND', `volume_path: no volume is staged or published at ${request.volume_path}`, { field: 'volume_path' });
-      }
+      mountedVolumePath(request.volume_path);
       const { backend, volumeId } = found;
       return queue.run(request.volume_id, call.deadline, async () => {
         const described: { capacityBytes?: number } | undefined = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
@@ -161,4 +153,16 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
   };
   // Served only where some volume grows on its node: anything else answers UNIMPLEMENTED.
   return expandsOnNodes(options.backends) ? { ...always, NodeExpandVolume } : always;
+}
+
+/**
+ * A request's `volume_path` where something is mounted, canonical; NOT_FOUND otherwise. The mount
+ * table says so, never a lookup of the path itself, which would block on a hung mount.
+ */
+function mountedVolumePath(volumePath: string): string {
+  const path = volumePath.startsWith('/') ? canonicalTarget(volumePath) : undefined;
+  if (path === undefined || mountAt(readMountInfoText(), path) === undefined) {
+    throw new SharemountError('NOT_FOUND', `volume_path: no volume is staged or published at ${volumePath}`, { field: 'volume_path' });
+  }
+  return path;
 }
