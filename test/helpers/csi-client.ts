@@ -1,5 +1,4 @@
-import { credentials, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { expect } from 'vitest';
+import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
 import { loadCsiServices } from '../../src/csi/proto.js';
 
 type Call = (request: object, deadlineMs?: number) => Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -44,15 +43,4 @@ export type CsiClient = Awaited<ReturnType<typeof csiClient>>;
 /** A mount capability as kubelet sends it. */
 export function mountCapability(mode = 'SINGLE_NODE_WRITER', mountFlags: string[] = []) {
   return { mount: { fs_type: '', mount_flags: mountFlags }, access_mode: { mode } };
-}
-
-/** Asserts that a call fails with `code` and a message containing `text`. */
-export async function expectStatus(call: Promise<unknown>, code: status, text: string): Promise<void> {
-  const error = await call.then(
-    () => undefined,
-    (e: { code: status; details: string }) => e,
-  );
-  expect(error, `expected ${status[code]} (${text})`).toBeDefined();
-  expect(status[error!.code]).toBe(status[code]);
-  expect(error!.details).toContain(text);
 }

@@ -11,7 +11,8 @@ import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
 import { bindBackend, directoryOf } from '../../src/backends/bind.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { csiClient, expectStatus, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { expectStatus } from '../helpers/csi-expect.js';
 import { createSandbox, mountsUnder, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();

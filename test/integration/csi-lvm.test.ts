@@ -14,7 +14,8 @@ import { lvsArgs } from '../../src/backends/lvm/commands.js';
 import { parseLvReport } from '../../src/backends/lvm/reports.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { csiClient, expectStatus, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { expectStatus } from '../helpers/csi-expect.js';
 import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 

@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bindBackend } from '../../src/backends/bind.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import type { Logger } from '../../src/logger.js';
-import { csiClient, expectStatus, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { expectStatus } from '../helpers/csi-expect.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();
