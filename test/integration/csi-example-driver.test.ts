@@ -122,6 +122,24 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     expect((await second).exitCode).toBe(0);
   });
 
+  it('bundled as its image bundles it (one file beside the proto), starts and answers', async () => {
+    // The Dockerfile's build step and layout: /plugin/driver.mjs beside /plugin/proto.
+    const image = join(sandbox.dir, 'plugin');
+    await execa('bash', ['examples/csi-driver/bundle.sh', image]);
+    const socket = join(sandbox.dir, 'bundled.sock');
+    const child = execa(process.execPath, [join(image, 'driver.mjs'), `--endpoint=${socket}`, '--node-id=node-7', `--root=${sandbox.root}`, `--bind-root=${join(sandbox.dir, 'volumes')}`], { reject: false, cwd: sandbox.dir });
+    running = child;
+    await waitForSocket(socket, 30_000);
+    const client = await csiClient(socket);
+    try {
+      expect(await client.identity.GetPluginInfo({})).toMatchObject({ name: 'sharemount.example.com' });
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+  });
+
   it('refuses to start without a node id, naming the option', async () => {
     const result = await execa(process.execPath, [...runDriver, `--endpoint=unix://${join(sandbox.dir, 'x.sock')}`, `--root=${sandbox.root}`], { reject: false });
     expect(result.exitCode).not.toBe(0);
