@@ -43,7 +43,7 @@ try {
     backends: [
       // DeleteVolume brings only the volume id, so what it does with an NFS volume's data is
       // the driver's choice, not a StorageClass's: kept, renamed archived-<name>.
-      nfsBackend({ provisioner: { manager, workDir: '/var/lib/sharemount-provisioner', deleteDefaults: { onDelete: 'archive', mountOptions: ['vers=4.1', 'hard'] } } }),
+      nfsBackend({ provisioner: { manager, workDir: '/var/lib/sharemount-provisioner', idOnlyDefaults: { onDelete: 'archive', mountOptions: ['vers=4.1', 'hard'] } } }),
       lvmBackend(),
       bindBackend({ provisioning: { root: values['bind-root'] } }),
     ],

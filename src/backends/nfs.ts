@@ -22,8 +22,8 @@ export interface NfsBackendOptions {
 type NfsBackendShape = Backend<NfsSource, NfsParameters>;
 /** The NFS backend as `nfsBackend()` returns it: parameters and toVolume always present. */
 export type NfsBackend = NfsBackendShape & Required<Pick<NfsBackendShape, 'checkOptions' | 'parameters' | 'toVolume'>>;
-/** The NFS backend with a provisioner: createVolume and deleteVolume present too. */
-export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume'>>;
+/** The NFS backend with a provisioner: createVolume, deleteVolume and describeVolume present too. */
+export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume' | 'describeVolume'>>;
 
 /**
  * The NFS backend: one share per (server, export, option set) per node, mounted with
@@ -60,6 +60,7 @@ export function nfsBackend(options: NfsBackendOptions = {}): NfsBackend {
       ? {
           createVolume: (request) => provisioner.createVolume(request),
           deleteVolume: (volumeId, parameters) => provisioner.deleteVolume(volumeId, parameters),
+          describeVolume: (volumeId) => provisioner.describeVolume(volumeId),
         }
       : {}),
   } satisfies Backend<NfsSource, NfsParameters>;

@@ -11,7 +11,9 @@ import { nfsBackend } from '../../src/backends/nfs.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
 import type { MountManager } from '../../src/mount-manager.js';
+import { status } from '@grpc/grpc-js';
 import { csiClient, type CsiClient } from '../helpers/csi-client.js';
+import { expectStatus } from '../helpers/csi-expect.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
@@ -34,7 +36,7 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
     seam = await installMountNfsSeam([server]);
     // The provisioner reaches the export through the plugin's own manager (made with the plugin).
     const manager: Pick<MountManager, 'publish' | 'unpublish'> = { publish: (r) => plugin.manager.publish(r), unpublish: (t, o) => plugin.manager.unpublish(t, o) };
-    const nfs = nfsBackend({ provisioner: { manager, workDir: join(sandbox.dir, 'controller'), deleteDefaults: { onDelete: 'delete', mountOptions: server.mountOptions } } });
+    const nfs = nfsBackend({ provisioner: { manager, workDir: join(sandbox.dir, 'controller'), idOnlyDefaults: { onDelete: 'delete', mountOptions: server.mountOptions } } });
     plugin = createCsiPlugin({ name: 'nfs.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [nfs], root: sandbox.root, logger: silentLogger, timeouts: { commandMs: 15_000 } });
     await plugin.start();
     client = await csiClient(plugin.socketPath);
@@ -81,8 +83,12 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
     expect(await plugin.manager.list()).toEqual([]);
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
 
+    const capabilities = [capability([])];
+    expect((await client.controller.ValidateVolumeCapabilities({ volume_id: volumes[0]!.volume_id, volume_capabilities: capabilities })).confirmed).not.toBeNull();
     for (const volume of volumes) await client.controller.DeleteVolume({ volume_id: volume.volume_id });
     expect((await server.list()).filter((name) => name.startsWith('pvc-'))).toEqual([]);
+    await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: volumes[0]!.volume_id, volume_capabilities: capabilities }), status.NOT_FOUND, 'no volume');
+    await client.controller.DeleteVolume({ volume_id: volumes[0]!.volume_id }); // gone already: a success
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 });

@@ -204,9 +204,11 @@ suite('NFS backend against nfs-ganesha', () => {
       const retaining = provisioning();
       const params = claim('idonly');
       const { volumeId } = await retaining.createVolume({ name: 'pvc-idonly', parameters: params });
+      expect(await retaining.describeVolume(volumeId)).toMatchObject({ context: { server: server.host, share: server.exportPath, subPath: 'team-a-idonly-pvc-idonly' } });
+      for (const id of [`${server.host}#${server.exportPath}#never-made`, 'not-an-nfs-id']) expect(await retaining.describeVolume(id)).toBeUndefined();
       await retaining.deleteVolume(volumeId);
       expect(await server.list()).toContain('team-a-idonly-pvc-idonly');
-      const archiving = nfsBackend({ provisioner: { manager, workDir: workDir(), deleteDefaults: { onDelete: 'archive', mountOptions: server.mountOptions } } });
+      const archiving = nfsBackend({ provisioner: { manager, workDir: workDir(), idOnlyDefaults: { onDelete: 'archive', mountOptions: server.mountOptions } } });
       await archiving.deleteVolume(volumeId);
       expect(await server.list()).toContain('archived-team-a-idonly-pvc-idonly');
       expect(await server.list()).not.toContain('team-a-idonly-pvc-idonly');

@@ -23,10 +23,11 @@ export interface NfsProvisionerOptions {
   deleteTimeoutMs?: number;
   logger?: Logger;
   /**
-   * For a delete that brings no parameters (CSI's DeleteVolume brings only the volume id): the
-   * policy (default `retain`: nothing is touched) and the options the export is mounted with.
+   * For the calls that bring only a volume id (CSI's DeleteVolume, and the lookups of
+   * ValidateVolumeCapabilities): the delete policy (default `retain`: nothing is touched) and
+   * the options the export is mounted with.
    */
-  deleteDefaults?: { onDelete?: OnDeletePolicy; mountOptions?: readonly string[] };
+  idOnlyDefaults?: { onDelete?: OnDeletePolicy; mountOptions?: readonly string[] };
 }
 
 /** Prefix of a sub-directory kept by the `archive` policy. */
@@ -76,6 +77,22 @@ export class NfsProvisioner {
     return { volumeId, ...(request.capacityBytes === undefined ? {} : { capacityBytes: request.capacityBytes }), context };
   }
 
+  /** The volume's sub-directory, looked up on the export; undefined when it is not there or the id does not parse. */
+  async describeVolume(volumeId: string): Promise<{ context: Record<string, string> } | undefined> {
+    let location: NfsVolumeLocation;
+    try {
+      location = parseVolumeId(volumeId);
+    } catch {
+      return undefined;
+    }
+    const mountOptions = this.options.idOnlyDefaults?.mountOptions ?? [];
+    const found = await this.withExportRoot(location, mountOptions, (root) => entryType(`${root}/${location.name}`, this.commandTimeoutMs));
+    if (found !== 'directory') return undefined;
+    const context: Record<string, string> = { server: location.server, share: location.export, subPath: location.name };
+    if (mountOptions.length > 0) context.mountOptions = mountOptions.join(',');
+    return { context };
+  }
+
   /**
    * Applies the `onDelete` policy: `retain` touches nothing, `archive` renames the directory to
    * `archived-<name>` (with a timestamp when that is taken), `delete` removes its tree. A missing
@@ -87,8 +104,8 @@ export class NfsProvisioner {
     if (parameters !== undefined && (location.server !== parameters.server || location.export !== parameters.export)) {
       throw invalidArgument('volumeId', 'names a different server or export than the parameters');
     }
-    const onDelete = parameters?.onDelete ?? this.options.deleteDefaults?.onDelete ?? 'retain';
-    const mountOptions = parameters?.mountOptions ?? this.options.deleteDefaults?.mountOptions ?? [];
+    const onDelete = parameters?.onDelete ?? this.options.idOnlyDefaults?.onDelete ?? 'retain';
+    const mountOptions = parameters?.mountOptions ?? this.options.idOnlyDefaults?.mountOptions ?? [];
     if (onDelete === 'retain') {
       this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
       return;
