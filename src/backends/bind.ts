@@ -7,11 +7,11 @@ import { mountIdOf } from '../mount-point.js';
 import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
 import type { Backend, CreateVolumeRequest, VolumeSpec } from '../backend.js';
+import type { OptionList } from '../options.js';
 import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
 
 export type { BindProvisioningOptions } from './bind/provisioning.js';
 export { directoryOf } from './bind/provisioning.js';
-import type { OptionList } from '../options.js';
 
 /** A host directory as the source: `{ backend: 'bind', path: '/srv/data' }`. */
 export interface BindSource {
@@ -103,6 +103,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
           deleteVolume: (volumeId: string) => provisioner.deleteVolume(volumeId),
           describeVolume: (volumeId: string) => provisioner.describeVolume(volumeId),
           expandVolume: (volumeId: string, capacityBytes: number) => provisioner.expandVolume(volumeId, capacityBytes),
+          // statfs in a child process, bounded: the root is a local directory, so 10 s is generous.
           capacity: async () => ({ availableBytes: await provisioner.availableBytes(10_000) }),
         }
       : {}),
