@@ -1,4 +1,5 @@
 import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { createCsiPlugin, type CsiPlugin, type CsiPluginOptions } from '../../src/csi/index.js';
 import { loadCsiServices } from '../../src/csi/proto.js';
 
 type Call = (request: object, deadlineMs?: number) => Promise<Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -43,4 +44,19 @@ export type CsiClient = Awaited<ReturnType<typeof csiClient>>;
 /** A mount capability as kubelet sends it. */
 export function mountCapability(mode = 'SINGLE_NODE_WRITER', mountFlags: string[] = []) {
   return { mount: { fs_type: '', mount_flags: mountFlags }, access_mode: { mode } };
+}
+
+/** A plugin started with `options` and a client connected to it, as a test's fixture; `close` stops both. */
+export async function startPlugin(options: CsiPluginOptions): Promise<{ plugin: CsiPlugin; client: CsiClient; close(): Promise<void> }> {
+  const plugin = createCsiPlugin(options);
+  await plugin.start();
+  const client = await csiClient(plugin.socketPath);
+  return {
+    plugin,
+    client,
+    async close() {
+      client.close();
+      await plugin.stop();
+    },
+  };
 }

@@ -7,10 +7,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindBackend } from '../../src/backends/bind.js';
-import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { bindfsAvailable, startBindfs, stopBindfs, type BindfsMount } from '../helpers/bindfs.js';
-import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { exited } from '../helpers/processes.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 
@@ -18,23 +17,19 @@ const skip = skipUnlessReady([{ what: 'bindfs and /dev/fuse (apt-get install bin
 
 describe.skipIf(skip)('csi: a volume whose mount broke', () => {
   let sandbox: Sandbox;
-  let plugin: CsiPlugin;
   let client: CsiClient;
+  let close: (() => Promise<void>) | undefined;
   let fuse: BindfsMount;
 
   beforeAll(async () => {
     sandbox = await createSandbox('sharemount-csi-broken-');
     await seedSourceTree(sandbox.source, 2);
     fuse = await startBindfs(sandbox, sandbox.source, join(sandbox.dir, 'fuse'));
-    const socket = join(sandbox.dir, 'csi.sock');
-    plugin = createCsiPlugin({ name: 'broken.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: socket, backends: [bindBackend()], root: sandbox.root, logger: silentLogger, timeouts: { fsMs: 2_000 } });
-    await plugin.start();
-    client = await csiClient(socket);
+    ({ client, close } = await startPlugin({ name: 'broken.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend()], root: sandbox.root, logger: silentLogger, timeouts: { fsMs: 2_000 } }));
   });
 
   afterAll(async () => {
-    client?.close();
-    await plugin?.stop();
+    await close?.();
     if (fuse) await stopBindfs(fuse);
     await sandbox?.cleanup();
   });

@@ -9,9 +9,8 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
 import { bindBackend, directoryOf } from '../../src/backends/bind.js';
-import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
 import { createSandbox, mountsUnder, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 
@@ -20,8 +19,8 @@ const topologyKey = 'prov.example.com/node';
 
 describe.skipIf(skip)('csi: the Controller service on host-directory provisioning', () => {
   let sandbox: Sandbox;
-  let plugin: CsiPlugin;
   let client: CsiClient;
+  let close: (() => Promise<void>) | undefined;
   let volumes: string;
   const caps = [mountCapability()];
   const create = (name: string, extra: Record<string, unknown> = {}) => client.controller.CreateVolume({ name, volume_capabilities: caps, parameters: { path: volumes }, ...extra });
@@ -30,23 +29,19 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     sandbox = await createSandbox('sharemount-csi-controller-');
     volumes = join(sandbox.dir, 'volumes');
     await mkdir(volumes);
-    const socket = join(sandbox.dir, 'csi.sock');
-    plugin = createCsiPlugin({
+    ({ client, close } = await startPlugin({
       name: 'prov.example.com',
       vendorVersion: '1',
       nodeId: 'node-1',
-      endpoint: socket,
+      endpoint: join(sandbox.dir, 'csi.sock'),
       backends: [bindBackend({ provisioning: { root: volumes, onDelete: 'delete' } })],
       root: sandbox.root,
       logger: silentLogger,
-    });
-    await plugin.start();
-    client = await csiClient(socket);
+    }));
   });
 
   afterAll(async () => {
-    client?.close();
-    await plugin?.stop();
+    await close?.();
     await sandbox?.cleanup();
   });
 

@@ -12,9 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lvmBackend } from '../../src/backends/lvm.js';
 import { lvsArgs } from '../../src/backends/lvm/commands.js';
 import { parseLvReport } from '../../src/backends/lvm/reports.js';
-import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
-import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
+import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
 import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
@@ -27,8 +26,8 @@ if (missing !== undefined) console.warn(`skipping the CSI LVM tests: ${missing} 
 describe.skipIf(missing !== undefined)('csi: LVM volumes through the Controller and Node services', () => {
   let env: LvmTestEnv;
   let sandbox: Sandbox;
-  let plugin: CsiPlugin;
   let client: CsiClient;
+  let close: (() => Promise<void>) | undefined;
   const caps = [mountCapability()];
   const sizeOf = async (path: string) => {
     const s = await statfs(path);
@@ -38,15 +37,11 @@ describe.skipIf(missing !== undefined)('csi: LVM volumes through the Controller 
   beforeAll(async () => {
     sandbox = await createSandbox('sharemount-csi-lvm-');
     env = await createLvmEnv({ vg: 'csivg', sizeBytes: 1024 ** 3 });
-    const socket = join(sandbox.dir, 'csi.sock');
-    plugin = createCsiPlugin({ name: 'lvm.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: socket, backends: [lvmBackend(env.backendOptions())], root: sandbox.root, logger: silentLogger });
-    await plugin.start();
-    client = await csiClient(socket);
+    ({ client, close } = await startPlugin({ name: 'lvm.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [lvmBackend(env.backendOptions())], root: sandbox.root, logger: silentLogger }));
   });
 
   afterAll(async () => {
-    client?.close();
-    await plugin?.stop();
+    await close?.();
     await sandbox?.cleanup();
     await env?.cleanup();
   });

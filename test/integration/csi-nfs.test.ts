@@ -8,11 +8,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nfsBackend } from '../../src/backends/nfs.js';
-import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
+import type { CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
 import type { MountManager } from '../../src/mount-manager.js';
 import { status } from '@grpc/grpc-js';
-import { csiClient, type CsiClient } from '../helpers/csi-client.js';
+import { startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
@@ -28,6 +28,7 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
   let seam: MountNfsSeam;
   let plugin: CsiPlugin;
   let client: CsiClient;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     if (missing.length > 0) throw new Error(`CSI NFS tests need: ${missing.join(', ')}`);
@@ -37,14 +38,11 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
     // The provisioner reaches the export through the plugin's own manager (made with the plugin).
     const manager: Pick<MountManager, 'publish' | 'unpublish'> = { publish: (r) => plugin.manager.publish(r), unpublish: (t, o) => plugin.manager.unpublish(t, o) };
     const nfs = nfsBackend({ provisioner: { manager, workDir: join(sandbox.dir, 'controller'), idOnlyDefaults: { onDelete: 'delete', mountOptions: server.mountOptions } } });
-    plugin = createCsiPlugin({ name: 'nfs.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [nfs], root: sandbox.root, logger: silentLogger, timeouts: { commandMs: 15_000 } });
-    await plugin.start();
-    client = await csiClient(plugin.socketPath);
+    ({ plugin, client, close } = await startPlugin({ name: 'nfs.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [nfs], root: sandbox.root, logger: silentLogger, timeouts: { commandMs: 15_000 } }));
   });
 
   afterAll(async () => {
-    client?.close();
-    await plugin?.stop();
+    await close?.();
     await sandbox?.cleanup();
     await seam?.uninstall();
     await server?.stop();
