@@ -51,3 +51,32 @@ export async function renameNoReplace(from: string, to: string, timeoutMs: numbe
 export async function removeTree(path: string, timeoutMs: number): Promise<void> {
   await run('rm', ['--recursive', '--one-file-system', '--preserve-root=all', '--', path], { timeoutMs, env });
 }
+
+/** The text of a small regular file, or undefined when it does not exist; refuses anything else (a symlink above all). */
+export async function readSmallFile(path: string, timeoutMs: number): Promise<string | undefined> {
+  const found = await entryType(path, timeoutMs);
+  if (found === 'missing') return undefined;
+  if (found !== 'other') throw new SharemountError('FAILED_PRECONDITION', `${path} is ${found === 'symlink' ? 'a symlink' : 'a directory'}, not a file`);
+  return (await run('cat', ['--', path], { timeoutMs, env })).stdout;
+}
+
+/**
+ * Replaces `path` with `text`: written to a fresh temp file beside it (`tee`, which makes it
+ * with the umask's mode), then renamed over it, so a reader meets the old text or the new one.
+ * `mv` replaces a symlink at `path` itself, never what it points to.
+ */
+export async function replaceSmallFile(path: string, text: string, timeoutMs: number): Promise<void> {
+  const temp = `${path}.${process.pid}-${Date.now()}.tmp`;
+  try {
+    await run('tee', ['--', temp], { timeoutMs, env, input: text });
+    await run('mv', ['--force', '--no-target-directory', '--', temp, path], { timeoutMs, env });
+  } catch (error) {
+    await removeFile(temp, timeoutMs).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Removes one file (or symlink); a missing one is fine. */
+export async function removeFile(path: string, timeoutMs: number): Promise<void> {
+  await run('rm', ['--force', '--', path], { timeoutMs, env });
+}

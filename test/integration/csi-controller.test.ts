@@ -3,7 +3,7 @@
  * over real gRPC: create, validate, capacity and delete as the CSI spec and its conformance
  * suite expect, and a created volume staged and published by the same plugin's Node service.
  */
-import { lstat, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -60,6 +60,10 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect((await stat(join(volumes, 'pvc-1'))).mode & 0o7777).toBe(0o777);
     expect((await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume.volume_id).toBe('bind:pvc-1');
     await expectStatus(create('pvc-1', { capacity_range: { required_bytes: 2 * 2 ** 30, limit_bytes: 2 * 2 ** 30 } }), status.ALREADY_EXISTS, 'exists with 1073741824 bytes');
+    // Its directory removed by hand: a repeat makes it again, for the volume its record holds.
+    await rm(join(volumes, 'pvc-1'), { recursive: true });
+    expect((await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume.volume_id).toBe('bind:pvc-1');
+    expect((await stat(join(volumes, 'pvc-1'))).isDirectory()).toBe(true);
     // A 128-character name with characters no path should hold: a short, safe directory.
     const long = `sanity/../${'ü'.repeat(20)}${'x'.repeat(78)}`;
     expect(Buffer.byteLength(long)).toBe(128);

@@ -12,7 +12,7 @@ import type { CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
 import type { MountManager } from '../../src/mount-manager.js';
 import { status } from '@grpc/grpc-js';
-import { startPlugin, type CsiClient } from '../helpers/csi-client.js';
+import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
@@ -87,6 +87,20 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
     expect((await server.list()).filter((name) => name.startsWith('pvc-'))).toEqual([]);
     await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: volumes[0]!.volume_id, volume_capabilities: capabilities }), status.NOT_FOUND, 'no volume');
     await client.controller.DeleteVolume({ volume_id: volumes[0]!.volume_id }); // gone already: a success
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('CreateVolume is idempotent by name and size: the same request gives the same volume, another size ALREADY_EXISTS; the name is free after DeleteVolume', async () => {
+    const parameters = { share: `${server.host}:${server.exportPath}`, mountOptions: server.mountOptions.join(',') };
+    const request = (bytes: number) => ({ name: 'sized', capacity_range: { required_bytes: bytes }, volume_capabilities: [mountCapability()], parameters });
+    const { volume } = await client.controller.CreateVolume(request(1 << 20));
+    expect(volume).toMatchObject({ volume_id: `nfs:${server.host}#${server.exportPath}#sized`, capacity_bytes: 1 << 20 });
+    expect((await client.controller.CreateVolume(request(1 << 20))).volume).toEqual(volume);
+    await expectStatus(client.controller.CreateVolume(request(2 << 20)), status.ALREADY_EXISTS, '1048576 bytes');
+    await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    expect((await client.controller.CreateVolume(request(2 << 20))).volume).toMatchObject({ volume_id: volume.volume_id, capacity_bytes: 2 << 20 });
+    await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    expect(await server.list()).not.toContain('sized');
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 });

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, statfs, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nfsBackend, type NfsParameters } from '../../src/backends/nfs.js';
@@ -213,6 +213,44 @@ suite('NFS backend against nfs-ganesha', () => {
       expect(await server.list()).toContain('archived-team-a-idonly-pvc-idonly');
       expect(await server.list()).not.toContain('team-a-idonly-pvc-idonly');
       await expect(archiving.deleteVolume('not-an-nfs-id')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'volumeId' });
+      await expectNoControllerMounts();
+    });
+
+    it("records each volume's name and size on the export: another size, or a live volume's directory for another claim, is ALREADY_EXISTS", async () => {
+      const b = provisioning();
+      const request = { name: 'pvc-sized', parameters: claim('sized'), capacityBytes: 1 << 30 };
+      const created = await b.createVolume(request);
+      const recordOf = async (dir: string) => JSON.parse(await readFile(join(server.exportDir, '.sharemount-volumes', `${dir}.json`), 'utf8')) as unknown;
+      expect(await recordOf('team-a-sized-pvc-sized')).toEqual({ name: 'pvc-sized', capacityBytes: 1 << 30 });
+      expect(await b.createVolume(request)).toEqual(created);
+      await expect(b.createVolume({ ...request, capacityBytes: 2 << 30 })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'name', message: expect.stringMatching(/1073741824 bytes/) });
+      expect(await b.describeVolume(created.volumeId)).toMatchObject({ capacityBytes: 1 << 30 });
+
+      // A template without the PV's name gives two claims one directory: refused while the first volume lives...
+      const sameDir = (pv: string) => claim('same', { subDirTemplate: '${pvc.namespace}-${pvc.name}', 'csi.storage.k8s.io/pv/name': pv });
+      const first = await b.createVolume({ name: 'pv-1', parameters: sameDir('pv-1') });
+      await writeFile(join(server.exportDir, 'team-a-same', 'kept'), 'data');
+      await expect(b.createVolume({ name: 'pv-2', parameters: sameDir('pv-2') })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringMatching(/another volume/) });
+      // ...and once it is deleted (retained), the next claim adopts it, data and all.
+      await b.deleteVolume(first.volumeId, sameDir('pv-1'));
+      expect(await server.list('.sharemount-volumes')).not.toContain('team-a-same.json');
+      const second = await b.createVolume({ name: 'pv-2', parameters: sameDir('pv-2'), capacityBytes: 5 });
+      expect(second.volumeId).toBe(first.volumeId);
+      expect(await server.list('team-a-same')).toEqual(['kept']);
+      expect(await recordOf('team-a-same')).toEqual({ name: 'pv-2', capacityBytes: 5 });
+
+      // A record whose directory was removed by hand is stale: the name is free, at any size.
+      await rm(join(server.exportDir, 'team-a-sized-pvc-sized'), { recursive: true });
+      expect(await b.describeVolume(created.volumeId)).toBeUndefined();
+      await b.createVolume({ ...request, capacityBytes: 2 << 30 });
+      expect(await recordOf('team-a-sized-pvc-sized')).toEqual({ name: 'pvc-sized', capacityBytes: 2 << 30 });
+
+      // A record that is a symlink is refused, never read through (the NFS client would resolve it on this machine).
+      const outside = join(sandbox.dir, 'outside-record.json');
+      await writeFile(outside, JSON.stringify({ name: 'pvc-linked', capacityBytes: 0 }));
+      await mkdir(join(server.exportDir, 'team-a-linked-pvc-linked'));
+      await symlink(outside, join(server.exportDir, '.sharemount-volumes', 'team-a-linked-pvc-linked.json'));
+      await expect(b.createVolume({ name: 'pvc-linked', parameters: claim('linked') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/symlink/) });
       await expectNoControllerMounts();
     });
 

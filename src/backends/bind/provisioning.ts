@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, realpathSync, unlinkSync } from 'node:fs';
+import { mkdirSync, realpathSync } from 'node:fs';
 import { SharemountError, invalidArgument } from '../../errors.js';
 import { entryType, makeDirectory, removeTree, renameNoReplace } from '../../directory-commands.js';
 import { readMountInfo } from '../../mountinfo.js';
-import { writeRecord } from '../../record-file.js';
+import { readRecord, removeRecord, writeRecord } from '../../record-file.js';
 import { isWithin } from '../../target.js';
 import { volumeStats } from '../../volume-stats.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
+import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 
 /** Where and how the bind backend provisions volumes: sub-directories of one host directory. */
 export interface BindProvisioningOptions {
@@ -22,14 +23,6 @@ export interface BindProvisioningOptions {
   deleteTimeoutMs?: number;
 }
 
-/** What is recorded of each volume, beside the volumes: the name it was made for and its size. */
-interface VolumeRecord {
-  name: string;
-  capacityBytes: number;
-}
-
-/** The directory under the root that holds the records (never a volume's name: those have no leading dot). */
-const recordsDir = '.sharemount-volumes';
 const archivePrefix = 'archived-';
 // A name used as it is: the characters of a DNS label and a few more, no leading dot or dash.
 const plainName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -80,20 +73,16 @@ export class BindProvisioner {
     const capacityBytes = request.capacityBytes ?? 0;
     const dir = directoryOf(name);
     const recorded = this.readRecord(dir);
-    if (recorded !== undefined) {
-      if (recorded.name !== name) throw new SharemountError('ALREADY_EXISTS', `directory ${dir} belongs to another volume`, { field: 'name' });
-      if (recorded.capacityBytes !== capacityBytes) {
-        throw new SharemountError('ALREADY_EXISTS', `volume ${name} exists with ${recorded.capacityBytes} bytes, not the ${capacityBytes} asked for`, { field: 'name' });
-      }
-    } else {
-      // The directory first, its record after: a crash between the two leaves a directory that
-      // the retry adopts, never a record of a volume that does not exist.
-      mkdirSync(this.root, { recursive: true, mode: 0o755 });
-      const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
-      if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, {}, this.commandTimeoutMs);
-      else if (found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
-      mkdirSync(`${this.root}/${recordsDir}`, { recursive: true, mode: 0o700 });
-      writeRecord(this.recordFile(dir), JSON.stringify({ name, capacityBytes } satisfies VolumeRecord));
+    if (recorded !== undefined) checkRecordedVolume(recorded, name, capacityBytes, dir);
+    // The directory first, its record after: a crash between the two leaves a directory that
+    // the retry adopts, never a record of a volume that does not exist.
+    mkdirSync(this.root, { recursive: true, mode: 0o755 });
+    const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
+    if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, {}, this.commandTimeoutMs);
+    else if (found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
+    if (recorded === undefined) {
+      mkdirSync(`${this.root}/${volumeRecordsDir}`, { recursive: true, mode: 0o700 });
+      writeRecord(this.recordFile(dir), formatVolumeRecord({ name, capacityBytes }));
     }
     return { volumeId: dir, capacityBytes, context: { path: this.root, subPath: dir } };
   }
@@ -118,11 +107,7 @@ export class BindProvisioner {
         throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
       }
     }
-    try {
-      unlinkSync(this.recordFile(volumeId));
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
+    removeRecord(this.recordFile(volumeId));
   }
 
   /** Records a larger size (sizes are not enforced, so there is nothing else to grow); never shrinks. */
@@ -130,7 +115,7 @@ export class BindProvisioner {
     const recorded = directoryName.test(volumeId) ? this.readRecord(volumeId) : undefined;
     if (recorded === undefined) throw new SharemountError('NOT_FOUND', `no volume ${volumeId} in ${this.root}`, { field: 'volumeId' });
     if (capacityBytes <= recorded.capacityBytes) return { capacityBytes: recorded.capacityBytes };
-    writeRecord(this.recordFile(volumeId), JSON.stringify({ name: recorded.name, capacityBytes } satisfies VolumeRecord));
+    writeRecord(this.recordFile(volumeId), formatVolumeRecord({ name: recorded.name, capacityBytes }));
     return { capacityBytes };
   }
 
@@ -148,20 +133,12 @@ export class BindProvisioner {
   }
 
   private recordFile(dir: string): string {
-    return `${this.root}/${recordsDir}/${dir}.json`;
+    return `${this.root}/${volumeRecordPath(dir)}`;
   }
 
   private readRecord(dir: string): VolumeRecord | undefined {
-    let text: string;
-    try {
-      text = readFileSync(this.recordFile(dir), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    const record = JSON.parse(text) as Partial<VolumeRecord>;
-    if (typeof record.name !== 'string' || typeof record.capacityBytes !== 'number') throw new SharemountError('INTERNAL', `the record of ${dir} does not parse`);
-    return { name: record.name, capacityBytes: record.capacityBytes };
+    const text = readRecord(this.recordFile(dir));
+    return text === undefined ? undefined : parseVolumeRecord(text, dir);
   }
 }
 

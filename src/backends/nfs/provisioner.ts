@@ -9,7 +9,8 @@ import type { NfsParameters, OnDeletePolicy } from './parameters.js';
 import type { NfsSource } from './source.js';
 import { renderSubDirName } from './subdir-name.js';
 import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
-import { entryType, makeDirectory, removeTree, renameNoReplace } from '../../directory-commands.js';
+import { entryType, makeDirectory, readSmallFile, removeFile, removeTree, renameNoReplace, replaceSmallFile } from '../../directory-commands.js';
+import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 
 /** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
 export interface NfsProvisionerOptions {
@@ -64,13 +65,23 @@ export class NfsProvisioner {
     );
     const location: NfsVolumeLocation = { server: parameters.server, export: parameters.export, name };
     const volumeId = formatVolumeId(location);
+    const capacityBytes = request.capacityBytes ?? 0;
     await this.withExportRoot(location, parameters.mountOptions, async (root) => {
-      const path = `${root}/${name}`;
-      const found = await entryType(path, this.commandTimeoutMs);
-      if (found === 'directory') return; // a retry of a create that succeeded
-      if (found !== 'missing') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
-      await makeDirectory(path, parameters.directoryMode, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
-      this.logger.info({ volumeId }, 'created NFS sub-directory');
+      const found = await entryType(`${root}/${name}`, this.commandTimeoutMs);
+      if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
+      // A record whose directory is gone (removed by hand) is stale: the name is free again.
+      const recorded = found === 'directory' ? await this.readRecord(root, name) : undefined;
+      if (recorded !== undefined) {
+        checkRecordedVolume(recorded, request.name, capacityBytes, name);
+        return; // a retry of a create that succeeded
+      }
+      // The directory first, its record after: a crash between the two leaves a directory that
+      // the retry adopts (as it adopts one made before records were kept, or retained by a delete).
+      if (found === 'missing') {
+        await makeDirectory(`${root}/${name}`, parameters.directoryMode, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
+        this.logger.info({ volumeId }, 'created NFS sub-directory');
+      }
+      await this.writeRecord(root, name, { name: request.name, capacityBytes });
     });
     const context: Record<string, string> = { server: parameters.server, share: parameters.export, subPath: name };
     if (parameters.mountOptions.length > 0) context.mountOptions = parameters.mountOptions.join(',');
@@ -78,7 +89,7 @@ export class NfsProvisioner {
   }
 
   /** The volume's sub-directory, looked up on the export; undefined when it is not there or the id does not parse. */
-  async describeVolume(volumeId: string): Promise<{ context: Record<string, string> } | undefined> {
+  async describeVolume(volumeId: string): Promise<{ capacityBytes?: number; context: Record<string, string> } | undefined> {
     let location: NfsVolumeLocation;
     try {
       location = parseVolumeId(volumeId);
@@ -86,18 +97,24 @@ export class NfsProvisioner {
       return undefined;
     }
     const mountOptions = this.options.idOnlyDefaults?.mountOptions ?? [];
-    const found = await this.withExportRoot(location, mountOptions, (root) => entryType(`${root}/${location.name}`, this.commandTimeoutMs));
-    if (found !== 'directory') return undefined;
+    const found = await this.withExportRoot(location, mountOptions, async (root) => {
+      if ((await entryType(`${root}/${location.name}`, this.commandTimeoutMs)) !== 'directory') return undefined;
+      return { record: await this.readRecord(root, location.name) };
+    });
+    if (found === undefined) return undefined;
     const context: Record<string, string> = { server: location.server, share: location.export, subPath: location.name };
     if (mountOptions.length > 0) context.mountOptions = mountOptions.join(',');
-    return { context };
+    // A directory without a record (made before records were kept, or by hand) has no known size.
+    return { ...(found.record === undefined ? {} : { capacityBytes: found.record.capacityBytes }), context };
   }
 
   /**
-   * Applies the `onDelete` policy: `retain` touches nothing, `archive` renames the directory to
-   * `archived-<name>` (with a timestamp when that is taken), `delete` removes its tree. A missing
-   * directory is success (a retry). Refused while anything on this node mounts the directory or
-   * a path under it, and when the name is a symlink or not a directory.
+   * Applies the `onDelete` policy: `retain` leaves the directory as it is, `archive` renames it
+   * to `archived-<name>` (with a timestamp when that is taken), `delete` removes its tree. Under
+   * every policy the volume's record goes, so that its name may be created again. A missing
+   * directory is success (a retry). `archive` and `delete` are refused while anything on this
+   * node mounts the directory or a path under it, and when the name is a symlink or not a
+   * directory.
    */
   async deleteVolume(volumeId: string, parameters?: NfsParameters): Promise<void> {
     const location = parseVolumeId(volumeId);
@@ -106,26 +123,39 @@ export class NfsProvisioner {
     }
     const onDelete = parameters?.onDelete ?? this.options.idOnlyDefaults?.onDelete ?? 'retain';
     const mountOptions = parameters?.mountOptions ?? this.options.idOnlyDefaults?.mountOptions ?? [];
-    if (onDelete === 'retain') {
-      this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
-      return;
-    }
     await this.withExportRoot(location, mountOptions, async (root, rootMount) => {
       const path = `${root}/${location.name}`;
-      const found = await entryType(path, this.commandTimeoutMs);
-      if (found === 'missing') return;
-      if (found !== 'directory') {
+      const found = onDelete === 'retain' ? 'retained' : await entryType(path, this.commandTimeoutMs);
+      if (found === 'directory') {
+        await refuseIfMounted(rootMount, location.name);
+        if (onDelete === 'archive') {
+          await this.archive(root, location.name);
+          this.logger.info({ volumeId }, 'archived NFS sub-directory');
+        } else {
+          await removeTree(path, this.deleteTimeoutMs);
+          this.logger.info({ volumeId }, 'deleted NFS sub-directory');
+        }
+      } else if (found === 'symlink' || found === 'other') {
         throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
+      } else if (found === 'retained') {
+        this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
       }
-      await refuseIfMounted(rootMount, location.name);
-      if (onDelete === 'archive') {
-        await this.archive(root, location.name);
-        this.logger.info({ volumeId }, 'archived NFS sub-directory');
-      } else {
-        await removeTree(path, this.deleteTimeoutMs);
-        this.logger.info({ volumeId }, 'deleted NFS sub-directory');
-      }
+      // The data first, the record after: a delete that fails on the data keeps the record for its retry.
+      await removeFile(`${root}/${volumeRecordPath(location.name)}`, this.commandTimeoutMs);
     });
+  }
+
+  private async readRecord(root: string, name: string): Promise<VolumeRecord | undefined> {
+    const text = await readSmallFile(`${root}/${volumeRecordPath(name)}`, this.commandTimeoutMs);
+    return text === undefined ? undefined : parseVolumeRecord(text, name);
+  }
+
+  private async writeRecord(root: string, name: string, record: VolumeRecord): Promise<void> {
+    const dir = `${root}/${volumeRecordsDir}`;
+    const found = await entryType(dir, this.commandTimeoutMs);
+    if (found === 'missing') await makeDirectory(dir, 0o700, {}, this.commandTimeoutMs);
+    else if (found !== 'directory') throw new SharemountError('FAILED_PRECONDITION', `${volumeRecordsDir} on the export is not a directory; it holds the provisioner's records`);
+    await replaceSmallFile(`${root}/${volumeRecordPath(name)}`, formatVolumeRecord(record), this.commandTimeoutMs);
   }
 
   private async archive(root: string, name: string): Promise<void> {

@@ -1,0 +1,55 @@
+import * as z from './zod.js';
+import { SharemountError } from './errors.js';
+
+/*
+ * What a provisioner (bind, NFS) records of each volume it made, in a directory beside the
+ * volumes: the name the volume was made for and the size asked. Neither backend can enforce a
+ * size, but CSI requires a repeated CreateVolume asking another size to be ALREADY_EXISTS, and
+ * a directory named by a template that another live volume already uses to be refused rather
+ * than shared.
+ */
+
+/** The directory, beside the volumes, that holds the records: never a volume's name (those have no leading dot). */
+export const volumeRecordsDir = '.sharemount-volumes';
+
+export interface VolumeRecord {
+  /** The name the volume was created for (CSI CreateVolume `name`). */
+  name: string;
+  capacityBytes: number;
+}
+
+const volumeRecord = z.object({ name: z.string(), capacityBytes: z.int().check(z.minimum(0)) });
+
+/** The record file of the volume in directory `dir`, relative to the records' parent. */
+export function volumeRecordPath(dir: string): string {
+  return `${volumeRecordsDir}/${dir}.json`;
+}
+
+export function formatVolumeRecord(record: VolumeRecord): string {
+  return JSON.stringify({ name: record.name, capacityBytes: record.capacityBytes } satisfies VolumeRecord);
+}
+
+/** Parses a record's text; the text is never quoted in the error (the file may not be ours). */
+export function parseVolumeRecord(text: string, dir: string): VolumeRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = volumeRecord.safeParse(json);
+  if (!parsed.success) throw new SharemountError('INTERNAL', `the record of volume directory ${dir} (${volumeRecordPath(dir)}) does not parse`);
+  return parsed.data;
+}
+
+/**
+ * Throws ALREADY_EXISTS unless the recorded volume is the one a CreateVolume asks for: the same
+ * name and the same size. A record of another name means the directory belongs to another live
+ * volume (a template that renders one name for two claims): sharing it would mix their data.
+ */
+export function checkRecordedVolume(recorded: VolumeRecord, name: string, capacityBytes: number, dir: string): void {
+  if (recorded.name !== name) throw new SharemountError('ALREADY_EXISTS', `directory ${dir} belongs to another volume`, { field: 'name' });
+  if (recorded.capacityBytes !== capacityBytes) {
+    throw new SharemountError('ALREADY_EXISTS', `volume ${name} exists with ${recorded.capacityBytes} bytes, not the ${capacityBytes} asked for`, { field: 'name' });
+  }
+}
