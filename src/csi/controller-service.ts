@@ -2,7 +2,7 @@ import { SharemountError, fromZodError, invalidArgument, isSharemountError } fro
 import type { AnyBackend } from '../backend.js';
 import { backendKey, pickBackend } from '../volume-parameters.js';
 import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandRequest, validateRequest } from './controller-requests.js';
-import { checkCapability, parseRequest } from './requests.js';
+import { checkCapability, parseRequest, type MountCapability } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
 import { expandsVolumes, provisioningBackends } from './backend-abilities.js';
@@ -35,7 +35,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
 
     async CreateVolume(raw: unknown, call: CallInfo) {
       const request = parseRequest(createVolumeRequest, raw);
-      request.volume_capabilities.forEach((cap, i) => checkCapability(cap, `volume_capabilities[${i}]`));
+      const capabilities = request.volume_capabilities.map((cap, i) => checkCapability(cap, `volume_capabilities[${i}]`));
       if (request.volume_content_source?.type !== undefined) throw invalidArgument('volume_content_source', 'cloning and snapshots are not supported: this plugin creates empty volumes');
       const capacityBytes = capacityOf(request.capacity_range);
       const parameters = { ...request.parameters };
@@ -43,6 +43,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       if (!backend.createVolume) throw invalidArgument(`parameters.${backendKey}`, `backend ${backend.name} does not create volumes in this driver`);
       const parsed = backend.parameters ? backend.parameters.safeParse(parameters) : { success: true as const, data: parameters };
       if (!parsed.success) throw fromZodError(parsed.error, 'parameters');
+      capabilities.forEach((capability, i) => checkReachableFromNodes(backend, capability, `volume_capabilities[${i}]`));
       const requirement = request.accessibility_requirements;
       if (backend.nodeLocal && requirement !== null && requirement.requisite.length > 0 && !reachable(requirement.requisite)) {
         throw new SharemountError('RESOURCE_EXHAUSTED', `accessibility_requirements: ${backend.name} volumes are made on this node only, which none of the requisite topologies is`);
@@ -83,7 +84,8 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
       for (const [i, cap] of request.volume_capabilities.entries()) {
         try {
-          checkCapability(cap, `volume_capabilities[${i}]`);
+          const field = `volume_capabilities[${i}]`;
+          if (found !== undefined) checkReachableFromNodes(found.backend, checkCapability(cap, field), field);
         } catch (error) {
           if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;
           return { message: error.message }; // not confirmed, and why
@@ -101,12 +103,12 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       const { backend, volumeId } = found;
       if (!backend.expandVolume) throw new SharemountError('UNSUPPORTED', `backend ${backend.name} does not grow volumes`);
       return queue.run(request.volume_id, call.deadline, async () => {
-        if (backend.describeVolume && (await backend.describeVolume(volumeId)) === undefined) {
-          throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
-        }
+        const described: { capacityBytes?: number } | undefined = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
+        if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
         // A node-local volume grows on its node, which this controller may not be: kubelet there
-        // calls NodeExpandVolume, where the backend grows it (and its filesystem, online).
-        if (backend.nodeLocal) return { capacity_bytes: bytes, node_expansion_required: true };
+        // calls NodeExpandVolume, where the backend grows it (and its filesystem, online). A
+        // volume is never shrunk, so a smaller size answers the size it has.
+        if (backend.nodeLocal) return { capacity_bytes: Math.max(bytes, described.capacityBytes ?? 0), node_expansion_required: true };
         const { capacityBytes } = await backend.expandVolume!(volumeId, bytes);
         logger.info({ volumeId: request.volume_id, capacityBytes }, 'expanded volume');
         return { capacity_bytes: capacityBytes, node_expansion_required: false };
@@ -126,6 +128,13 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
     },
   };
   return expandsVolumes(backends) ? { ...always, ControllerExpandVolume } : always;
+}
+
+/** A node-local backend's volumes live on one node: a mode that spans nodes cannot be kept. */
+function checkReachableFromNodes(backend: AnyBackend, capability: MountCapability, field: string): void {
+  if (backend.nodeLocal && capability.mode.startsWith('MULTI_NODE_')) {
+    throw invalidArgument(`${field}.access_mode.mode`, `${capability.mode} is not possible: ${backend.name} volumes live on one node`);
+  }
 }
 
 /** The size to ask a backend for: the required bytes, or the limit when only that is given. */

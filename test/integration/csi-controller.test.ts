@@ -84,6 +84,9 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await expectStatus(create('x', { capacity_range: { required_bytes: 10, limit_bytes: 5 } }), status.INVALID_ARGUMENT, 'capacity_range');
     await expectStatus(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.INVALID_ARGUMENT, 'volume_content_source');
     await expectStatus(create('x', { accessibility_requirements: { requisite: [{ segments: { [topologyKey]: 'node-2' } }] } }), status.RESOURCE_EXHAUSTED, 'this node only');
+    // Host directories live on one node: no mode that spans nodes; and no mode the plugin does not advertise.
+    await expectStatus(create('x', { volume_capabilities: [mountCapability('MULTI_NODE_MULTI_WRITER')] }), status.INVALID_ARGUMENT, 'volume_capabilities[0].access_mode.mode: MULTI_NODE_MULTI_WRITER is not possible: bind volumes live on one node');
+    await expectStatus(create('x', { volume_capabilities: [mountCapability('SINGLE_NODE_SINGLE_WRITER')] }), status.INVALID_ARGUMENT, 'does not advertise SINGLE_NODE_MULTI_WRITER');
     expect(await readdir(volumes)).toEqual(before);
   });
 
@@ -93,6 +96,8 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     const block = await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] });
     expect(block.confirmed).toBeNull();
     expect(block.message).toContain('block volumes are not supported');
+    const multiNode = await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: [...caps, mountCapability('MULTI_NODE_READER_ONLY')] });
+    expect(multiNode).toMatchObject({ confirmed: null, message: expect.stringContaining('volume_capabilities[1].access_mode.mode: MULTI_NODE_READER_ONLY is not possible') });
     await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v' }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');
     await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:nothing', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
     await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'fake-vol-id', volume_capabilities: caps }), status.NOT_FOUND, 'no volume');
@@ -103,6 +108,8 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect((await client.node.NodeGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type)).toContain('EXPAND_VOLUME');
     const { volume } = await create('pvc-grow', { capacity_range: { required_bytes: 2 ** 30 } });
     expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 2 * 2 ** 30 } })).toEqual({ capacity_bytes: 2 * 2 ** 30, node_expansion_required: true });
+    // Asked for less than it has, it answers what it has: volumes never shrink.
+    expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 1 } })).toEqual({ capacity_bytes: 2 ** 30, node_expansion_required: true });
     await expectStatus(client.controller.ControllerExpandVolume({ volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'capacity_range: is required');
     await expectStatus(client.controller.ControllerExpandVolume({ capacity_range: { required_bytes: 1 } }), status.INVALID_ARGUMENT, 'volume_id: is required');
     for (const id of ['bind:nothing', 'fake-vol-id']) await expectStatus(client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'no volume');

@@ -25,6 +25,8 @@ describe('checkCapability', () => {
     ['no access mode', { ...mount, access_mode: null }, 'volume_capability.access_mode: is required'],
     ['an UNKNOWN access mode', { ...mount, access_mode: { mode: 'UNKNOWN' } }, 'volume_capability.access_mode: is required'],
     ['an access mode of a later spec', { ...mount, access_mode: { mode: 'EVERYONE_WRITES' } }, 'volume_capability.access_mode.mode: must be one of'],
+    ['a mode that needs an unadvertised capability', { ...mount, access_mode: { mode: 'SINGLE_NODE_SINGLE_WRITER' } }, 'volume_capability.access_mode.mode: SINGLE_NODE_SINGLE_WRITER is not supported'],
+    ['the other one', { ...mount, access_mode: { mode: 'SINGLE_NODE_MULTI_WRITER' } }, 'use SINGLE_NODE_WRITER'],
   ])('refuses %s, naming the field', (_, capability, message) => {
     expect(() => checkCapability(capability as never)).toThrow(message);
   });
