@@ -31,6 +31,8 @@ export interface Publication {
   subPath: string;
   readOnly: boolean;
   strategy: Strategy;
+  /** The label it was published with (PublishRequest.label), if any. */
+  label?: string;
 }
 
 export interface UnpublishResult {
@@ -109,6 +111,15 @@ export class MountManager {
     const context = await this.context();
     const canonical = checkTargetShape(canonicalTarget(checkTargetShape(target, context.root)), context.root);
     return context.state.readIndex(canonical);
+  }
+
+  /** The publication at `target`, if sharemount has one there (its index entry and reference). */
+  async publicationAt(target: string): Promise<Publication | undefined> {
+    const context = await this.context();
+    const canonical = checkTargetShape(canonicalTarget(checkTargetShape(target, context.root)), context.root);
+    const key = await context.state.readIndex(canonical);
+    const ref = key === undefined ? undefined : await context.state.readRef(key, canonical);
+    return ref ? toPublication(ref, key!, context.state.mountPoint(key!)) : undefined;
   }
 
   /**
@@ -209,7 +220,9 @@ export class MountManager {
     const indexed = claimed ? undefined : await state.readIndex(target);
     const existing = indexed === undefined ? undefined : await state.readRef(indexed, target);
     if (indexed !== undefined && existing) {
-      const same = indexed === key && existing.subPath === request.subPath && existing.readOnly === request.readOnly && existing.strategy === request.strategy;
+      // A reference without a label (made before labels were kept, or adopted by reconcile) is anyone's.
+      const sameLabel = existing.label === undefined || existing.label === request.label;
+      const same = indexed === key && existing.subPath === request.subPath && existing.readOnly === request.readOnly && existing.strategy === request.strategy && sameLabel;
       if (!same) {
         throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already published with a different ${describeDifference(indexed, key, existing, request)}`, { field: 'target' });
       }
@@ -255,6 +268,7 @@ export class MountManager {
       strategy: request.strategy,
       createdTarget: existing?.createdTarget ?? false,
       publishedAt: new Date().toISOString(),
+      ...(request.label === undefined ? {} : { label: request.label }),
     };
     const forget = async () => {
       await state.removeRef(key, target);
@@ -362,6 +376,7 @@ export function toPublication(ref: RefRecord, key: ShareKey, sharePath: string):
     subPath: ref.subPath,
     readOnly: ref.readOnly,
     strategy: ref.strategy,
+    ...(ref.label === undefined ? {} : { label: ref.label }),
   };
 }
 
@@ -369,5 +384,6 @@ function describeDifference(indexed: ShareKey, key: ShareKey, existing: RefRecor
   if (indexed !== key) return 'source or options';
   if (existing.subPath !== request.subPath) return 'subPath';
   if (existing.readOnly !== request.readOnly) return 'readOnly';
-  return 'strategy';
+  if (existing.strategy !== request.strategy) return 'strategy';
+  return 'label';
 }

@@ -27,6 +27,13 @@ export interface PublishRequest {
   target: string;
   /** `bind` (default) or `symlink` (opt-in; see docs/strategies.md for what it breaks). */
   strategy?: Strategy;
+  /**
+   * Whose publication this is, in the caller's terms: kept in its reference and returned with
+   * it, never interpreted (the CSI shim keeps the volume id here). Repeating the publication
+   * with another label is ALREADY_EXISTS (one made without a label matches any). At most 1,024
+   * characters; not for secrets: references are plain files.
+   */
+  label?: string;
 }
 
 /** A request after every check: canonical, typed, safe to act on. */
@@ -41,6 +48,7 @@ export interface CheckedRequest {
   readOnly: boolean;
   target: string;
   strategy: Strategy;
+  label: string | undefined;
 }
 
 export const defaultCreateMode = 0o755;
@@ -62,6 +70,7 @@ const requestSchema = z.strictObject({
   readOnly: z.optional(z.boolean()),
   target: z.string(),
   strategy: z.optional(z.enum(['bind', 'symlink'])),
+  label: z.optional(z.string().check(z.maxLength(1024, 'must be at most 1024 characters'))),
 });
 
 /** The share part of a request: enough to name the share, without a target. */
@@ -147,5 +156,6 @@ export function checkPublishRequest(input: unknown, backends: ReadonlyMap<string
     readOnly,
     target: checkTargetShape(request.target, root),
     strategy,
+    label: request.label,
   };
 }

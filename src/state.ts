@@ -40,6 +40,8 @@ export const refRecordSchema = z.object({
   strategy: z.enum(['bind', 'symlink']),
   createdTarget: z.boolean(),
   publishedAt: z.string(),
+  /** The caller's label of the publication (PublishRequest.label), when it gave one. */
+  label: z.optional(z.string()),
 });
 export type RefRecord = z.infer<typeof refRecordSchema>;
 

@@ -1,12 +1,11 @@
 import { SharemountError, isSharemountError } from '../errors.js';
-import { mountAt, readMountInfoText } from '../mountinfo.js';
-import { canonicalTarget } from '../target.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
 import { expandsOnNodes } from './backend-abilities.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
+import { mayShow, otherVolumeStagedAt, pathShowing, volumesAt } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
 const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const;
@@ -49,12 +48,17 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const input = options.toParameters ? options.toParameters(context, { secrets: request.secrets, fsType: capability.fsType }, backend) : context;
       const { volume } = volumeOf(backend, input, 'volume_context');
       return queue.run(request.volume_id, call.deadline, async () => {
+        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
+        if (other !== undefined) {
+          throw new SharemountError('FAILED_PRECONDITION', `staging_target_path: ${staging} holds volume ${other}; unstage it before staging ${request.volume_id} there`, { field: 'staging_target_path' });
+        }
         // The capability's mount flags (a PV's mountOptions) are the share's mount options.
         const flags = splitMountFlags(capability.mountFlags);
         const shareOptions = [...(volume.options ?? []), ...flags.plain];
         const sensitiveOptions = [...(volume.sensitiveOptions ?? []), ...flags.sensitive];
         const readOnly = volume.readOnly === true || capability.readerOnly;
-        const publication = await manager.publish({ ...volume, options: shareOptions, sensitiveOptions, readOnly, target: staging, strategy: 'bind' }).catch((error: unknown) => {
+        const staged = { ...volume, options: shareOptions, sensitiveOptions, readOnly, target: staging, strategy: 'bind' as const, label: request.volume_id };
+        const publication = await manager.publish(staged).catch((error: unknown) => {
           throw renameTargetField(error, 'staging_target_path');
         });
         logger.info({ volumeId: request.volume_id, staging, share: publication.shareKey, subPath: publication.subPath, readOnly }, 'staged');
@@ -66,6 +70,10 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const request = parseRequest(unstageRequest, raw);
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
       return queue.run(request.volume_id, call.deadline, async () => {
+        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
+        if (other !== undefined) {
+          throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not staged at ${staging} (volume ${other} is); left alone`, { field: 'volume_id' });
+        }
         // kubelet made the staging directory and removes it itself.
         const result = await manager.unpublish(staging, { removeTarget: false }).catch((error: unknown) => {
           throw renameTargetField(error, 'staging_target_path');
@@ -82,8 +90,10 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const target = await checkedPath(manager, request.target_path, 'target_path');
       const readOnly = request.readonly || capability.readerOnly;
       return queue.run(request.volume_id, call.deadline, async () => {
-        if ((await manager.shareKeyAt(staging)) === undefined) {
-          throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
+        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
+        if (other !== undefined || (await manager.shareKeyAt(staging)) === undefined) {
+          const instead = other === undefined ? '' : ` (volume ${other} is)`;
+          throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}${instead}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
         }
         const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs);
         logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');
@@ -95,6 +105,12 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const request = parseRequest(unpublishRequest, raw);
       const target = await checkedPath(manager, request.target_path, 'target_path');
       return queue.run(request.volume_id, call.deadline, async () => {
+        // Another volume's publication is left alone; a mount the records say nothing of (its
+        // staging gone) is this call's to remove, as kubelet asks.
+        const found = await volumesAt(manager, target);
+        if (found.mounted && found.volumes.size > 0 && !mayShow(found, request.volume_id)) {
+          throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not published at ${target} (${[...found.volumes].join(', ')} is); left alone`, { field: 'volume_id' });
+        }
         const { unmounted } = await unbindTarget(target, timeouts.commandMs, logger);
         logger.info({ volumeId: request.volume_id, target, unmounted }, 'unpublished');
         return {};
@@ -103,7 +119,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
 
     async NodeGetVolumeStats(raw: unknown) {
       const request = parseRequest(statsRequest, raw);
-      const path = mountedVolumePath(request.volume_path);
+      const path = await pathShowing(manager, request.volume_id, request.volume_path);
       try {
         const stats = await volumeStats(path, timeouts.fsMs);
         return {
@@ -126,7 +142,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       if (found === undefined || !found.backend.expandVolume) {
         throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id} that grows on this node`, { field: 'volume_id' });
       }
-      mountedVolumePath(request.volume_path);
+      await pathShowing(manager, request.volume_id, request.volume_path);
       const { backend, volumeId } = found;
       return queue.run(request.volume_id, call.deadline, async () => {
         const described: { capacityBytes?: number } | undefined = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
@@ -153,16 +169,4 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
   };
   // Served only where some volume grows on its node: anything else answers UNIMPLEMENTED.
   return expandsOnNodes(options.backends) ? { ...always, NodeExpandVolume } : always;
-}
-
-/**
- * A request's `volume_path` where something is mounted, canonical; NOT_FOUND otherwise. The mount
- * table says so, never a lookup of the path itself, which would block on a hung mount.
- */
-function mountedVolumePath(volumePath: string): string {
-  const path = volumePath.startsWith('/') ? canonicalTarget(volumePath) : undefined;
-  if (path === undefined || mountAt(readMountInfoText(), path) === undefined) {
-    throw new SharemountError('NOT_FOUND', `volume_path: no volume is staged or published at ${volumePath}`, { field: 'volume_path' });
-  }
-  return path;
 }

@@ -207,4 +207,23 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
     expect(await manager.unpublish(join(sandbox.pods, 'never-published'))).toEqual({ unpublished: false, shareUnmounted: false });
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
+
+  it("keeps a publication's label: returned by publicationAt and list, compared on a repeat (an unlabeled one matches any)", async () => {
+    const target = join(sandbox.pods, 'labelled');
+    const request = { source: bind(sandbox.source), subPath: 'd040', target, label: 'volume-a' };
+    const first = await manager.publish(request);
+    expect(first.label).toBe('volume-a');
+    expect(await manager.publicationAt(target)).toEqual(first);
+    expect(await manager.publicationAt(join(sandbox.pods, 'never-published'))).toBeUndefined();
+    expect((await manager.list())[0]!.publications).toEqual([first]);
+    expect(await manager.publish(request)).toEqual(first);
+    await expect(manager.publish({ ...request, label: 'volume-b' })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'target', message: expect.stringContaining('different label') });
+    await expect(manager.publish({ ...request, label: 'x'.repeat(1025) })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'label' });
+    await manager.unpublish(target);
+
+    const unlabeled = await manager.publish({ ...request, label: undefined });
+    expect(unlabeled).not.toHaveProperty('label');
+    expect(await manager.publish(request)).toEqual(unlabeled);
+    await manager.unpublish(target);
+  });
 });

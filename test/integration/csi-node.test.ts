@@ -170,8 +170,28 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await publish('pv-s', 'pod-s', { readonly: true });
     await expectStatus(publish('pv-s', 'pod-s'), status.ALREADY_EXISTS, 'published read-only');
     await expectStatus(client.node.NodePublishVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s'), target_path: join(sandbox.dir, 'no', 'such', 'parent', 'mount'), volume_capability: mountCapability() }), status.NOT_FOUND, 'does not exist');
-    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: join(sandbox.dir, 'not-a-volume') }), status.NOT_FOUND, 'no volume');
-    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: 'some/path' }), status.NOT_FOUND, 'no volume');
+    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: join(sandbox.dir, 'not-a-volume') }), status.NOT_FOUND, 'is not staged or published');
+    await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: 'some/path' }), status.NOT_FOUND, 'is not staged or published');
+
+    // Calls that name another volume than the one at the path: refused, and nothing is touched.
+    const capability = mountCapability();
+    await expectStatus(
+      client.node.NodeStageVolume({ volume_id: 'pv-other', staging_target_path: staging('pv-s'), volume_capability: capability, volume_context: context('d001') }),
+      status.FAILED_PRECONDITION,
+      'holds volume pv-s',
+    );
+    await expectStatus(
+      client.node.NodePublishVolume({ volume_id: 'pv-other', staging_target_path: staging('pv-s'), target_path: join(sandbox.pods, 'pod-s', 'other'), volume_capability: capability }),
+      status.FAILED_PRECONDITION,
+      '(volume pv-s is)',
+    );
+    for (const path of [staging('pv-s'), target('pod-s', 'pv-s')]) {
+      await expectStatus(client.node.NodeGetVolumeStats({ volume_id: 'pv-other', volume_path: path }), status.NOT_FOUND, 'volume pv-other is not staged or published');
+      expect((await client.node.NodeGetVolumeStats({ volume_id: 'pv-s', volume_path: path })).volume_condition).toEqual({ abnormal: false, message: 'the volume answers' });
+    }
+    await expectStatus(client.node.NodeUnpublishVolume({ volume_id: 'pv-other', target_path: target('pod-s', 'pv-s') }), status.NOT_FOUND, 'left alone');
+    await expectStatus(client.node.NodeUnstageVolume({ volume_id: 'pv-other', staging_target_path: staging('pv-s') }), status.NOT_FOUND, 'left alone');
+    expect((await mountsUnder(sandbox.dir)).map((m) => m.mountPoint)).toEqual(expect.arrayContaining([staging('pv-s'), target('pod-s', 'pv-s')]));
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
 
     // A bind whose `ro` step never ran (the plugin died between the two): the retry makes it read-only.

@@ -1,0 +1,58 @@
+import { SharemountError, isSharemountError } from '../errors.js';
+import type { MountManager } from '../mount-manager.js';
+import { entriesOfFilesystemAt, mountAt, readMountInfoText } from '../mountinfo.js';
+import { canonicalTarget } from '../target.js';
+
+/*
+ * Which CSI volume a staging or target path shows. NodeStageVolume labels its publication with
+ * the volume id; a target is a bind of a staging path, so the kernel shows it as the same
+ * directory (root) of the same filesystem (device) as that publication. The mount table is read
+ * first and the path itself never looked up: a hung mount there would block the lookup.
+ */
+
+/** What is mounted at a path, and the volumes of the publications that show the same directory. */
+export type VolumesAt =
+  | { mounted: false }
+  /** `undefined` in `volumes` stands for a publication without a label (staged before labels were kept). */
+  | { mounted: true; volumes: ReadonlySet<string | undefined> };
+
+export async function volumesAt(manager: Pick<MountManager, 'publicationAt'>, path: string): Promise<VolumesAt> {
+  const table = readMountInfoText();
+  const top = mountAt(table, path);
+  if (top === undefined) return { mounted: false };
+  const volumes = new Set<string | undefined>();
+  for (const entry of entriesOfFilesystemAt(table, path)) {
+    if (entry.root !== top.root) continue;
+    try {
+      const publication = await manager.publicationAt(entry.mountPoint);
+      if (publication !== undefined) volumes.add(publication.label);
+    } catch (error) {
+      // A share's own mount point, inside the state root, is nobody's target.
+      if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;
+    }
+  }
+  return { mounted: true, volumes };
+}
+
+/** The volume staged at `staging` when it is another than `volumeId` (an unlabeled publication may be anyone's). */
+export async function otherVolumeStagedAt(manager: Pick<MountManager, 'publicationAt'>, staging: string, volumeId: string): Promise<string | undefined> {
+  const label = (await manager.publicationAt(staging))?.label;
+  return label !== undefined && label !== volumeId ? label : undefined;
+}
+
+/** Whether the records allow that `found` shows volume `volumeId` (an unlabeled publication may be anyone's). */
+export function mayShow(found: VolumesAt, volumeId: string): boolean {
+  return found.mounted && (found.volumes.has(volumeId) || found.volumes.has(undefined));
+}
+
+/**
+ * `path`, canonical, when it shows volume `volumeId` (staged or published there); NOT_FOUND
+ * otherwise, as NodeGetVolumeStats and NodeExpandVolume must answer for a path without the volume.
+ */
+export async function pathShowing(manager: Pick<MountManager, 'publicationAt'>, volumeId: string, volumePath: string): Promise<string> {
+  const path = volumePath.startsWith('/') ? canonicalTarget(volumePath) : undefined;
+  if (path === undefined || !mayShow(await volumesAt(manager, path), volumeId)) {
+    throw new SharemountError('NOT_FOUND', `volume_path: volume ${volumeId} is not staged or published at ${volumePath}`, { field: 'volume_path' });
+  }
+  return path;
+}
