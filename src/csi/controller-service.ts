@@ -81,11 +81,11 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       const request = parseRequest(validateRequest, raw);
       const found = parseCsiVolumeId(request.volume_id, backends);
       const described = found?.backend.describeVolume ? await found.backend.describeVolume(found.volumeId) : found && {};
-      if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+      if (found === undefined || described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
       for (const [i, cap] of request.volume_capabilities.entries()) {
         try {
           const field = `volume_capabilities[${i}]`;
-          if (found !== undefined) checkReachableFromNodes(found.backend, checkCapability(cap, field), field);
+          checkReachableFromNodes(found.backend, checkCapability(cap, field), field);
         } catch (error) {
           if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;
           return { message: error.message }; // not confirmed, and why

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, rm, statfs, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, statfs, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nfsBackend, type NfsParameters } from '../../src/backends/nfs.js';
@@ -251,6 +251,23 @@ suite('NFS backend against nfs-ganesha', () => {
       await mkdir(join(server.exportDir, 'team-a-linked-pvc-linked'));
       await symlink(outside, join(server.exportDir, '.sharemount-volumes', 'team-a-linked-pvc-linked.json'));
       await expect(b.createVolume({ name: 'pvc-linked', parameters: claim('linked') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/symlink/) });
+
+      // So is a records directory that is a symlink: no record is read, written or removed through it.
+      const records = join(server.exportDir, '.sharemount-volumes');
+      const elsewhere = join(sandbox.dir, 'elsewhere');
+      await mkdir(elsewhere);
+      await writeFile(join(elsewhere, 'team-a-sized-pvc-sized.json'), 'not a record, not to be removed');
+      await rename(records, `${records}.real`);
+      await symlink(elsewhere, records);
+      try {
+        await expect(b.createVolume({ ...request, capacityBytes: 2 << 30 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/\.sharemount-volumes on the export is a symlink/) });
+        await expect(b.deleteVolume(created.volumeId, claim('sized'))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+        expect(await readFile(join(elsewhere, 'team-a-sized-pvc-sized.json'), 'utf8')).toBe('not a record, not to be removed');
+        expect(await readdir(elsewhere)).toEqual(['team-a-sized-pvc-sized.json']);
+      } finally {
+        await rm(records);
+        await rename(`${records}.real`, records);
+      }
       await expectNoControllerMounts();
     });
 

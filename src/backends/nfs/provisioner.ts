@@ -125,37 +125,55 @@ export class NfsProvisioner {
     const mountOptions = parameters?.mountOptions ?? this.options.idOnlyDefaults?.mountOptions ?? [];
     await this.withExportRoot(location, mountOptions, async (root, rootMount) => {
       const path = `${root}/${location.name}`;
-      const found = onDelete === 'retain' ? 'retained' : await entryType(path, this.commandTimeoutMs);
-      if (found === 'directory') {
-        await refuseIfMounted(rootMount, location.name);
-        if (onDelete === 'archive') {
-          await this.archive(root, location.name);
-          this.logger.info({ volumeId }, 'archived NFS sub-directory');
-        } else {
-          await removeTree(path, this.deleteTimeoutMs);
-          this.logger.info({ volumeId }, 'deleted NFS sub-directory');
-        }
-      } else if (found === 'symlink' || found === 'other') {
-        throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
-      } else if (found === 'retained') {
+      if (onDelete === 'retain') {
         this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
+      } else {
+        const found = await entryType(path, this.commandTimeoutMs);
+        if (found === 'directory') {
+          await refuseIfMounted(rootMount, location.name);
+          if (onDelete === 'archive') {
+            await this.archive(root, location.name);
+            this.logger.info({ volumeId }, 'archived NFS sub-directory');
+          } else {
+            await removeTree(path, this.deleteTimeoutMs);
+            this.logger.info({ volumeId }, 'deleted NFS sub-directory');
+          }
+        } else if (found !== 'missing') {
+          throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
+        }
       }
       // The data first, the record after: a delete that fails on the data keeps the record for its retry.
-      await removeFile(`${root}/${volumeRecordPath(location.name)}`, this.commandTimeoutMs);
+      const records = await this.recordsDirectory(root, false);
+      if (records !== undefined) await removeFile(`${root}/${volumeRecordPath(location.name)}`, this.commandTimeoutMs);
     });
   }
 
   private async readRecord(root: string, name: string): Promise<VolumeRecord | undefined> {
+    if ((await this.recordsDirectory(root, false)) === undefined) return undefined;
     const text = await readSmallFile(`${root}/${volumeRecordPath(name)}`, this.commandTimeoutMs);
     return text === undefined ? undefined : parseVolumeRecord(text, name);
   }
 
   private async writeRecord(root: string, name: string, record: VolumeRecord): Promise<void> {
+    await this.recordsDirectory(root, true);
+    await replaceSmallFile(`${root}/${volumeRecordPath(name)}`, formatVolumeRecord(record), this.commandTimeoutMs);
+  }
+
+  /**
+   * The records' directory on the export, made when missing and `create` is set (else undefined).
+   * Anything but a real directory is refused: a path through a symlink there would be resolved
+   * by the NFS client, on the controller's own disk.
+   */
+  private async recordsDirectory(root: string, create: boolean): Promise<string | undefined> {
     const dir = `${root}/${volumeRecordsDir}`;
     const found = await entryType(dir, this.commandTimeoutMs);
-    if (found === 'missing') await makeDirectory(dir, 0o700, {}, this.commandTimeoutMs);
-    else if (found !== 'directory') throw new SharemountError('FAILED_PRECONDITION', `${volumeRecordsDir} on the export is not a directory; it holds the provisioner's records`);
-    await replaceSmallFile(`${root}/${volumeRecordPath(name)}`, formatVolumeRecord(record), this.commandTimeoutMs);
+    if (found === 'directory') return dir;
+    if (found === 'missing') {
+      if (!create) return undefined;
+      await makeDirectory(dir, 0o700, {}, this.commandTimeoutMs);
+      return dir;
+    }
+    throw new SharemountError('FAILED_PRECONDITION', `${volumeRecordsDir} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; it is where the provisioner keeps its records`);
   }
 
   private async archive(root: string, name: string): Promise<void> {
