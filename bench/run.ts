@@ -171,7 +171,7 @@ It runs \`bench/run.ts\` inside \`unshare --mount --propagation private\`, so no
 is visible outside, and every section removes what it created. Each section, and each phase
 that compares the library with bare operations, starts on a quiet disk: after \`sync\`, once the
 kernel holds under 2 MiB of dirty or in-writeback pages and a symlink + unlink in the temp dir
-has cost under 25 µs (on a slower machine, under three times its cost on tmpfs) for 5 s in a
+has cost under 25 µs (on a slower machine, under five times its cost on tmpfs) for 5 s in a
 row (bench/settle.ts; the stamps give that cost at the start and end). On these VMs thousands of records made and removed slow every directory change for a
 minute or more, and only the library's side of a comparison makes any. Latencies are wall-clock
 times in one Node process, median and 99th percentile over the stated number of samples, after a

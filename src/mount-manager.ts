@@ -118,8 +118,9 @@ export class MountManager {
     const context = await this.context();
     const canonical = checkTargetShape(canonicalTarget(checkTargetShape(target, context.root)), context.root);
     const key = await context.state.readIndex(canonical);
-    const ref = key === undefined ? undefined : await context.state.readRef(key, canonical);
-    return ref ? toPublication(ref, key!, context.state.mountPoint(key!)) : undefined;
+    if (key === undefined) return undefined;
+    const ref = await context.state.readRef(key, canonical);
+    return ref && toPublication(ref, key, context.state.mountPoint(key));
   }
 
   /**
