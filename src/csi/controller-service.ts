@@ -21,7 +21,9 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
   const provisioning = provisioningBackends(backends);
   const withCapacity = backends.filter((backend) => backend.capacity !== undefined);
   const capabilities =
-    provisioning.length === 0 ? [] : ['CREATE_DELETE_VOLUME', ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []), ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : [])];
+    provisioning.length === 0
+      ? []
+      : ['CREATE_DELETE_VOLUME', ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []), ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : []), 'SINGLE_NODE_MULTI_WRITER'];
   const getCapabilities = { async ControllerGetCapabilities() {
     return { capabilities: capabilities.map((type) => ({ rpc: { type } })) };
   } };

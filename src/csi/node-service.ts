@@ -5,10 +5,10 @@ import { expandsOnNodes } from './backend-abilities.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
-import { mayShow, otherVolumeStagedAt, pathShowing, volumesAt } from './volumes-at.js';
+import { mayShow, otherVolumeStagedAt, pathShowing, targetsOf, volumesAt } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
-const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const;
+const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
 
 // Mount flag names that carry a secret (`password=`, `credentials=`, `token=`...).
 const secretFlagName = /pass|secret|token|cred|key/i;
@@ -94,6 +94,13 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
         if (other !== undefined || (await manager.shareKeyAt(staging)) === undefined) {
           const instead = other === undefined ? '' : ` (volume ${other} is)`;
           throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}${instead}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
+        }
+        if (capability.mode === 'SINGLE_NODE_SINGLE_WRITER') {
+          // One workload at a time: a second target of the same staged volume is refused.
+          const others = await targetsOf(manager, staging, target);
+          if (others.length > 0) {
+            throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`, { field: 'target_path' });
+          }
         }
         const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs);
         logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');

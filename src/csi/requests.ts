@@ -56,14 +56,6 @@ export function parseRequest<T>(schema: z.ZodMiniType<T>, request: unknown): T {
 export type AccessMode = 'SINGLE_NODE_WRITER' | 'SINGLE_NODE_READER_ONLY' | 'MULTI_NODE_READER_ONLY' | 'MULTI_NODE_SINGLE_WRITER' | 'MULTI_NODE_MULTI_WRITER' | 'SINGLE_NODE_SINGLE_WRITER' | 'SINGLE_NODE_MULTI_WRITER';
 
 const accessModes: readonly AccessMode[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
-/**
- * Modes a CO may use only when the plugin advertises the SINGLE_NODE_MULTI_WRITER capability,
- * which this one does not: SINGLE_NODE_SINGLE_WRITER promises one workload, and nothing here
- * would keep a second from publishing. Kubernetes then sends SINGLE_NODE_WRITER for both
- * ReadWriteOnce and ReadWriteOncePod (and enforces the latter itself).
- */
-const unadvertisedModes: readonly AccessMode[] = ['SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
-
 /** A mount capability, checked: sharemount publishes filesystems, never raw block devices. */
 export interface MountCapability {
   fsType: string;
@@ -80,8 +72,5 @@ export function checkCapability(value: z.infer<typeof capability> | null, field 
   const mode = value.access_mode?.mode;
   if (mode === undefined || mode === 'UNKNOWN') throw invalidArgument(`${field}.access_mode`, 'is required');
   if (!accessModes.includes(mode as AccessMode)) throw invalidArgument(`${field}.access_mode.mode`, `must be one of ${accessModes.join(', ')}`);
-  if (unadvertisedModes.includes(mode as AccessMode)) {
-    throw invalidArgument(`${field}.access_mode.mode`, `${mode} is not supported (the plugin does not advertise SINGLE_NODE_MULTI_WRITER); use SINGLE_NODE_WRITER`);
-  }
   return { fsType: value.mount.fs_type, mountFlags: value.mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
 }

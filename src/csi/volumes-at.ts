@@ -1,5 +1,5 @@
 import { SharemountError, isSharemountError } from '../errors.js';
-import type { MountManager } from '../mount-manager.js';
+import type { MountManager, Publication } from '../mount-manager.js';
 import { entriesOfFilesystemAt, mountAt, readMountInfoText } from '../mountinfo.js';
 import { canonicalTarget } from '../target.js';
 
@@ -17,21 +17,41 @@ export type VolumesAt =
   | { mounted: true; volumes: ReadonlySet<string | undefined> };
 
 export async function volumesAt(manager: Pick<MountManager, 'publicationAt'>, path: string): Promise<VolumesAt> {
+  const mounts = await mountsOfSameDirectory(manager, path);
+  if (mounts === undefined) return { mounted: false };
+  return { mounted: true, volumes: new Set(mounts.flatMap((m) => (m.publication ? [m.publication.label] : []))) };
+}
+
+/**
+ * The mount points other than `staging` and `except` that show the directory staged at
+ * `staging` and hold no publication of their own: the targets it is bound to.
+ */
+export async function targetsOf(manager: Pick<MountManager, 'publicationAt'>, staging: string, except: string): Promise<string[]> {
+  const mounts = (await mountsOfSameDirectory(manager, staging)) ?? [];
+  return mounts.filter((m) => m.publication === undefined && m.mountPoint !== staging && m.mountPoint !== except).map((m) => m.mountPoint);
+}
+
+/**
+ * The mounts that show the same directory of the same filesystem as the mount at `path` (that
+ * one included), each with sharemount's publication there if it has one (a staging path's);
+ * a share's own mount, inside the state root, is left out. Undefined when nothing is mounted
+ * at `path`.
+ */
+async function mountsOfSameDirectory(manager: Pick<MountManager, 'publicationAt'>, path: string): Promise<{ mountPoint: string; publication: Publication | undefined }[] | undefined> {
   const table = readMountInfoText();
   const top = mountAt(table, path);
-  if (top === undefined) return { mounted: false };
-  const volumes = new Set<string | undefined>();
+  if (top === undefined) return undefined;
+  const mounts = [];
   for (const entry of entriesOfFilesystemAt(table, path)) {
     if (entry.root !== top.root) continue;
     try {
-      const publication = await manager.publicationAt(entry.mountPoint);
-      if (publication !== undefined) volumes.add(publication.label);
+      mounts.push({ mountPoint: entry.mountPoint, publication: await manager.publicationAt(entry.mountPoint) });
     } catch (error) {
       // A share's own mount point, inside the state root, is nobody's target.
       if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;
     }
   }
-  return { mounted: true, volumes };
+  return mounts;
 }
 
 /** The volume staged at `staging` when it is another than `volumeId` (an unlabeled publication may be anyone's). */

@@ -72,7 +72,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect(await client.identity.Probe({})).toMatchObject({ ready: { value: true } });
     expect((await client.controller.ControllerGetCapabilities({})).capabilities).toEqual([]);
     const node = await client.node.NodeGetCapabilities({});
-    expect(node.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type).sort()).toEqual(['GET_VOLUME_STATS', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION']);
+    expect(node.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type).sort()).toEqual(['GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION']);
     expect(await client.node.NodeGetInfo({})).toMatchObject({ node_id: 'node-1', max_volumes_per_node: 0 });
     expect((await lstat(socketPath)).mode & 0o777).toBe(0o600);
   });
@@ -209,6 +209,25 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await execa('umount', [target('pod-s', 'pv-s')]);
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
     await client.node.NodeUnstageVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('a SINGLE_NODE_SINGLE_WRITER volume is published at one target at a time; SINGLE_NODE_MULTI_WRITER at many', async () => {
+    await kubeletDirs('pv-one', 'pod-1');
+    await mkdir(join(target('pod-2', 'pv-one'), '..'), { recursive: true });
+    const single = mountCapability('SINGLE_NODE_SINGLE_WRITER');
+    await stage('pv-one', 'd002', { volume_capability: single });
+    await publish('pv-one', 'pod-1', { volume_capability: single });
+    await publish('pv-one', 'pod-1', { volume_capability: single }); // a repeat
+    await expectStatus(publish('pv-one', 'pod-2', { volume_capability: single }), status.FAILED_PRECONDITION, `already published at ${target('pod-1', 'pv-one')}`);
+    expect((await mountsUnder(sandbox.pods)).map((m) => m.mountPoint)).toEqual([target('pod-1', 'pv-one')]);
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-one', target_path: target('pod-1', 'pv-one') });
+    await publish('pv-one', 'pod-2', { volume_capability: single });
+    // The same volume asked as multi-writer takes a second target.
+    await publish('pv-one', 'pod-1', { volume_capability: mountCapability('SINGLE_NODE_MULTI_WRITER') });
+    expect(await mountsUnder(sandbox.pods)).toHaveLength(2);
+    for (const pod of ['pod-1', 'pod-2']) await client.node.NodeUnpublishVolume({ volume_id: 'pv-one', target_path: target(pod, 'pv-one') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-one', staging_target_path: staging('pv-one') });
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
