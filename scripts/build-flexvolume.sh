@@ -38,8 +38,10 @@ for spec in "$@"; do
   # The snapshot builder warns on stderr about built-in modules it has not verified; the log
   # keeps them, and is shown only when the build fails.
   node scripts/flexvolume-snapshot-entry.cjs "$work/$driver.cjs" "$work/$driver.snapshot.cjs"
+  # execArgvExtension "none": NODE_OPTIONS in kubelet's environment is ignored, so no flag or
+  # --require from a node's environment reaches the driver (or breaks its one-document reply).
   cat >"$work/sea-config.json" <<JSON
-{ "main": "$work/$driver.snapshot.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useSnapshot": true }
+{ "main": "$work/$driver.snapshot.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useSnapshot": true, "execArgvExtension": "none" }
 JSON
   node --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
 

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
-import { FakeKubelet, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
+import { FakeKubelet, callDriver, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 
 // The bind driver (test/fixtures/flexvolume-bind) built into a single executable, installed
@@ -20,6 +20,7 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
   let pluginDir: string;
   let logFile: string;
   let env: Record<string, string>;
+  let executable: string;
   const pod = (i: number, extra: Partial<PodInfo> = {}): PodInfo => ({ name: `pod-${i}`, namespace: 'default', uid: `0000-${String(i).padStart(4, '0')}`, ...extra });
   const volume = (options: Record<string, string>, extra: { readOnly?: boolean; secret?: Record<string, string> } = {}) => ({
     options: { path: sandbox.source, ...options },
@@ -35,7 +36,7 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
     sandbox = await createSandbox('sharemount-flexbind-');
     pluginDir = join(sandbox.dir, 'plugins');
     logFile = join(sandbox.dir, 'log', 'driver.log');
-    const executable = await installDriver('sharemount~bind', pluginDir);
+    executable = await installDriver('sharemount~bind', pluginDir);
     env = { SHAREMOUNT_ROOT: sandbox.root, SHAREMOUNT_LOG: logFile, SHAREMOUNT_CONFIG: join(sandbox.dir, 'no-config.json') };
     // SHAREMOUNT_CONFIG names a missing file on purpose: the machine's /etc must not matter.
     await writeFile(env.SHAREMOUNT_CONFIG!, '{}');
@@ -52,6 +53,16 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
       status: 'Success',
       capabilities: { attach: false, selinuxRelabel: false, supportsMetrics: false, fsGroup: false, requiresFSResize: false },
     });
+  });
+
+  it("ignores NODE_OPTIONS in kubelet's environment: no --require runs, no flag applies, the reply stays one document", async () => {
+    const marker = join(sandbox.dir, 'node-options-ran');
+    const script = join(sandbox.dir, 'node-options.cjs');
+    await writeFile(script, `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); console.log('injected');`);
+    const run = await callDriver(executable, ['init'], { ...env, NODE_OPTIONS: `--require ${script} --trace-warnings` });
+    expect(run.output).not.toContain('injected');
+    expect(expectOneReply(run)).toMatchObject({ status: 'Success' });
+    await expect(stat(marker)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('answers exactly {"status":"Not supported"} for calls the driver does not implement', async () => {
