@@ -116,7 +116,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
         // staging gone) is this call's to remove, as kubelet asks.
         const found = await volumesAt(manager, target);
         if (found.mounted && found.volumes.size > 0 && !mayShow(found, request.volume_id)) {
-          throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not published at ${target} (${[...found.volumes].join(', ')} is); left alone`, { field: 'volume_id' });
+          throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not published at ${target} (it shows volume ${[...found.volumes].join(', ')}); left alone`, { field: 'volume_id' });
         }
         const { unmounted } = await unbindTarget(target, timeouts.commandMs, logger);
         logger.info({ volumeId: request.volume_id, target, unmounted }, 'unpublished');
