@@ -20,10 +20,11 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
   const backends = options.backends;
   const provisioning = provisioningBackends(backends);
   const withCapacity = backends.filter((backend) => backend.capacity !== undefined);
-  const capabilities =
-    provisioning.length === 0
-      ? []
-      : ['CREATE_DELETE_VOLUME', ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []), ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : []), 'SINGLE_NODE_MULTI_WRITER'];
+  // SINGLE_NODE_MULTI_WRITER (the access modes) holds even without provisioning, and keeps the
+  // list from being empty, which some versions of csi-sanity's node tests take for an error.
+  const provisioningCapabilities =
+    provisioning.length === 0 ? [] : ['CREATE_DELETE_VOLUME', ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []), ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : [])];
+  const capabilities = [...provisioningCapabilities, 'SINGLE_NODE_MULTI_WRITER'];
   const getCapabilities = { async ControllerGetCapabilities() {
     return { capabilities: capabilities.map((type) => ({ rpc: { type } })) };
   } };

@@ -70,7 +70,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect(await client.identity.GetPluginInfo({})).toMatchObject({ name: 'sharemount.example.com', vendor_version: '0.1.0' });
     expect((await client.identity.GetPluginCapabilities({})).capabilities).toEqual([]);
     expect(await client.identity.Probe({})).toMatchObject({ ready: { value: true } });
-    expect((await client.controller.ControllerGetCapabilities({})).capabilities).toEqual([]);
+    expect((await client.controller.ControllerGetCapabilities({})).capabilities).toEqual([{ rpc: { type: 'SINGLE_NODE_MULTI_WRITER' }, type: 'rpc' }]);
     const node = await client.node.NodeGetCapabilities({});
     expect(node.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type).sort()).toEqual(['GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION', 'VOLUME_MOUNT_GROUP']);
     expect(await client.node.NodeGetInfo({})).toMatchObject({ node_id: 'node-1', max_volumes_per_node: 0 });
