@@ -2,7 +2,6 @@ import { chmod, chown, lchown, open, readdir, type FileHandle } from 'node:fs/pr
 import { constants } from 'node:fs';
 import { O_PATH } from './mount-point.js';
 import { SharemountError } from './errors.js';
-import { openInsideShare } from './subpath.js';
 
 /** The mode bits kubelet's SetVolumeOwnership adds (pkg/volume/volume_linux.go). */
 const readWriteMask = 0o660;
@@ -69,18 +68,4 @@ export async function applyFsGroup(root: string, gid: number, options: FsGroupOp
 
   await visit(undefined, '');
   return { entries };
-}
-
-/**
- * Applies fsGroup to what a publication shows: its sub-path of the share, opened inside the
- * share's mount point, so the walk starts from a directory no pod can redirect (the target, a
- * pod's own directory or a symlink, is never walked). Both shims apply a pod's fsGroup so.
- */
-export async function applyFsGroupToPublication(publication: { sharePath: string; subPath: string }, gid: number, options: FsGroupOptions = {}): Promise<{ entries: number }> {
-  const directory = await openInsideShare(publication.sharePath, publication.subPath, { create: false, mode: 0o755 });
-  try {
-    return await applyFsGroup(directory.procPath, gid, options);
-  } finally {
-    await directory.close();
-  }
 }

@@ -1,7 +1,6 @@
 import { SharemountError, isSharemountError } from '../errors.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
-import { applyFsGroupToPublication } from '../fs-group.js';
 import { expandsOnNodes } from './backend-abilities.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
@@ -9,7 +8,7 @@ import { bindStaged, unbindTarget } from './staged-bind.js';
 import { mayShow, otherVolumeStagedAt, pathShowing, targetsOf, volumesAt } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
-const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER', 'VOLUME_MOUNT_GROUP'] as const;
+const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
 
 // Mount flag names that carry a secret (`password=`, `credentials=`, `token=`...).
 const secretFlagName = /pass|secret|token|cred|key/i;
@@ -91,9 +90,9 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const target = await checkedPath(manager, request.target_path, 'target_path');
       const readOnly = request.readonly || capability.readerOnly;
       return queue.run(request.volume_id, call.deadline, async () => {
-        const staged = await manager.publicationAt(staging);
-        if (staged === undefined || (staged.label !== undefined && staged.label !== request.volume_id)) {
-          const instead = staged === undefined ? '' : ` (volume ${staged.label} is)`;
+        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
+        if (other !== undefined || (await manager.shareKeyAt(staging)) === undefined) {
+          const instead = other === undefined ? '' : ` (volume ${other} is)`;
           throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}${instead}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
         }
         if (capability.mode === 'SINGLE_NODE_SINGLE_WRITER') {
@@ -104,15 +103,6 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
           }
         }
         const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs);
-        // The pod's fsGroup, handed over (VOLUME_MOUNT_GROUP) instead of kubelet's own walk, which
-        // would go through the bind mount: applied on every publish, as kubelet does, and, as
-        // kubelet, not to a read-only volume. A failure leaves the bind for the CO's retry or unpublish.
-        const { mountGroup } = capability;
-        if (mountGroup !== undefined && !readOnly && !staged.readOnly) {
-          const remaining = call.deadline - Date.now();
-          const { entries } = await applyFsGroupToPublication(staged, mountGroup, Number.isFinite(remaining) ? { timeoutMs: Math.max(0, remaining - 1_000) } : {});
-          logger.info({ volumeId: request.volume_id, target, fsGroup: mountGroup, entries }, 'fsGroup applied');
-        }
         logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');
         return {};
       });

@@ -63,8 +63,6 @@ export interface MountCapability {
   mode: AccessMode;
   /** Whether the access mode allows no writer at all. */
   readerOnly: boolean;
-  /** The pod's fsGroup, which a CO hands over as `volume_mount_group` (VOLUME_MOUNT_GROUP). */
-  mountGroup: number | undefined;
 }
 
 export function checkCapability(value: z.infer<typeof capability> | null, field = 'volume_capability'): MountCapability {
@@ -74,15 +72,5 @@ export function checkCapability(value: z.infer<typeof capability> | null, field 
   const mode = value.access_mode?.mode;
   if (mode === undefined || mode === 'UNKNOWN') throw invalidArgument(`${field}.access_mode`, 'is required');
   if (!accessModes.includes(mode as AccessMode)) throw invalidArgument(`${field}.access_mode.mode`, `must be one of ${accessModes.join(', ')}`);
-  const group = value.mount.volume_mount_group;
-  if (group !== '' && !(/^\d{1,10}$/.test(group) && Number(group) <= 4_294_967_294)) {
-    throw invalidArgument(`${field}.mount.volume_mount_group`, 'must be a group id (a number), as the pod\'s fsGroup');
-  }
-  return {
-    fsType: value.mount.fs_type,
-    mountFlags: value.mount.mount_flags,
-    mode: mode as AccessMode,
-    readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY',
-    mountGroup: group === '' ? undefined : Number(group),
-  };
+  return { fsType: value.mount.fs_type, mountFlags: value.mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
 }

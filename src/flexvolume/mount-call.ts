@@ -1,4 +1,5 @@
-import { applyFsGroupToPublication } from '../fs-group.js';
+import { applyFsGroup } from '../fs-group.js';
+import { openInsideShare } from '../subpath.js';
 import type { MountManager, Publication } from '../mount-manager.js';
 import type { CallArguments } from './calls.js';
 import type { CallContext } from './call-context.js';
@@ -67,9 +68,15 @@ function undoReserveMs(remainingMs: number): number {
 }
 
 async function applyFsGroupTo(publication: Publication, gid: number, context: CallContext): Promise<void> {
-  const remaining = context.remainingMs();
-  const { entries } = await applyFsGroupToPublication(publication, gid, { timeoutMs: Math.max(0, remaining - undoReserveMs(remaining)) });
-  context.logger.debug({ target: publication.target, gid, entries }, 'fsGroup applied');
+  // Through a descriptor opened inside the share, never through a path a pod could redirect.
+  const directory = await openInsideShare(publication.sharePath, publication.subPath, { create: false, mode: 0o755 });
+  try {
+    const remaining = context.remainingMs();
+    const { entries } = await applyFsGroup(directory.procPath, gid, { timeoutMs: Math.max(0, remaining - undoReserveMs(remaining)) });
+    context.logger.debug({ target: publication.target, gid, entries }, 'fsGroup applied');
+  } finally {
+    await directory.close();
+  }
 }
 
 async function undo(manager: MountManager, podVolumeDir: string, context: CallContext): Promise<void> {

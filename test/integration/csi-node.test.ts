@@ -4,7 +4,7 @@
  * idempotent; bad input answers the status the spec asks for, naming the field, with nothing
  * mounted; secrets never reach the log.
  */
-import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
@@ -72,7 +72,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect(await client.identity.Probe({})).toMatchObject({ ready: { value: true } });
     expect((await client.controller.ControllerGetCapabilities({})).capabilities).toEqual([{ rpc: { type: 'SINGLE_NODE_MULTI_WRITER' }, type: 'rpc' }]);
     const node = await client.node.NodeGetCapabilities({});
-    expect(node.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type).sort()).toEqual(['GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION', 'VOLUME_MOUNT_GROUP']);
+    expect(node.capabilities.map((c: { rpc: { type: string } }) => c.rpc.type).sort()).toEqual(['GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION']);
     expect(await client.node.NodeGetInfo({})).toMatchObject({ node_id: 'node-1', max_volumes_per_node: 0 });
     expect((await lstat(socketPath)).mode & 0o777).toBe(0o600);
   });
@@ -228,36 +228,6 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect(await mountsUnder(sandbox.pods)).toHaveLength(2);
     for (const pod of ['pod-1', 'pod-2']) await client.node.NodeUnpublishVolume({ volume_id: 'pv-one', target_path: target(pod, 'pv-one') });
     await client.node.NodeUnstageVolume({ volume_id: 'pv-one', staging_target_path: staging('pv-one') });
-    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
-  });
-
-  it("applies the fsGroup handed over as volume_mount_group to the volume's directory, as kubelet would, never through a symlink; not to a read-only publication", async () => {
-    const dir = join(sandbox.source, 'd003');
-    await mkdir(join(dir, 'nested'), { recursive: true });
-    await writeFile(join(dir, 'nested', 'file.txt'), 'x', { mode: 0o600 });
-    const outside = join(sandbox.dir, 'outside.txt');
-    await writeFile(outside, 'outside', { mode: 0o600 });
-    await symlink(outside, join(dir, 'link-out'));
-    const withGroup = { mount: { fs_type: '', mount_flags: [], volume_mount_group: '4321' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
-    await kubeletDirs('pv-g', 'pod-g');
-    await stage('pv-g', 'd003', { volume_capability: withGroup });
-    // Read-only: left as it is (kubelet skips read-only volumes too).
-    await publish('pv-g', 'pod-g', { volume_capability: withGroup, readonly: true });
-    expect((await stat(join(dir, 'nested', 'file.txt'))).gid).toBe(0);
-    await client.node.NodeUnpublishVolume({ volume_id: 'pv-g', target_path: target('pod-g', 'pv-g') });
-    await publish('pv-g', 'pod-g', { volume_capability: withGroup });
-    for (const [path, isDir] of [[dir, true], [join(dir, 'nested'), true], [join(dir, 'nested', 'file.txt'), false]] as const) {
-      const s = await stat(path);
-      expect(s.gid, path).toBe(4321);
-      expect(s.mode & 0o660, path).toBe(0o660);
-      if (isDir) expect(s.mode & 0o2000, path).toBe(0o2000);
-    }
-    expect((await lstat(join(dir, 'link-out'))).gid).toBe(4321);
-    expect(await stat(outside)).toMatchObject({ gid: 0, mode: expect.any(Number) });
-    expect((await stat(outside)).mode & 0o777).toBe(0o600);
-    await expectStatus(publish('pv-g', 'pod-g', { volume_capability: { ...withGroup, mount: { ...withGroup.mount, volume_mount_group: 'staff' } } }), status.INVALID_ARGUMENT, 'volume_mount_group');
-    await client.node.NodeUnpublishVolume({ volume_id: 'pv-g', target_path: target('pod-g', 'pv-g') });
-    await client.node.NodeUnstageVolume({ volume_id: 'pv-g', staging_target_path: staging('pv-g') });
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 

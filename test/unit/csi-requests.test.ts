@@ -14,9 +14,7 @@ describe('splitMountFlags', () => {
 describe('checkCapability', () => {
   const mount = { access_type: 'mount', mount: { fs_type: 'ext4', mount_flags: ['noatime'], volume_mount_group: '' } };
   it('reads a mount capability, and which access modes allow no writer', () => {
-    expect(checkCapability({ ...mount, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } })).toEqual({ fsType: 'ext4', mountFlags: ['noatime'], mode: 'MULTI_NODE_MULTI_WRITER', readerOnly: false, mountGroup: undefined });
-    const withGroup = { ...mount, mount: { ...mount.mount, volume_mount_group: '4321' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
-    expect(checkCapability(withGroup).mountGroup).toBe(4321);
+    expect(checkCapability({ ...mount, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } })).toEqual({ fsType: 'ext4', mountFlags: ['noatime'], mode: 'MULTI_NODE_MULTI_WRITER', readerOnly: false });
     expect(checkCapability({ ...mount, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }).readerOnly).toBe(true);
     expect(checkCapability({ ...mount, access_mode: { mode: 'SINGLE_NODE_READER_ONLY' } }).readerOnly).toBe(true);
     for (const mode of ['SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']) expect(checkCapability({ ...mount, access_mode: { mode } })).toMatchObject({ mode, readerOnly: false });
@@ -27,8 +25,6 @@ describe('checkCapability', () => {
     ['no access type', { access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'volume_capability: must have a mount access type'],
     ['no access mode', { ...mount, access_mode: null }, 'volume_capability.access_mode: is required'],
     ['an UNKNOWN access mode', { ...mount, access_mode: { mode: 'UNKNOWN' } }, 'volume_capability.access_mode: is required'],
-    ['a volume_mount_group that is a name', { ...mount, mount: { ...mount.mount, volume_mount_group: 'staff' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'volume_capability.mount.volume_mount_group: must be a group id'],
-    ['a volume_mount_group out of range', { ...mount, mount: { ...mount.mount, volume_mount_group: '4294967295' }, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'volume_capability.mount.volume_mount_group: must be a group id'],
     ['an access mode of a later spec', { ...mount, access_mode: { mode: 'EVERYONE_WRITES' } }, 'volume_capability.access_mode.mode: must be one of'],
   ])('refuses %s, naming the field', (_, capability, message) => {
     expect(() => checkCapability(capability as never)).toThrow(message);
