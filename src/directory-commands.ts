@@ -12,13 +12,14 @@ import { SharemountError, isSharemountError } from './errors.js';
  */
 const env = { LC_ALL: 'C', LANG: 'C' };
 
-export type EntryType = 'directory' | 'symlink' | 'other' | 'missing';
+export type EntryType = 'directory' | 'file' | 'symlink' | 'other' | 'missing';
 
 /** What `path` is, without following a symlink at its last component. */
 export async function entryType(path: string, timeoutMs: number): Promise<EntryType> {
   try {
     const { stdout } = await run('stat', ['--format=%F', '--', path], { timeoutMs, env });
     if (stdout === 'directory') return 'directory';
+    if (stdout === 'regular file' || stdout === 'regular empty file') return 'file';
     if (stdout === 'symbolic link') return 'symlink';
     return 'other';
   } catch (error) {
@@ -52,23 +53,29 @@ export async function removeTree(path: string, timeoutMs: number): Promise<void>
   await run('rm', ['--recursive', '--one-file-system', '--preserve-root=all', '--', path], { timeoutMs, env });
 }
 
-/** The text of a small regular file, or undefined when it does not exist; refuses anything else (a symlink above all). */
+/**
+ * The text of a small regular file, or undefined when it does not exist; anything else (a
+ * symlink above all, a FIFO) is refused. The read itself opens with O_NOFOLLOW (`dd
+ * iflag=nofollow`), so a file swapped for a symlink after the check is not read through.
+ */
 export async function readSmallFile(path: string, timeoutMs: number): Promise<string | undefined> {
   const found = await entryType(path, timeoutMs);
   if (found === 'missing') return undefined;
-  if (found !== 'other') throw new SharemountError('FAILED_PRECONDITION', `${path} is ${found === 'symlink' ? 'a symlink' : 'a directory'}, not a file`);
-  return (await run('cat', ['--', path], { timeoutMs, env })).stdout;
+  if (found !== 'file') throw new SharemountError('FAILED_PRECONDITION', `${path} is ${found === 'symlink' ? 'a symlink' : `not a regular file (${found})`}; not read`);
+  return (await run('dd', [`if=${path}`, 'iflag=nofollow', 'status=none'], { timeoutMs, env })).stdout;
 }
 
 /**
- * Replaces `path` with `text`: written to a fresh temp file beside it (`tee`, which makes it
- * with the umask's mode), then renamed over it, so a reader meets the old text or the new one.
- * `mv` replaces a symlink at `path` itself, never what it points to.
+ * Replaces `path` with `text`: written to a fresh temp file beside it, created exclusively (`dd
+ * conv=excl`: O_CREAT|O_EXCL, which never follows or reuses anything already at that name), then
+ * renamed over `path`, so a reader meets the old text or the new one. `mv` replaces a symlink at
+ * `path` itself, never what it points to.
  */
 export async function replaceSmallFile(path: string, text: string, timeoutMs: number): Promise<void> {
-  const temp = `${path}.${process.pid}-${Date.now()}.tmp`;
+  const temp = `${path}.${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 10)}.tmp`;
+  // An exclusive create that fails has made nothing: there is nothing of ours to remove then.
+  await run('dd', [`of=${temp}`, 'conv=excl', 'status=none'], { timeoutMs, env, input: text });
   try {
-    await run('tee', ['--', temp], { timeoutMs, env, input: text });
     await run('mv', ['--force', '--no-target-directory', '--', temp, path], { timeoutMs, env });
   } catch (error) {
     await removeFile(temp, timeoutMs).catch(() => undefined);

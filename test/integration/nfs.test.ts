@@ -239,6 +239,12 @@ suite('NFS backend against nfs-ganesha', () => {
       expect(await server.list('team-a-same')).toEqual(['kept']);
       expect(await recordOf('team-a-same')).toEqual({ name: 'pv-2', capacityBytes: 5 });
 
+      // Two claims racing for one directory: one gets it, the other is told it is taken.
+      const raced = (pv: string) => claim('raced', { subDirTemplate: '${pvc.namespace}-${pvc.name}', 'csi.storage.k8s.io/pv/name': pv });
+      const race = await Promise.allSettled(['pv-r1', 'pv-r2', 'pv-r3'].map((pv) => b.createVolume({ name: pv, parameters: raced(pv) })));
+      expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of race.filter((r) => r.status === 'rejected')) expect(r.reason).toMatchObject({ code: 'ALREADY_EXISTS' });
+
       // A record whose directory was removed by hand is stale: the name is free, at any size.
       await rm(join(server.exportDir, 'team-a-sized-pvc-sized'), { recursive: true });
       expect(await b.describeVolume(created.volumeId)).toBeUndefined();
@@ -262,6 +268,8 @@ suite('NFS backend against nfs-ganesha', () => {
       try {
         await expect(b.createVolume({ ...request, capacityBytes: 2 << 30 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/\.sharemount-volumes on the export is a symlink/) });
         await expect(b.deleteVolume(created.volumeId, claim('sized'))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+        // The volume is still found (DeleteVolume's lookup must reach it), its size unknown.
+        expect(await b.describeVolume(created.volumeId)).toEqual({ context: expect.objectContaining({ subPath: 'team-a-sized-pvc-sized' }) });
         expect(await readFile(join(elsewhere, 'team-a-sized-pvc-sized.json'), 'utf8')).toBe('not a record, not to be removed');
         expect(await readdir(elsewhere)).toEqual(['team-a-sized-pvc-sized.json']);
       } finally {

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { SharemountError, invalidArgument } from '../../errors.js';
+import { KeyedLock } from '../../lock.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import { readMountInfo, topMounts, type MountInfoEntry } from '../../mountinfo.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
@@ -46,12 +47,15 @@ export class NfsProvisioner {
   private readonly commandTimeoutMs: number;
   private readonly deleteTimeoutMs: number;
   private readonly logger: Logger;
+  private readonly directoryLock: KeyedLock;
 
   constructor(private readonly options: NfsProvisionerOptions) {
     if (typeof options.workDir !== 'string' || !options.workDir.startsWith('/')) throw invalidArgument('workDir', 'must be an absolute path');
     this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
     this.deleteTimeoutMs = options.deleteTimeoutMs ?? 600_000;
     this.logger = options.logger ?? silentLogger;
+    // Across processes too (the lock's sockets), for provisioners sharing this work directory.
+    this.directoryLock = new KeyedLock(`nfs-provisioner:${options.workDir}`, this.deleteTimeoutMs + this.commandTimeoutMs);
   }
 
   /** Creates the volume's sub-directory (idempotent by name: an existing directory is the same volume). */
@@ -66,7 +70,9 @@ export class NfsProvisioner {
     const location: NfsVolumeLocation = { server: parameters.server, export: parameters.export, name };
     const volumeId = formatVolumeId(location);
     const capacityBytes = request.capacityBytes ?? 0;
-    await this.withExportRoot(location, parameters.mountOptions, async (root) => {
+    // One directory, one create or delete at a time: two claims whose template renders the same
+    // name must not both find it free and both adopt it.
+    await this.directoryLock.withLock(volumeId, () => this.withExportRoot(location, parameters.mountOptions, async (root) => {
       const found = await entryType(`${root}/${name}`, this.commandTimeoutMs);
       if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
       // A record whose directory is gone (removed by hand) is stale: the name is free again.
@@ -82,7 +88,7 @@ export class NfsProvisioner {
         this.logger.info({ volumeId }, 'created NFS sub-directory');
       }
       await this.writeRecord(root, name, { name: request.name, capacityBytes });
-    });
+    }));
     const context: Record<string, string> = { server: parameters.server, share: parameters.export, subPath: name };
     if (parameters.mountOptions.length > 0) context.mountOptions = parameters.mountOptions.join(',');
     return { volumeId, ...(request.capacityBytes === undefined ? {} : { capacityBytes: request.capacityBytes }), context };
@@ -99,7 +105,13 @@ export class NfsProvisioner {
     const mountOptions = this.options.idOnlyDefaults?.mountOptions ?? [];
     const found = await this.withExportRoot(location, mountOptions, async (root) => {
       if ((await entryType(`${root}/${location.name}`, this.commandTimeoutMs)) !== 'directory') return undefined;
-      return { record: await this.readRecord(root, location.name) };
+      // A record that cannot be read (a symlink, garbage) only hides the size: the volume is
+      // there, and DeleteVolume must still reach it.
+      const record = await this.readRecord(root, location.name).catch((error: unknown) => {
+        this.logger.warn({ volumeId, error: String(error) }, 'the volume record could not be read; its size is unknown');
+        return undefined;
+      });
+      return { record };
     });
     if (found === undefined) return undefined;
     const context: Record<string, string> = { server: location.server, share: location.export, subPath: location.name };
@@ -123,7 +135,7 @@ export class NfsProvisioner {
     }
     const onDelete = parameters?.onDelete ?? this.options.idOnlyDefaults?.onDelete ?? 'retain';
     const mountOptions = parameters?.mountOptions ?? this.options.idOnlyDefaults?.mountOptions ?? [];
-    await this.withExportRoot(location, mountOptions, async (root, rootMount) => {
+    await this.directoryLock.withLock(formatVolumeId(location), () => this.withExportRoot(location, mountOptions, async (root, rootMount) => {
       const path = `${root}/${location.name}`;
       if (onDelete === 'retain') {
         this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
@@ -145,7 +157,7 @@ export class NfsProvisioner {
       // The data first, the record after: a delete that fails on the data keeps the record for its retry.
       const records = await this.recordsDirectory(root, false);
       if (records !== undefined) await removeFile(`${root}/${volumeRecordPath(location.name)}`, this.commandTimeoutMs);
-    });
+    }));
   }
 
   private async readRecord(root: string, name: string): Promise<VolumeRecord | undefined> {
@@ -170,7 +182,12 @@ export class NfsProvisioner {
     if (found === 'directory') return dir;
     if (found === 'missing') {
       if (!create) return undefined;
-      await makeDirectory(dir, 0o700, {}, this.commandTimeoutMs);
+      try {
+        await makeDirectory(dir, 0o700, {}, this.commandTimeoutMs);
+      } catch (error) {
+        // Another volume's create made it meanwhile: fine, if it is a directory now.
+        if ((await entryType(dir, this.commandTimeoutMs)) !== 'directory') throw error;
+      }
       return dir;
     }
     throw new SharemountError('FAILED_PRECONDITION', `${volumeRecordsDir} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; it is where the provisioner keeps its records`);
