@@ -5,7 +5,7 @@ import { expandsOnNodes } from './backend-abilities.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
-import { mayShow, otherVolumeStagedAt, pathShowing, targetsOf, volumesAt } from './volumes-at.js';
+import { mayShow, otherVolumeStagedAt, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
 const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
@@ -95,9 +95,9 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
           const instead = other === undefined ? '' : ` (volume ${other} is)`;
           throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}${instead}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
         }
-        if (capability.mode === 'SINGLE_NODE_SINGLE_WRITER') {
-          // One workload at a time: a second target of the same staged volume is refused.
-          const others = await targetsOf(manager, staging, target);
+        if (capability.mode === 'SINGLE_NODE_SINGLE_WRITER' && !readOnly) {
+          // One writer at a time: a second writable target of the same staged volume is refused.
+          const others = await writableTargetsOf(manager, staging, target);
           if (others.length > 0) {
             throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`, { field: 'target_path' });
           }

@@ -23,12 +23,14 @@ export async function volumesAt(manager: Pick<MountManager, 'publicationAt'>, pa
 }
 
 /**
- * The mount points other than `staging` and `except` that show the directory staged at
- * `staging` and hold no publication of their own: the targets it is bound to.
+ * The writable mount points other than `staging` and `except` that show the directory staged
+ * at `staging` and hold no publication of their own: the targets it is bound to read/write.
+ * (A staged directory that is itself a mount point, with no sub-path below it, counts that
+ * mount too: nothing in the mount table tells it from a target.)
  */
-export async function targetsOf(manager: Pick<MountManager, 'publicationAt'>, staging: string, except: string): Promise<string[]> {
+export async function writableTargetsOf(manager: Pick<MountManager, 'publicationAt'>, staging: string, except: string): Promise<string[]> {
   const mounts = (await mountsOfSameDirectory(manager, staging)) ?? [];
-  return mounts.filter((m) => m.publication === undefined && m.mountPoint !== staging && m.mountPoint !== except).map((m) => m.mountPoint);
+  return mounts.filter((m) => m.publication === undefined && !m.readOnly && m.mountPoint !== staging && m.mountPoint !== except).map((m) => m.mountPoint);
 }
 
 /**
@@ -37,7 +39,7 @@ export async function targetsOf(manager: Pick<MountManager, 'publicationAt'>, st
  * a share's own mount, inside the state root, is left out. Undefined when nothing is mounted
  * at `path`.
  */
-async function mountsOfSameDirectory(manager: Pick<MountManager, 'publicationAt'>, path: string): Promise<{ mountPoint: string; publication: Publication | undefined }[] | undefined> {
+async function mountsOfSameDirectory(manager: Pick<MountManager, 'publicationAt'>, path: string): Promise<{ mountPoint: string; readOnly: boolean; publication: Publication | undefined }[] | undefined> {
   const table = readMountInfoText();
   const top = mountAt(table, path);
   if (top === undefined) return undefined;
@@ -45,7 +47,7 @@ async function mountsOfSameDirectory(manager: Pick<MountManager, 'publicationAt'
   for (const entry of entriesOfFilesystemAt(table, path)) {
     if (entry.root !== top.root) continue;
     try {
-      mounts.push({ mountPoint: entry.mountPoint, publication: await manager.publicationAt(entry.mountPoint) });
+      mounts.push({ mountPoint: entry.mountPoint, readOnly: entry.mountOptions.includes('ro'), publication: await manager.publicationAt(entry.mountPoint) });
     } catch (error) {
       // A share's own mount point, inside the state root, is nobody's target.
       if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;

@@ -221,6 +221,9 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await publish('pv-one', 'pod-1', { volume_capability: single }); // a repeat
     await expectStatus(publish('pv-one', 'pod-2', { volume_capability: single }), status.FAILED_PRECONDITION, `already published at ${target('pod-1', 'pv-one')}`);
     expect((await mountsUnder(sandbox.pods)).map((m) => m.mountPoint)).toEqual([target('pod-1', 'pv-one')]);
+    // One writer: a read-only second publication is no second writer.
+    await publish('pv-one', 'pod-2', { volume_capability: single, readonly: true });
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-one', target_path: target('pod-2', 'pv-one') });
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-one', target_path: target('pod-1', 'pv-one') });
     await publish('pv-one', 'pod-2', { volume_capability: single });
     // The same volume asked as multi-writer takes a second target.
