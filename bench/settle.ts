@@ -1,4 +1,4 @@
-import { symlinkSync, unlinkSync } from 'node:fs';
+import { existsSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,7 +38,7 @@ export interface DiskState {
 export async function settleDisk(dir: string): Promise<DiskState> {
   const started = performance.now();
   await run('sync', [], { timeoutMs: settleLimitMs });
-  const limitUs = Math.max(quietPairUs, quietOverTmpfs * probeMetadata(tmpfsDir));
+  const limitUs = Math.max(quietPairUs, existsSync(tmpfsDir) ? quietOverTmpfs * probeMetadata(tmpfsDir) : 0);
   let quietInARow = 0;
   let metadataPairUs = probeMetadata(dir);
   while (performance.now() - started < settleLimitMs) {
@@ -53,6 +53,7 @@ export async function settleDisk(dir: string): Promise<DiskState> {
 /** The median cost of one `symlink` + `unlink` in `dir` now, in µs. */
 export function probeMetadata(dir: string): number {
   const link = join(dir, '.settle-probe');
+  rmSync(link, { force: true }); // one left by a run that was killed midway
   const pairs: number[] = [];
   for (let i = 0; i < probePairs; i++) {
     const start = performance.now();

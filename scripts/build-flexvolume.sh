@@ -51,6 +51,11 @@ JSON
   if ! postject "$work/$driver" NODE_SEA_BLOB "$work/$driver.blob" --sentinel-fuse "$sentinel" >"$work/postject.log" 2>&1; then
     echo "build-flexvolume: postject failed for $driver:" >&2; cat "$work/postject.log" >&2; exit 1
   fi
+  # A Node that does not know execArgvExtension would ignore it: refuse to ship an executable
+  # that a node's NODE_OPTIONS can reach (here a --require of nothing, which would fail the call).
+  if ! NODE_OPTIONS="--require=/nonexistent/sharemount-build-check" "$work/$driver" init | grep -q '"status":"Success"'; then
+    echo "build-flexvolume: $driver honours NODE_OPTIONS; build with a Node that supports the SEA setting execArgvExtension" >&2; exit 1
+  fi
   # Rename into place, so that a running test or installer never sees a half-written file.
   mv -f "$work/$driver" "$out/$driver"
   echo "build-flexvolume: $out/$driver" >&2
