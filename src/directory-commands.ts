@@ -1,5 +1,7 @@
 import { run } from './exec.js';
 import { SharemountError, isSharemountError } from './errors.js';
+import type { MountInfoEntry } from './mountinfo.js';
+import { isWithin } from './target.js';
 
 /**
  * File operations on the directories volumes are provisioned in (an NFS export's view on the
@@ -43,6 +45,31 @@ export async function renameNoReplace(from: string, to: string, timeoutMs: numbe
   // --no-clobber makes a lost race a no-op rather than a replacement; the check after says which.
   await run('mv', ['--no-clobber', '--no-target-directory', '--', from, to], { timeoutMs, env });
   if ((await entryType(from, timeoutMs)) !== 'missing') throw new SharemountError('ALREADY_EXISTS', `${to} appeared while ${from} was being renamed`);
+}
+
+/** Prefix of a volume directory kept by the `archive` delete policy (no volume is ever named so). */
+export const archivePrefix = 'archived-';
+
+/** Renames `parent/name` to `archived-<name>`, or `archived-<name>-<ms>` when an earlier one is there: both are kept. */
+export async function archiveDirectory(parent: string, name: string, timeoutMs: number): Promise<void> {
+  try {
+    await renameNoReplace(`${parent}/${name}`, `${parent}/${archivePrefix}${name}`, timeoutMs);
+  } catch (error) {
+    if (!isSharemountError(error, 'ALREADY_EXISTS')) throw error;
+    await renameNoReplace(`${parent}/${name}`, `${parent}/${archivePrefix}${name}-${Date.now()}`, timeoutMs);
+  }
+}
+
+/**
+ * FAILED_PRECONDITION while any of `mounts` shows the volume: a mount of the filesystem `device`
+ * whose root (inside that filesystem) is `volumeRoot` or below it. Deleting or archiving it then
+ * would take the data from under a pod.
+ */
+export function refuseWhileMounted(mounts: readonly MountInfoEntry[], device: string, volumeRoot: string, name: string): void {
+  const users = mounts.filter((m) => m.device === device && isWithin(m.root, volumeRoot));
+  if (users.length > 0) {
+    throw new SharemountError('FAILED_PRECONDITION', `volume ${name} is still mounted at ${users.map((u) => u.mountPoint).join(', ')}; unpublish it first`);
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readlink, rmdir, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rmdir, unlink } from 'node:fs/promises';
 import { mkdirSync, renameSync, symlinkSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import * as z from './zod.js';

@@ -1,4 +1,5 @@
 import type { AnyBackend } from '../backend.js';
+import { SharemountError } from '../errors.js';
 
 /* What the plugin's backends can do, which decides the capabilities the plugin advertises. */
 
@@ -15,4 +16,14 @@ export function expandsVolumes(backends: readonly AnyBackend[]): boolean {
 /** Whether some volumes grow on their node (NodeExpandVolume): those of node-local backends. */
 export function expandsOnNodes(backends: readonly AnyBackend[]): boolean {
   return provisioningBackends(backends).some((backend) => backend.expandVolume !== undefined && backend.nodeLocal === true);
+}
+
+/**
+ * What the backend says of one of its volumes (nothing to say when it cannot look volumes up);
+ * NOT_FOUND, naming the CSI `volume_id`, when it says there is no such volume.
+ */
+export async function existingVolume(backend: AnyBackend, volumeId: string, csiVolumeId: string): Promise<{ capacityBytes?: number }> {
+  const described = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
+  if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${csiVolumeId}`, { field: 'volume_id' });
+  return described;
 }

@@ -5,7 +5,7 @@ import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandReques
 import { checkCapability, parseRequest, type MountCapability } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
-import { expandsVolumes, provisioningBackends } from './backend-abilities.js';
+import { existingVolume, expandsVolumes, provisioningBackends } from './backend-abilities.js';
 
 type Topology = Readonly<Record<string, string>>;
 
@@ -83,8 +83,8 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
     async ValidateVolumeCapabilities(raw: unknown) {
       const request = parseRequest(validateRequest, raw);
       const found = parseCsiVolumeId(request.volume_id, backends);
-      const described = found?.backend.describeVolume ? await found.backend.describeVolume(found.volumeId) : found && {};
-      if (found === undefined || described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+      if (found === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+      await existingVolume(found.backend, found.volumeId, request.volume_id);
       for (const [i, cap] of request.volume_capabilities.entries()) {
         try {
           const field = `volume_capabilities[${i}]`;
@@ -106,8 +106,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       const { backend, volumeId } = found;
       if (!backend.expandVolume) throw new SharemountError('UNSUPPORTED', `backend ${backend.name} does not grow volumes`);
       return queue.run(request.volume_id, call.deadline, async () => {
-        const described: { capacityBytes?: number } | undefined = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
-        if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+        const described = await existingVolume(backend, volumeId, request.volume_id);
         // A node-local volume grows on its node, which this controller may not be: kubelet there
         // calls NodeExpandVolume, where the backend grows it (and its filesystem, online). A
         // volume is never shrunk, so a smaller size answers the size it has.

@@ -1,11 +1,11 @@
 import { SharemountError, isSharemountError } from '../errors.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
-import { expandsOnNodes } from './backend-abilities.js';
+import { existingVolume, expandsOnNodes } from './backend-abilities.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
-import { mayShow, otherVolumeStagedAt, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
+import { mayShow, otherVolumeIn, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
 const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
@@ -48,7 +48,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const input = options.toParameters ? options.toParameters(context, { secrets: request.secrets, fsType: capability.fsType }, backend) : context;
       const { volume } = volumeOf(backend, input, 'volume_context');
       return queue.run(request.volume_id, call.deadline, async () => {
-        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
+        const other = otherVolumeIn(await manager.publicationAt(staging), request.volume_id);
         if (other !== undefined) {
           throw new SharemountError('FAILED_PRECONDITION', `staging_target_path: ${staging} holds volume ${other}; unstage it before staging ${request.volume_id} there`, { field: 'staging_target_path' });
         }
@@ -70,7 +70,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const request = parseRequest(unstageRequest, raw);
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
       return queue.run(request.volume_id, call.deadline, async () => {
-        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
+        const other = otherVolumeIn(await manager.publicationAt(staging), request.volume_id);
         if (other !== undefined) {
           throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not staged at ${staging} (volume ${other} is); left alone`, { field: 'volume_id' });
         }
@@ -90,8 +90,9 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const target = await checkedPath(manager, request.target_path, 'target_path');
       const readOnly = request.readonly || capability.readerOnly;
       return queue.run(request.volume_id, call.deadline, async () => {
-        const other = await otherVolumeStagedAt(manager, staging, request.volume_id);
-        if (other !== undefined || (await manager.shareKeyAt(staging)) === undefined) {
+        const staged = await manager.publicationAt(staging);
+        const other = otherVolumeIn(staged, request.volume_id);
+        if (staged === undefined || other !== undefined) {
           const instead = other === undefined ? '' : ` (volume ${other} is)`;
           throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is not staged at staging_target_path ${staging}${instead}; NodeStageVolume must succeed first`, { field: 'staging_target_path' });
         }
@@ -152,8 +153,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       await pathShowing(manager, request.volume_id, request.volume_path);
       const { backend, volumeId } = found;
       return queue.run(request.volume_id, call.deadline, async () => {
-        const described: { capacityBytes?: number } | undefined = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
-        if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
+        const described = await existingVolume(backend, volumeId, request.volume_id);
         const range = request.capacity_range;
         // Without a size the volume keeps its own, and its filesystem is grown to fill it.
         const bytes = range?.required_bytes || range?.limit_bytes || described.capacityBytes;

@@ -56,9 +56,9 @@ async function mountsOfSameDirectory(manager: Pick<MountManager, 'publicationAt'
   return mounts;
 }
 
-/** The volume staged at `staging` when it is another than `volumeId` (an unlabeled publication may be anyone's). */
-export async function otherVolumeStagedAt(manager: Pick<MountManager, 'publicationAt'>, staging: string, volumeId: string): Promise<string | undefined> {
-  const label = (await manager.publicationAt(staging))?.label;
+/** The volume a staging publication holds when it is another than `volumeId` (an unlabeled one may be anyone's). */
+export function otherVolumeIn(staged: Publication | undefined, volumeId: string): string | undefined {
+  const label = staged?.label;
   return label !== undefined && label !== volumeId ? label : undefined;
 }
 

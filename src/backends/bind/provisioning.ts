@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, realpathSync } from 'node:fs';
 import { SharemountError, invalidArgument } from '../../errors.js';
-import { entryType, makeDirectory, removeTree, renameNoReplace } from '../../directory-commands.js';
+import { archiveDirectory, archivePrefix, entryType, makeDirectory, refuseWhileMounted, removeTree } from '../../directory-commands.js';
 import { readMountInfo } from '../../mountinfo.js';
 import { readRecord, removeRecord, writeRecord } from '../../record-file.js';
 import { isWithin } from '../../target.js';
@@ -23,7 +23,6 @@ export interface BindProvisioningOptions {
   deleteTimeoutMs?: number;
 }
 
-const archivePrefix = 'archived-';
 // A name used as it is: the characters of a DNS label and a few more, no leading dot or dash.
 const plainName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const directoryName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,112}$/;
@@ -101,7 +100,7 @@ export class BindProvisioner {
       const found = await entryType(path, this.commandTimeoutMs);
       if (found === 'directory') {
         await refuseIfMounted(path, volumeId);
-        if (this.onDelete === 'archive') await this.archive(volumeId);
+        if (this.onDelete === 'archive') await archiveDirectory(this.root, volumeId, this.commandTimeoutMs);
         else await removeTree(path, this.deleteTimeoutMs);
       } else if (found !== 'missing') {
         throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
@@ -121,15 +120,6 @@ export class BindProvisioner {
 
   async availableBytes(fsMs: number): Promise<number> {
     return (await volumeStats(this.root, fsMs)).availableBytes;
-  }
-
-  private async archive(dir: string): Promise<void> {
-    try {
-      await renameNoReplace(`${this.root}/${dir}`, `${this.root}/${archivePrefix}${dir}`, this.commandTimeoutMs);
-    } catch (error) {
-      if (!(error instanceof SharemountError && error.code === 'ALREADY_EXISTS')) throw error;
-      await renameNoReplace(`${this.root}/${dir}`, `${this.root}/${archivePrefix}${dir}-${Date.now()}`, this.commandTimeoutMs);
-    }
   }
 
   private recordFile(dir: string): string {
@@ -154,8 +144,5 @@ async function refuseIfMounted(path: string, name: string): Promise<void> {
   if (holder === undefined) return;
   const inside = real.slice(holder.mountPoint === '/' ? 0 : holder.mountPoint.length);
   const volumeRoot = holder.root === '/' ? inside : `${holder.root}${inside}`;
-  const users = mounts.filter((m) => m.device === holder.device && isWithin(m.root, volumeRoot));
-  if (users.length > 0) {
-    throw new SharemountError('FAILED_PRECONDITION', `volume ${name} is still mounted at ${users.map((u) => u.mountPoint).join(', ')}; unpublish it first`);
-  }
+  refuseWhileMounted(mounts, holder.device, volumeRoot, name);
 }

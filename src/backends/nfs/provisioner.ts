@@ -10,7 +10,7 @@ import type { NfsParameters, OnDeletePolicy } from './parameters.js';
 import type { NfsSource } from './source.js';
 import { renderSubDirName } from './subdir-name.js';
 import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
-import { entryType, makeDirectory, readSmallFile, removeFile, removeTree, renameNoReplace, replaceSmallFile } from '../../directory-commands.js';
+import { archiveDirectory, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
 import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 
 /** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
@@ -32,8 +32,7 @@ export interface NfsProvisionerOptions {
   idOnlyDefaults?: { onDelete?: OnDeletePolicy; mountOptions?: readonly string[] };
 }
 
-/** Prefix of a sub-directory kept by the `archive` policy. */
-export const archivePrefix = 'archived-';
+export { archivePrefix } from '../../directory-commands.js';
 
 /**
  * Provisioning of NFS volumes as direct sub-directories of an export, the job of
@@ -142,9 +141,10 @@ export class NfsProvisioner {
       } else {
         const found = await entryType(path, this.commandTimeoutMs);
         if (found === 'directory') {
-          await refuseIfMounted(rootMount, location.name);
+          const volumeRoot = rootMount.root === '/' ? `/${location.name}` : `${rootMount.root}/${location.name}`;
+          refuseWhileMounted(await readMountInfo(), rootMount.device, volumeRoot, location.name);
           if (onDelete === 'archive') {
-            await this.archive(root, location.name);
+            await archiveDirectory(root, location.name, this.commandTimeoutMs);
             this.logger.info({ volumeId }, 'archived NFS sub-directory');
           } else {
             await removeTree(path, this.deleteTimeoutMs);
@@ -193,16 +193,6 @@ export class NfsProvisioner {
     throw new SharemountError('FAILED_PRECONDITION', `${volumeRecordsDir} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; it is where the provisioner keeps its records`);
   }
 
-  private async archive(root: string, name: string): Promise<void> {
-    try {
-      await renameNoReplace(`${root}/${name}`, `${root}/${archivePrefix}${name}`, this.commandTimeoutMs);
-    } catch (error) {
-      if (!(error instanceof SharemountError && error.code === 'ALREADY_EXISTS')) throw error;
-      // An earlier volume of the same name was archived: keep both.
-      await renameNoReplace(`${root}/${name}`, `${root}/${archivePrefix}${name}-${Date.now()}`, this.commandTimeoutMs);
-    }
-  }
-
   /** Publishes the export's root at a fresh target, runs `work` on it, and always unpublishes. */
   private async withExportRoot<T>(location: NfsVolumeLocation, mountOptions: readonly string[], work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
     await mkdir(this.options.workDir, { recursive: true, mode: 0o700 });
@@ -224,21 +214,5 @@ export class NfsProvisioner {
         this.logger.error({ target: publication.target, error: String(error) }, 'could not unpublish the export after provisioning');
       });
     }
-  }
-}
-
-/**
- * Refuses when any mount in this namespace shows the volume's directory or a path under it:
- * the same filesystem (device) as the export's root mount, with a root at or below `name`.
- * This sees publications on this node only; on other nodes CSI's ordering (DeleteVolume after
- * every unpublish) is the guard.
- */
-async function refuseIfMounted(rootMount: MountInfoEntry, name: string): Promise<void> {
-  const volumeRoot = rootMount.root === '/' ? `/${name}` : `${rootMount.root}/${name}`;
-  const users = (await readMountInfo()).filter(
-    (entry) => entry.device === rootMount.device && (entry.root === volumeRoot || entry.root.startsWith(`${volumeRoot}/`)),
-  );
-  if (users.length > 0) {
-    throw new SharemountError('FAILED_PRECONDITION', `${name} is still mounted at ${users.map((u) => u.mountPoint).join(', ')}; unpublish it first`);
   }
 }
