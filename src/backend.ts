@@ -57,8 +57,10 @@ export interface CreateVolumeRequest<P> {
   /** The volume's name, unique per backend (a PV name, a CSI volume name). */
   name: string;
   parameters: P;
-  /** Requested size in bytes, where the backend has sizes. */
+  /** Requested size in bytes, where the backend has sizes; an existing volume of the name must have at least this. */
   capacityBytes?: number;
+  /** The most bytes the volume may have (CSI's limit_bytes): a new one is made no larger, an existing larger one is not the volume asked for. */
+  capacityLimitBytes?: number;
 }
 
 export interface ProvisionedVolume {

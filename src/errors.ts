@@ -12,6 +12,7 @@ export const errorCodes = [
   'ALREADY_EXISTS', // a target or volume is in use by something incompatible
   'FAILED_PRECONDITION', // the call is valid but the state forbids it (deleting a mounted volume; a command not installed)
   'RESOURCE_EXHAUSTED', // out of space or capacity
+  'OUT_OF_RANGE', // no size the backend can make lies within the capacity range asked
   'TIMEOUT', // a command or filesystem operation exceeded its bound (a hung mount)
   'BUSY', // a lock could not be taken within its bound
   'BROKEN_MOUNT', // a mount answers ENOTCONN, ESTALE, EIO... (see broken-mount.ts)

@@ -4,6 +4,7 @@ export { defaultTimeouts, type MountManagerOptions, type Timeouts, type Unpublis
 export type { PublishRequest, Strategy } from './publish-request.js';
 export type { ReconcileReport } from './reconcile.js';
 export type { AnyBackend, Backend, CreateVolumeRequest, ProvisionedVolume, Schema, ShareMountContext, Source, SourceInput, VolumeSpec } from './backend.js';
+export { checkCapacityFits, type CapacityRange } from './capacity-range.js';
 export type { ShareKey } from './share-key.js';
 export { SharemountError, errorCodes, invalidArgument, isSharemountError } from './errors.js';
 export type { ErrorCode } from './errors.js';

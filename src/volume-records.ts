@@ -1,12 +1,13 @@
 import * as z from './zod.js';
 import { SharemountError } from './errors.js';
+import { checkCapacityFits, type CapacityRange } from './capacity-range.js';
 
 /*
  * What a provisioner (bind, NFS) records of each volume it made, in a directory beside the
  * volumes: the name the volume was made for and the size asked. Neither backend can enforce a
- * size, but CSI requires a repeated CreateVolume asking another size to be ALREADY_EXISTS, and
- * a directory named by a template that another live volume already uses to be refused rather
- * than shared.
+ * size, but CSI requires a repeated CreateVolume whose size range the volume does not fit to be
+ * ALREADY_EXISTS, and a directory named by a template that another live volume already uses to
+ * be refused rather than shared.
  */
 
 /** The directory, beside the volumes, that holds the records: never a volume's name (those have no leading dot). */
@@ -44,12 +45,11 @@ export function parseVolumeRecord(text: string, dir: string): VolumeRecord {
 
 /**
  * Throws ALREADY_EXISTS unless the recorded volume is the one a CreateVolume asks for: the same
- * name and the same size. A record of another name means the directory belongs to another live
- * volume (a template that renders one name for two claims): sharing it would mix their data.
+ * name, and a size within the range asked. A record of another name means the directory belongs
+ * to another live volume (a template that renders one name for two claims): sharing it would
+ * mix their data.
  */
-export function checkRecordedVolume(recorded: VolumeRecord, name: string, capacityBytes: number, dir: string): void {
+export function checkRecordedVolume(recorded: VolumeRecord, name: string, range: CapacityRange, dir: string): void {
   if (recorded.name !== name) throw new SharemountError('ALREADY_EXISTS', `directory ${dir} belongs to another volume`, { field: 'name' });
-  if (recorded.capacityBytes !== capacityBytes) {
-    throw new SharemountError('ALREADY_EXISTS', `volume ${name} exists with ${recorded.capacityBytes} bytes, not the ${capacityBytes} asked for`, { field: 'name' });
-  }
+  checkCapacityFits(`volume ${name}`, recorded.capacityBytes, range);
 }

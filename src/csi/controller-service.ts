@@ -1,5 +1,6 @@
 import { SharemountError, fromZodError, invalidArgument, isSharemountError } from '../errors.js';
 import type { AnyBackend } from '../backend.js';
+import type { CapacityRange } from '../capacity-range.js';
 import { backendKey, pickBackend } from '../volume-parameters.js';
 import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandRequest, validateRequest } from './controller-requests.js';
 import { checkCapability, parseRequest, type MountCapability } from './requests.js';
@@ -40,7 +41,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       const request = parseRequest(createVolumeRequest, raw);
       const capabilities = request.volume_capabilities.map((cap, i) => checkCapability(cap, `volume_capabilities[${i}]`));
       if (request.volume_content_source?.type !== undefined) throw invalidArgument('volume_content_source', 'cloning and snapshots are not supported: this plugin creates empty volumes');
-      const capacityBytes = capacityOf(request.capacity_range);
+      const range = capacityRangeOf(request.capacity_range);
       const parameters = { ...request.parameters };
       const backend = pickBackend(parameters, backends, 'parameters');
       if (!backend.createVolume) throw invalidArgument(`parameters.${backendKey}`, `backend ${backend.name} does not create volumes in this driver`);
@@ -52,7 +53,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
         throw new SharemountError('RESOURCE_EXHAUSTED', `accessibility_requirements: ${backend.name} volumes are made on this node only, which none of the requisite topologies is`);
       }
       return queue.run(`name:${request.name}`, call.deadline, async () => {
-        const volume = await backend.createVolume!({ name: request.name, parameters: parsed.data, ...(capacityBytes === undefined ? {} : { capacityBytes }) });
+        const volume = await backend.createVolume!({ name: request.name, parameters: parsed.data, ...range });
         const volumeId = csiVolumeId(backend, volume.volumeId);
         const context = backends.length > 1 ? { ...volume.context, [backendKey]: backend.name } : volume.context;
         logger.info({ name: request.name, volumeId, capacityBytes: volume.capacityBytes }, 'created volume');
@@ -99,7 +100,8 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
 
     async ControllerExpandVolume(raw: unknown, call: CallInfo) {
       const request = parseRequest(expandRequest, raw);
-      const bytes = capacityOf(request.capacity_range);
+      const range = capacityRangeOf(request.capacity_range);
+      const bytes = range.capacityBytes ?? range.capacityLimitBytes;
       if (bytes === undefined) throw invalidArgument('capacity_range', 'is required: the size to grow the volume to');
       const found = parseCsiVolumeId(request.volume_id, backends);
       if (found === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
@@ -139,13 +141,12 @@ function checkReachableFromNodes(backend: AnyBackend, capability: MountCapabilit
   }
 }
 
-/** The size to ask a backend for: the required bytes, or the limit when only that is given. */
-function capacityOf(range: { required_bytes: number; limit_bytes: number } | null): number | undefined {
-  if (range === null) return undefined;
+/** A CSI capacity_range as the backends take it: 0 means not given. */
+function capacityRangeOf(range: { required_bytes: number; limit_bytes: number } | null): CapacityRange {
+  if (range === null) return {};
   const { required_bytes: required, limit_bytes: limit } = range;
   if (limit > 0 && required > limit) throw invalidArgument('capacity_range', `required_bytes (${required}) is more than limit_bytes (${limit})`);
-  if (required > 0) return required;
-  return limit > 0 ? limit : undefined;
+  return { ...(required > 0 ? { capacityBytes: required } : {}), ...(limit > 0 ? { capacityLimitBytes: limit } : {}) };
 }
 
 function matches(wanted: Topology, ours: Topology): boolean {

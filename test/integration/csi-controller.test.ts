@@ -54,12 +54,17 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect((await client.node.NodeGetInfo({})).accessible_topology).toEqual({ segments: { [topologyKey]: 'node-1' } });
   });
 
-  it('creates a directory per volume, idempotently by name and size, and refuses another size', async () => {
+  it('creates a directory per volume, idempotently by name and size range, and refuses a size it does not fit', async () => {
     const first = (await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume;
     expect(first).toMatchObject({ volume_id: 'bind:pvc-1', capacity_bytes: 2 ** 30, volume_context: { path: volumes, subPath: 'pvc-1' }, accessible_topology: [{ segments: { [topologyKey]: 'node-1' } }] });
     expect((await stat(join(volumes, 'pvc-1'))).mode & 0o7777).toBe(0o777);
     expect((await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume.volume_id).toBe('bind:pvc-1');
     await expectStatus(create('pvc-1', { capacity_range: { required_bytes: 2 * 2 ** 30, limit_bytes: 2 * 2 ** 30 } }), status.ALREADY_EXISTS, 'exists with 1073741824 bytes');
+    // Compatible is enough (CSI): a smaller size asked, or none, is the same volume with its size.
+    for (const capacity_range of [{ required_bytes: 2 ** 29 }, { limit_bytes: 2 ** 30 }, null]) {
+      expect((await create('pvc-1', { capacity_range })).volume).toMatchObject({ volume_id: 'bind:pvc-1', capacity_bytes: 2 ** 30 });
+    }
+    await expectStatus(create('pvc-1', { capacity_range: { required_bytes: 2 ** 29, limit_bytes: 2 ** 29 } }), status.ALREADY_EXISTS, 'more than the limit of 536870912');
     // Its directory removed by hand: a repeat makes it again, for the volume its record holds.
     await rm(join(volumes, 'pvc-1'), { recursive: true });
     expect((await create('pvc-1', { capacity_range: { required_bytes: 2 ** 30 } })).volume.volume_id).toBe('bind:pvc-1');

@@ -66,6 +66,10 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       expect(await backend.createVolume({ name: 'vol-a', parameters: params({ size: '10Mi', tags: 'team=a' }) })).toEqual(first);
       expect(await backend.createVolume({ name: 'vol-a', parameters: params(), capacityBytes: 12 * MiB })).toEqual(first);
       await expect(backend.createVolume({ name: 'vol-a', parameters: params({ size: '20Mi' }) })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'name' });
+      // A size range the LV fits is the same volume; a limit below it is not.
+      expect(await backend.createVolume({ name: 'vol-a', parameters: params(), capacityBytes: 4 * MiB })).toEqual(first);
+      expect(await backend.createVolume({ name: 'vol-a', parameters: params(), capacityLimitBytes: 12 * MiB })).toEqual(first);
+      await expect(backend.createVolume({ name: 'vol-a', parameters: params(), capacityBytes: 4 * MiB, capacityLimitBytes: 8 * MiB })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringContaining('more than the limit of 8388608') });
       const row = (await lvs()).find((r) => r.lv_name === 'vol-a');
       expect(row).toMatchObject({ lv_size: 12 * MiB, segtype: 'linear', lv_tags: ['sharemount', 'team=a'] });
     });
@@ -80,7 +84,17 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       await expect(backend.capacity({ volumeGroup: 'no-such-vg' })).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'volumeGroup' });
       await expect(backend.createVolume({ name: 'huge', parameters: params({ size: '1Ti' }) })).rejects.toMatchObject({ code: 'RESOURCE_EXHAUSTED' });
       await expect(backend.createVolume({ name: 'thin-x', parameters: params({ size: '4Mi', thin: 'pool0' }) })).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'thin' });
+      // 9 to 11 MiB holds no whole number of 4 MiB extents.
+      await expect(backend.createVolume({ name: 'x', parameters: params(), capacityBytes: 9 * MiB, capacityLimitBytes: 11 * MiB })).rejects.toMatchObject({ code: 'OUT_OF_RANGE', field: 'capacityLimitBytes' });
+      await expect(backend.createVolume({ name: 'x', parameters: params(), capacityLimitBytes: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'capacityLimitBytes' });
       expect((await lvs()).map((r) => r.lv_name).sort()).toEqual(before);
+    });
+
+    it('keeps a new LV within the limit asked: rounded down to whole extents when up would pass it', async () => {
+      expect(await backend.createVolume({ name: 'lim-a', parameters: params(), capacityLimitBytes: 10 * MiB })).toMatchObject({ capacityBytes: 8 * MiB });
+      expect(await backend.createVolume({ name: 'lim-b', parameters: params({ size: '20Mi' }), capacityLimitBytes: 14 * MiB })).toMatchObject({ capacityBytes: 12 * MiB });
+      expect(await backend.createVolume({ name: 'lim-c', parameters: params(), capacityBytes: 5 * MiB, capacityLimitBytes: 10 * MiB })).toMatchObject({ capacityBytes: 8 * MiB });
+      for (const lv of ['lim-a', 'lim-b', 'lim-c']) await backend.deleteVolume(`smit/${lv}`);
     });
 
     it('builds a thin lvcreate that lvm2 parses (it looks the pool up; a thin pool itself needs device-mapper)', async () => {

@@ -223,7 +223,9 @@ suite('NFS backend against nfs-ganesha', () => {
       const recordOf = async (dir: string) => JSON.parse(await readFile(join(server.exportDir, '.sharemount-volumes', `${dir}.json`), 'utf8')) as unknown;
       expect(await recordOf('team-a-sized-pvc-sized')).toEqual({ name: 'pvc-sized', capacityBytes: 1 << 30 });
       expect(await b.createVolume(request)).toEqual(created);
-      await expect(b.createVolume({ ...request, capacityBytes: 2 << 30 })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'name', message: expect.stringMatching(/1073741824 bytes/) });
+      await expect(b.createVolume({ ...request, capacityBytes: 2 * 2 ** 30 })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'name', message: expect.stringMatching(/1073741824 bytes/) });
+      await expect(b.createVolume({ ...request, capacityBytes: -1 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'capacityBytes' });
+      expect(await b.createVolume({ ...request, capacityBytes: 2 ** 29 })).toEqual(created); // fits: at least the size asked
       expect(await b.describeVolume(created.volumeId)).toMatchObject({ capacityBytes: 1 << 30 });
 
       // A template without the PV's name gives two claims one directory: refused while the first volume lives...
@@ -248,8 +250,8 @@ suite('NFS backend against nfs-ganesha', () => {
       // A record whose directory was removed by hand is stale: the name is free, at any size.
       await rm(join(server.exportDir, 'team-a-sized-pvc-sized'), { recursive: true });
       expect(await b.describeVolume(created.volumeId)).toBeUndefined();
-      await b.createVolume({ ...request, capacityBytes: 2 << 30 });
-      expect(await recordOf('team-a-sized-pvc-sized')).toEqual({ name: 'pvc-sized', capacityBytes: 2 << 30 });
+      await b.createVolume({ ...request, capacityBytes: 2 * 2 ** 30 });
+      expect(await recordOf('team-a-sized-pvc-sized')).toEqual({ name: 'pvc-sized', capacityBytes: 2 * 2 ** 30 });
 
       // A record that is a symlink is refused, never read through (the NFS client would resolve it on this machine).
       const outside = join(sandbox.dir, 'outside-record.json');
@@ -266,7 +268,7 @@ suite('NFS backend against nfs-ganesha', () => {
       await rename(records, `${records}.real`);
       await symlink(elsewhere, records);
       try {
-        await expect(b.createVolume({ ...request, capacityBytes: 2 << 30 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/\.sharemount-volumes on the export is a symlink/) });
+        await expect(b.createVolume({ ...request, capacityBytes: 2 * 2 ** 30 })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/\.sharemount-volumes on the export is a symlink/) });
         await expect(b.deleteVolume(created.volumeId, claim('sized'))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
         // The volume is still found (DeleteVolume's lookup must reach it), its size unknown.
         expect(await b.describeVolume(created.volumeId)).toEqual({ context: expect.objectContaining({ subPath: 'team-a-sized-pvc-sized' }) });

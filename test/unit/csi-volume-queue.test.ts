@@ -78,7 +78,7 @@ describe('toServiceError', () => {
   it('maps every error code to the status docs/errors.md gives it, keeping the message', () => {
     const expected: Record<string, status> = {
       INVALID_ARGUMENT: status.INVALID_ARGUMENT, NOT_FOUND: status.NOT_FOUND, ALREADY_EXISTS: status.ALREADY_EXISTS, FAILED_PRECONDITION: status.FAILED_PRECONDITION,
-      RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED, TIMEOUT: status.DEADLINE_EXCEEDED, BUSY: status.ABORTED, BROKEN_MOUNT: status.INTERNAL,
+      RESOURCE_EXHAUSTED: status.RESOURCE_EXHAUSTED, OUT_OF_RANGE: status.OUT_OF_RANGE, TIMEOUT: status.DEADLINE_EXCEEDED, BUSY: status.ABORTED, BROKEN_MOUNT: status.INTERNAL,
       COMMAND_FAILED: status.INTERNAL, UNSUPPORTED: status.UNIMPLEMENTED, INTERNAL: status.INTERNAL,
     };
     for (const code of errorCodes) {

@@ -15,10 +15,13 @@ describe('volume records', () => {
     },
   );
 
-  it('accepts only the same name and size', () => {
+  it('accepts the same name with a size in the range asked', () => {
     const recorded = { name: 'pvc-1', capacityBytes: 10 };
-    expect(() => checkRecordedVolume(recorded, 'pvc-1', 10, 'd')).not.toThrow();
-    expect(() => checkRecordedVolume(recorded, 'pvc-1', 11, 'd')).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS', field: 'name', message: 'volume pvc-1 exists with 10 bytes, not the 11 asked for' }));
-    expect(() => checkRecordedVolume(recorded, 'pvc-2', 10, 'd')).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS', message: 'directory d belongs to another volume' }));
+    for (const range of [{ capacityBytes: 10 }, { capacityBytes: 9 }, {}, { capacityLimitBytes: 10 }, { capacityBytes: 10, capacityLimitBytes: 10 }]) {
+      expect(() => checkRecordedVolume(recorded, 'pvc-1', range, 'd')).not.toThrow();
+    }
+    expect(() => checkRecordedVolume(recorded, 'pvc-1', { capacityBytes: 11 }, 'd')).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS', field: 'name', message: 'volume pvc-1 exists with 10 bytes, less than the 11 asked for' }));
+    expect(() => checkRecordedVolume(recorded, 'pvc-1', { capacityBytes: 5, capacityLimitBytes: 9 }, 'd')).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS', field: 'name', message: 'volume pvc-1 exists with 10 bytes, more than the limit of 9' }));
+    expect(() => checkRecordedVolume(recorded, 'pvc-2', { capacityBytes: 10 }, 'd')).toThrow(expect.objectContaining({ code: 'ALREADY_EXISTS', message: 'directory d belongs to another volume' }));
   });
 });

@@ -8,6 +8,7 @@ import { isWithin } from '../../target.js';
 import { volumeStats } from '../../volume-stats.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
 import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
+import { recordedSize } from '../../capacity-range.js';
 
 /** Where and how the bind backend provisions volumes: sub-directories of one host directory. */
 export interface BindProvisioningOptions {
@@ -69,10 +70,10 @@ export class BindProvisioner {
     // The root is the driver's to choose, never a StorageClass's: naming it is only a check.
     if (parameters.path !== this.root) throw invalidArgument('parameters.path', `must be ${this.root}, where this driver makes its volumes`);
     if (parameters.subPath !== undefined) throw invalidArgument('parameters.subPath', 'is not for creating volumes: each volume is its own sub-directory of path');
-    const capacityBytes = request.capacityBytes ?? 0;
     const dir = directoryOf(name);
     const recorded = this.readRecord(dir);
-    if (recorded !== undefined) checkRecordedVolume(recorded, name, capacityBytes, dir);
+    if (recorded !== undefined) checkRecordedVolume(recorded, name, request, dir);
+    const capacityBytes = recorded?.capacityBytes ?? recordedSize(request);
     // The directory first, its record after: a crash between the two leaves a directory that
     // the retry adopts, never a record of a volume that does not exist.
     mkdirSync(this.root, { recursive: true, mode: 0o755 });

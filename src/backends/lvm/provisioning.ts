@@ -1,5 +1,6 @@
 import { SharemountError, invalidArgument, isSharemountError } from '../../errors.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
+import { checkCapacityFits, checkCapacityRange, type CapacityRange } from '../../capacity-range.js';
 import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, vgsArgs } from './commands.js';
 import { parseLvReport, parseVgReport, type LvRow, type VgRow } from './reports.js';
 import { formatVolumeId, parseLvmParameters, parseVolumeId, type LvmParameters } from './schemas.js';
@@ -22,8 +23,8 @@ export interface LvmProvisioner {
 const maxVolumeIdBytes = 124;
 
 /**
- * `lvcreate`, idempotent by LV name: an LV of that name with the same size (in whole extents)
- * and the same pool is the volume asked for; any other is ALREADY_EXISTS.
+ * `lvcreate`, idempotent by LV name: an LV of that name in the same pool, with at least the size
+ * asked and at most the limit, is the volume asked for; any other is ALREADY_EXISTS.
  */
 export async function createVolume(p: LvmProvisioner, request: CreateVolumeRequest<unknown>): Promise<ProvisionedVolume> {
   const params = parseLvmParameters(request.parameters);
@@ -32,10 +33,10 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
   if (nameProblem !== undefined) throw invalidArgument('name', `logical volume name ${nameProblem}`);
   const volumeId = formatVolumeId(params.volumeGroup, lv);
   if (Buffer.byteLength(volumeId) > maxVolumeIdBytes) throw invalidArgument('name', `volume group and name together exceed ${maxVolumeIdBytes - 1} bytes (a volume id is vg/name, at most ${maxVolumeIdBytes})`);
-  const sizeBytes = requestedBytes(request.capacityBytes, params.size);
+  const sizeBytes = requestedBytes(request, params.size);
   const vg = params.volumeGroup;
   const group = await readVg(p, vg);
-  const wantedBytes = roundUp(sizeBytes, group.vg_extent_size);
+  const wantedBytes = sizeInExtents(sizeBytes, group.vg_extent_size, request);
   const lvs = await readLvs(p, vg);
   if (params.thin !== undefined) requireThinPool(lvs, vg, params.thin);
   let existing = lvs.find((row) => row.lv_name === lv);
@@ -49,10 +50,14 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
     existing = (await readLvs(p, vg)).find((row) => row.lv_name === lv);
     if (existing === undefined) throw new SharemountError('INTERNAL', `lvcreate succeeded but ${volumeId} is not listed`);
   }
-  if (existing.lv_size !== wantedBytes || existing.pool_lv !== (params.thin ?? '')) {
+  if (existing.pool_lv !== (params.thin ?? '')) {
     const pool = existing.pool_lv === '' ? 'linear' : `thin in pool ${existing.pool_lv}`;
-    throw new SharemountError('ALREADY_EXISTS', `logical volume ${volumeId} exists with ${existing.lv_size} bytes (${pool}), not the ${wantedBytes} bytes${params.thin ? ` thin in pool ${params.thin}` : ''} asked for`, { field: 'name' });
+    throw new SharemountError('ALREADY_EXISTS', `logical volume ${volumeId} exists ${pool}, not ${params.thin ? `thin in pool ${params.thin}` : 'linear'} as asked`, { field: 'name' });
   }
+  // The size asked is the least it may have (one grown since still answers its own retry); a
+  // limit without a size asked bounds it from above only.
+  const limit = request.capacityLimitBytes;
+  checkCapacityFits(`logical volume ${volumeId}`, existing.lv_size, limit === undefined ? { capacityBytes: sizeBytes } : { ...(request.capacityBytes === undefined ? {} : { capacityBytes: request.capacityBytes }), capacityLimitBytes: limit });
   return { volumeId, capacityBytes: existing.lv_size, context: publishContext(params, lv) };
 }
 
@@ -103,7 +108,7 @@ export async function describeVolume(p: LvmProvisioner, volumeId: string): Promi
  */
 export async function expandVolume(p: LvmProvisioner, volumeId: string, capacityBytes: number, parameters: unknown): Promise<{ capacityBytes: number }> {
   const { vg, lv } = parseVolumeId(volumeId, defaultVg(parameters));
-  const sizeBytes = requestedBytes(capacityBytes, undefined);
+  const sizeBytes = requestedBytes({ capacityBytes }, undefined);
   const group = await readVg(p, vg);
   let row = await readLv(p, vg, lv);
   const wantedBytes = roundUp(sizeBytes, group.vg_extent_size);
@@ -191,13 +196,26 @@ function requireThinPool(lvs: readonly LvRow[], vg: string, pool: string): LvRow
   return row;
 }
 
-function requestedBytes(capacityBytes: number | undefined, parameterBytes: number | undefined): number {
-  if (capacityBytes !== undefined) {
-    if (!Number.isSafeInteger(capacityBytes) || capacityBytes <= 0) throw invalidArgument('capacityBytes', 'must be a whole positive number of bytes');
-    return capacityBytes;
-  }
-  if (parameterBytes === undefined) throw invalidArgument('parameters.size', 'is required when no capacity is requested');
-  return parameterBytes;
+/** The size asked: the request's, else the limit's or the parameters' (the smaller when both). */
+function requestedBytes({ capacityBytes, capacityLimitBytes: limit }: CapacityRange, parameterBytes: number | undefined): number {
+  checkCapacityRange({ capacityBytes, capacityLimitBytes: limit });
+  if (capacityBytes === 0) throw invalidArgument('capacityBytes', 'must be more than 0: a logical volume has at least one extent');
+  if (limit === 0) throw invalidArgument('capacityLimitBytes', 'must be more than 0: a logical volume has at least one extent');
+  if (capacityBytes !== undefined) return capacityBytes;
+  if (parameterBytes === undefined && limit === undefined) throw invalidArgument('parameters.size', 'is required when no capacity is requested');
+  return Math.min(parameterBytes ?? Infinity, limit ?? Infinity);
+}
+
+/**
+ * The size in whole extents: rounded up, or down when up would pass the limit and down still
+ * holds the size asked for (when only a limit was given, the size asked is the limit).
+ */
+function sizeInExtents(sizeBytes: number, extentBytes: number, { capacityBytes, capacityLimitBytes: limit }: CapacityRange): number {
+  const up = roundUp(sizeBytes, extentBytes);
+  if (limit === undefined || up <= limit) return up;
+  const down = Math.floor(limit / extentBytes) * extentBytes;
+  if (down > 0 && down >= (capacityBytes ?? 0)) return down;
+  throw new SharemountError('OUT_OF_RANGE', `no whole number of ${extentBytes}-byte extents lies between ${capacityBytes ?? 0} and ${limit} bytes`, { field: 'capacityLimitBytes' });
 }
 
 function defaultVg(parameters: unknown): string | undefined {

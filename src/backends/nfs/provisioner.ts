@@ -12,6 +12,7 @@ import { renderSubDirName } from './subdir-name.js';
 import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
 import { archiveDirectory, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
 import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
+import { recordedSize } from '../../capacity-range.js';
 
 /** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
 export interface NfsProvisionerOptions {
@@ -68,7 +69,7 @@ export class NfsProvisioner {
     );
     const location: NfsVolumeLocation = { server: parameters.server, export: parameters.export, name };
     const volumeId = formatVolumeId(location);
-    const capacityBytes = request.capacityBytes ?? 0;
+    let capacityBytes = recordedSize(request);
     // One directory, one create or delete at a time: two claims whose template renders the same
     // name must not both find it free and both adopt it.
     await this.directoryLock.withLock(volumeId, () => this.withExportRoot(location, parameters.mountOptions, async (root) => {
@@ -77,8 +78,9 @@ export class NfsProvisioner {
       // A record whose directory is gone (removed by hand) is stale: the name is free again.
       const recorded = found === 'directory' ? await this.readRecord(root, name) : undefined;
       if (recorded !== undefined) {
-        checkRecordedVolume(recorded, request.name, capacityBytes, name);
-        return; // a retry of a create that succeeded
+        checkRecordedVolume(recorded, request.name, request, name);
+        capacityBytes = recorded.capacityBytes;
+        return; // a retry of a create that succeeded, or of one since grown
       }
       // The directory first, its record after: a crash between the two leaves a directory that
       // the retry adopts (as it adopts one made before records were kept, or retained by a delete).
@@ -90,7 +92,7 @@ export class NfsProvisioner {
     }));
     const context: Record<string, string> = { server: parameters.server, share: parameters.export, subPath: name };
     if (parameters.mountOptions.length > 0) context.mountOptions = parameters.mountOptions.join(',');
-    return { volumeId, ...(request.capacityBytes === undefined ? {} : { capacityBytes: request.capacityBytes }), context };
+    return { volumeId, ...(capacityBytes === 0 ? {} : { capacityBytes }), context };
   }
 
   /** The volume's sub-directory, looked up on the export; undefined when it is not there or the id does not parse. */
