@@ -17,4 +17,4 @@ export { readMountInfo, parseMountInfo, type MountInfoEntry } from './mountinfo.
 export { isMountPoint } from './mount-point.js';
 export { silentLogger, type Logger } from './logger.js';
 export { volumeStats, type VolumeStats } from './volume-stats.js';
-export { applyFsGroup, type FsGroupOptions } from './fs-group.js';
+export { applyFsGroup, type FsGroupOptions, type FsGroupResult } from './fs-group.js';

@@ -13,9 +13,13 @@ export interface FlexVolumeConfig {
   logLevel: LogLevel;
   /** The bound on one whole call, in milliseconds. */
   timeoutMs: number;
+  /** kubelet's fsGroupChangePolicy, which it never passes to a driver: the node's choice. */
+  fsGroupChangePolicy: FsGroupChangePolicy;
 }
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
+export const fsGroupChangePolicies = ['Always', 'OnRootMismatch'] as const;
+export type FsGroupChangePolicy = (typeof fsGroupChangePolicies)[number];
 export type LogLevel = (typeof logLevels)[number];
 
 export const defaultRoot = '/var/lib/sharemount';
@@ -30,6 +34,7 @@ export interface ConfigDefaults {
   logFile?: string;
   logLevel?: LogLevel;
   timeoutMs?: number;
+  fsGroupChangePolicy?: FsGroupChangePolicy;
 }
 
 const absolutePath = z.string().check(z.minLength(1), z.refine(isAbsolute, 'must be an absolute path'), z.refine((p) => !p.includes('\0'), 'must not contain a NUL byte'));
@@ -40,11 +45,13 @@ const fileSchema = z.strictObject({
   log: z.optional(z.union([absolutePath, z.literal('off')])),
   logLevel: z.optional(z.enum(logLevels)),
   timeoutMs: z.optional(timeout),
+  fsGroupChangePolicy: z.optional(z.enum(fsGroupChangePolicies)),
 });
 
 /**
  * Resolves the configuration. Precedence, highest first: the environment (`SHAREMOUNT_ROOT`,
- * `SHAREMOUNT_LOG` (`off` disables the log), `SHAREMOUNT_LOG_LEVEL`, `SHAREMOUNT_TIMEOUT_MS`),
+ * `SHAREMOUNT_LOG` (`off` disables the log), `SHAREMOUNT_LOG_LEVEL`, `SHAREMOUNT_TIMEOUT_MS`,
+ * `SHAREMOUNT_FSGROUP_CHANGE_POLICY`),
  * the JSON config file (`SHAREMOUNT_CONFIG`, else the driver's `configFile`, else
  * /etc/sharemount/flexvolume.json; only a file named by SHAREMOUNT_CONFIG must exist), the
  * driver's defaults, then the built-in ones. The root, the log and the
@@ -61,11 +68,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, de
   const logSetting = pick('SHAREMOUNT_LOG', env.SHAREMOUNT_LOG, z.union([absolutePath, z.literal('off')])) ?? file.log ?? defaults.logFile ?? defaultLogFile(driverName);
   const logLevel = pick('SHAREMOUNT_LOG_LEVEL', env.SHAREMOUNT_LOG_LEVEL, z.enum(logLevels)) ?? file.logLevel ?? defaults.logLevel ?? 'info';
   const timeoutMs = pick('SHAREMOUNT_TIMEOUT_MS', env.SHAREMOUNT_TIMEOUT_MS, timeout) ?? file.timeoutMs ?? defaults.timeoutMs ?? defaultTimeoutMs;
+  const fsGroupChangePolicy =
+    pick('SHAREMOUNT_FSGROUP_CHANGE_POLICY', env.SHAREMOUNT_FSGROUP_CHANGE_POLICY, z.enum(fsGroupChangePolicies)) ?? file.fsGroupChangePolicy ?? defaults.fsGroupChangePolicy ?? 'Always';
 
   checkOutside('root', root, forbidden);
   const logFile = logSetting === 'off' ? undefined : logSetting;
   if (logFile !== undefined) checkOutside('log', logFile, forbidden);
-  return { root, logFile, logLevel, timeoutMs };
+  return { root, logFile, logLevel, timeoutMs, fsGroupChangePolicy };
 }
 
 /** `/var/log/sharemount/<vendor~driver>.log`. */

@@ -72,7 +72,8 @@ const kubeletSchema = z.object({
   [kubeletKeys.pvOrVolumeName]: z.pipe(z.optional(z.string().check(z.maxLength(253))), z.transform(emptyAsUndefined)),
   [kubeletKeys.podName]: z.optional(dnsSubdomain),
   [kubeletKeys.podNamespace]: z.optional(dnsLabel),
-  [kubeletKeys.podUid]: z.optional(z.string().check(z.regex(/^[0-9a-fA-F-]{1,64}$/, 'must be a UID'))),
+  // Only logged: any UID kubelet has (a static pod keeps the one its manifest names), never a control character.
+  [kubeletKeys.podUid]: z.optional(z.string().check(z.regex(/^[^\u0000-\u001f\u007f]{1,128}$/, 'must be a UID of at most 128 characters, without control characters'))),
   [kubeletKeys.serviceAccountName]: z.pipe(z.optional(z.union([z.literal(''), dnsSubdomain])), z.transform(emptyAsUndefined)),
   [kubeletKeys.fsGroup]: z.optional(
     z.pipe(z.string().check(z.regex(/^\d{1,10}$/, 'must be a group id (decimal digits)')), z.transform(Number)).check(z.refine((gid) => gid <= maxGid, `must be at most ${maxGid}`)),

@@ -1,4 +1,5 @@
 import { applyFsGroup } from '../fs-group.js';
+import { isSharemountError } from '../errors.js';
 import { openInsideShare } from '../subpath.js';
 import type { MountManager, Publication } from '../mount-manager.js';
 import type { CallArguments } from './calls.js';
@@ -50,8 +51,14 @@ export async function mountCall(args: CallArguments<'mount'>, context: CallConte
     try {
       await applyFsGroupTo(publication, fsGroup, context);
     } catch (error) {
-      await undo(manager, args.podVolumeDir, context);
-      throw error;
+      // kubelet's FlexVolume mounter ignores what its ownership walk returns, so a tree that
+      // cannot be changed (a root-squashed export) still mounts; only a walk cut short by the
+      // deadline fails the call, so that the retry walks again.
+      if (isSharemountError(error, 'TIMEOUT')) {
+        await undo(manager, args.podVolumeDir, context);
+        throw error;
+      }
+      logger.warn({ ...fields, fsGroup, error: String(error) }, 'fsGroup could not be applied; mounted anyway, as kubelet does');
     }
   }
   logger.info({ ...fields, share: publication.shareKey, subPath: publication.subPath, strategy: publication.strategy, readOnly, fsGroup }, 'mounted');
@@ -72,8 +79,12 @@ async function applyFsGroupTo(publication: Publication, gid: number, context: Ca
   const directory = await openInsideShare(publication.sharePath, publication.subPath, { create: false, mode: 0o755 });
   try {
     const remaining = context.remainingMs();
-    const { entries } = await applyFsGroup(directory.procPath, gid, { timeoutMs: Math.max(0, remaining - undoReserveMs(remaining)) });
-    context.logger.debug({ target: publication.target, gid, entries }, 'fsGroup applied');
+    const onRootMismatch = context.config.fsGroupChangePolicy === 'OnRootMismatch';
+    const result = await applyFsGroup(directory.procPath, gid, { timeoutMs: Math.max(0, remaining - undoReserveMs(remaining)), onRootMismatch });
+    const fields = { target: publication.target, gid, ...result };
+    // As kubelet: a chown or chmod refused (read-only, root-squashed) is logged and skipped.
+    if (result.failed > 0) context.logger.warn(fields, 'fsGroup applied; some entries could not be changed');
+    else context.logger.debug(fields, result.skipped ? 'fsGroup already applied (OnRootMismatch)' : 'fsGroup applied');
   } finally {
     await directory.close();
   }

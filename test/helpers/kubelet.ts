@@ -173,13 +173,18 @@ export class FakeKubelet {
   /**
    * TearDownAt: skip `unmount` when the dir does not exist (a dangling symlink counts as not
    * existing), call it, then remove the dir (rmdir for a directory, unlink for a symlink); a
-   * non-empty directory makes tear-down fail.
+   * non-empty directory makes tear-down fail. As mount-utils' PathExists, a stat that fails on a
+   * corrupted mount (ENOTCONN, ESTALE, EIO...) counts as existing, so `unmount` is still called.
    */
   async unmountVolume(podUid: string, volumeName: string): Promise<VolumeOperation> {
     const dir = this.podVolumeDir(podUid, volumeName);
     const exists = await stat(dir).then(
       () => true,
-      () => false,
+      (error: NodeJS.ErrnoException) => {
+        if (corruptedMountErrors.has(error.code ?? '')) return true;
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
     );
     let run: DriverRun | undefined;
     if (exists) {
@@ -194,6 +199,9 @@ export class FakeKubelet {
     return { run, ...(exists ? {} : { skipped: 'does-not-exist' as const }), ok: true };
   }
 }
+
+/** The errors mount-utils' IsCorruptedMnt takes for a mount whose server or daemon is gone. */
+const corruptedMountErrors = new Set(['ENOTCONN', 'ESTALE', 'EIO', 'EACCES', 'EHOSTDOWN', 'EWOULDBLOCK']);
 
 /** mount-utils' IsLikelyNotMountPoint: stat (following symlinks) of the dir and its parent. */
 export async function isLikelyNotMountPoint(dir: string): Promise<boolean> {

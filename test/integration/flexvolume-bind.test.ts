@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, readdir, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, readFile, readdir, readlink, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,8 @@ import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js'
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, callDriver, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
+import { startBindfs, stopBindfs } from '../helpers/bindfs.js';
+import { exited } from '../helpers/processes.js';
 
 // The bind driver (test/fixtures/flexvolume-bind) built into a single executable, installed
 // with the example's install script, and called with a minimal environment exactly as kubelet
@@ -151,8 +153,67 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
     const op = await hurried.mountVolume(pod(102, { fsGroup: 4322 }), 'data', volume({ subPath: 'many-files' }));
     expect(op.ok).toBe(false);
     expect(op.error).toMatch(/fsGroup .* took longer than/);
+    expect((await stat(dir)).gid).toBe(0); // the root is changed last, so the retry's OnRootMismatch check walks again
     expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint.includes(pod(102).uid))).toEqual([]);
     expect((await mountsUnder(sandbox.root)).filter((m) => m.mountPoint.endsWith('/mnt'))).toEqual([]); // the share released
+  });
+
+  it('fsGroup on a tree that refuses it (a read-only filesystem, like a root-squashed export): mounted anyway, as kubelet does, and logged', async () => {
+    const source = join(sandbox.dir, 'ro-source');
+    await mkdir(join(source, 'inner'), { recursive: true });
+    await writeFile(join(source, 'inner', 'file.txt'), 'x');
+    await execa('mount', ['--bind', source, source]);
+    await execa('mount', ['-o', 'remount,bind,ro', source]);
+    try {
+      const op = await kubelet.mountVolume(pod(105, { fsGroup: 4323 }), 'data', volume({ path: source, subPath: 'inner' }));
+      expect(op.ok, op.error).toBe(true);
+      expect(await readFile(join(kubelet.podVolumeDir(pod(105).uid, 'data'), 'file.txt'), 'utf8')).toBe('x');
+      expect((await stat(join(source, 'inner'))).gid).toBe(0);
+      const warning = (await readFile(logFile, 'utf8')).split('\n').find((line) => line.includes('some entries could not be changed'));
+      expect(JSON.parse(warning ?? '{}')).toMatchObject({ gid: 4323, entries: 2, failed: 2, firstFailure: 'EROFS' });
+      expect((await kubelet.unmountVolume(pod(105).uid, 'data')).ok).toBe(true);
+    } finally {
+      await execa('umount', [source]);
+    }
+    expect(await mountTable()).toEqual([]);
+  });
+
+  it('SHAREMOUNT_FSGROUP_CHANGE_POLICY=OnRootMismatch: a volume whose root has the group already is not walked; one whose root lacks it is', async () => {
+    const dir = join(sandbox.source, 'root-mismatch');
+    await mkdir(join(dir, 'sub'), { recursive: true });
+    const lenient = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_FSGROUP_CHANGE_POLICY: 'OnRootMismatch' } });
+    const mountAndUnmount = async (i: number) => {
+      const op = await lenient.mountVolume(pod(i, { fsGroup: 4324 }), 'data', volume({ subPath: 'root-mismatch' }));
+      expect(op.ok, op.error).toBe(true);
+      expect((await lenient.unmountVolume(pod(i).uid, 'data')).ok).toBe(true);
+    };
+    await mountAndUnmount(106);
+    expect((await stat(join(dir, 'sub'))).gid).toBe(4324);
+    await chown(join(dir, 'sub'), 0, 0);
+    await mountAndUnmount(107); // the root matches: nothing walked
+    expect((await stat(join(dir, 'sub'))).gid).toBe(0);
+    await chown(dir, 0, 0);
+    await mountAndUnmount(108); // the root does not: the whole tree again
+    expect((await stat(join(dir, 'sub'))).gid).toBe(4324);
+    expect(await mountTable()).toEqual([]);
+  });
+
+  it('a source whose FUSE daemon was killed (ENOTCONN): kubelet still calls unmount, which releases the pod dir and the share', async () => {
+    const fuse = await startBindfs(sandbox, sandbox.source, join(sandbox.dir, 'fuse-source'));
+    try {
+      await mkdir(join(fuse.mountPoint, 'fuse-vol'), { recursive: true });
+      const op = await kubelet.mountVolume(pod(109), 'data', volume({ path: fuse.mountPoint, subPath: 'fuse-vol' }));
+      expect(op.ok, op.error).toBe(true);
+      fuse.daemon.kill('SIGKILL');
+      await exited(fuse.daemon);
+      await expect(stat(kubelet.podVolumeDir(pod(109).uid, 'data'))).rejects.toMatchObject({ code: 'ENOTCONN' });
+      const teardown = await kubelet.unmountVolume(pod(109).uid, 'data');
+      expect(teardown.ok, teardown.error).toBe(true);
+      expect(teardown.run?.verdict.kind).toBe('success');
+      expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint !== fuse.mountPoint)).toEqual([]);
+    } finally {
+      await stopBindfs(fuse);
+    }
   });
 
   it("read-only when the volume's own readOnly parameter says so; a misspelt parameter is refused by name", async () => {

@@ -21,19 +21,22 @@ describe('loadConfig', () => {
       logFile: '/var/log/sharemount/example.com~nfs.log',
       logLevel: 'info',
       timeoutMs: 60_000,
+      fsGroupChangePolicy: 'Always',
     });
   });
 
   it('environment over config file over the driver\'s defaults', () => {
     const file = join(tempDir(), 'flexvolume.json');
-    writeFileSync(file, JSON.stringify({ root: '/srv/state', log: 'off', timeoutMs: 5000 }));
+    writeFileSync(file, JSON.stringify({ root: '/srv/state', log: 'off', timeoutMs: 5000, fsGroupChangePolicy: 'OnRootMismatch' }));
     const defaults = { root: '/driver/root', timeoutMs: 9000, logLevel: 'debug' as const };
-    expect(loadConfig({ SHAREMOUNT_CONFIG: file }, defaults, other, 'example.com/nfs')).toEqual({ root: '/srv/state', logFile: undefined, logLevel: 'debug', timeoutMs: 5000 });
-    expect(loadConfig({ SHAREMOUNT_CONFIG: file, SHAREMOUNT_ROOT: '/env/root', SHAREMOUNT_LOG: '/env/log', SHAREMOUNT_TIMEOUT_MS: '2000' }, defaults, other, 'example.com/nfs')).toEqual({
+    expect(loadConfig({ SHAREMOUNT_CONFIG: file }, defaults, other, 'example.com/nfs')).toEqual({ root: '/srv/state', logFile: undefined, logLevel: 'debug', timeoutMs: 5000, fsGroupChangePolicy: 'OnRootMismatch' });
+    const env = { SHAREMOUNT_CONFIG: file, SHAREMOUNT_ROOT: '/env/root', SHAREMOUNT_LOG: '/env/log', SHAREMOUNT_TIMEOUT_MS: '2000', SHAREMOUNT_FSGROUP_CHANGE_POLICY: 'Always' };
+    expect(loadConfig(env, defaults, other, 'example.com/nfs')).toEqual({
       root: '/env/root',
       logFile: '/env/log',
       logLevel: 'debug',
       timeoutMs: 2000,
+      fsGroupChangePolicy: 'Always',
     });
   });
 
@@ -41,6 +44,7 @@ describe('loadConfig', () => {
     [{ SHAREMOUNT_ROOT: 'relative' }, /SHAREMOUNT_ROOT: must be an absolute path/],
     [{ SHAREMOUNT_TIMEOUT_MS: '10' }, /SHAREMOUNT_TIMEOUT_MS/],
     [{ SHAREMOUNT_LOG_LEVEL: 'loud' }, /SHAREMOUNT_LOG_LEVEL/],
+    [{ SHAREMOUNT_FSGROUP_CHANGE_POLICY: 'onrootmismatch' }, /SHAREMOUNT_FSGROUP_CHANGE_POLICY/],
     [{ SHAREMOUNT_LOG: '/opt/plugins/example.com~nfs/driver.log' }, /log: .* is inside the plugin directory \/opt\/plugins/],
     [{ SHAREMOUNT_LOG: '/opt/plugins/other~driver/x.log' }, /inside the plugin directory/],
     [{ SHAREMOUNT_ROOT: '/usr/libexec/kubernetes/kubelet-plugins/volume/exec/state' }, /root: .* is inside the plugin directory/],

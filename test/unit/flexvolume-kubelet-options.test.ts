@@ -47,6 +47,8 @@ describe('parseVolumeOptions: the JSON argument as kubelet sends it', () => {
     expect(parseVolumeOptions(JSON.stringify({ 'kubernetes.io/secret/ca.crt': bundle })).kubelet.secrets['ca.crt']).toHaveLength(20_000);
     const many = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`kubernetes.io/secret/k${i}`, 'eA==']));
     expect(Object.keys(parseVolumeOptions(JSON.stringify(many)).kubelet.secrets)).toHaveLength(300);
+    // A static pod keeps the UID its manifest names, whatever its form.
+    expect(parseVolumeOptions('{"kubernetes.io/pod.uid":"static-web-1"}').kubelet.pod.uid).toBe('static-web-1');
   });
 
   it('hands binary secret values over as bytes too (secretBytes), unchanged', () => {
@@ -76,6 +78,7 @@ describe('parseVolumeOptions: the JSON argument as kubelet sends it', () => {
     ['a secret that is not base64', '{"kubernetes.io/secret/k":"***"}', /secret\/k: must be base64/],
     ['a secret key with a slash', '{"kubernetes.io/secret/a/b":"eA=="}', /secret key must match/],
     ['an empty key', '{"":"x"}', /empty key/],
+    ['a pod UID with a newline', '{"kubernetes.io/pod.uid":"a\\nb"}', /pod\.uid: must be a UID/],
   ])('refuses %s, naming the field', (_name, json, pattern) => {
     expect(() => parseVolumeOptions(json)).toThrow(pattern);
     try {
