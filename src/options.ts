@@ -68,10 +68,12 @@ export function mergeOptions(...sets: OptionList[]): OptionList {
 }
 
 function checkOption(option: string, field: string, sensitive: boolean): void {
-  const shown = sensitive ? 'a sensitive option' : `"${printable(option)}"`;
+  // Only the name is ever quoted: a value may be a secret that came in the wrong place (an item
+  // "vers=4.1,password=..." holds a second option in what reads as the first one's value).
+  const name = optionName(option);
+  const shown = sensitive ? 'a sensitive option' : `"${printable(name)}${name.length < option.length ? '=…' : ''}"`;
   if (Buffer.byteLength(option) > maxOptionBytes) throw invalidArgument(field, `${sensitive ? 'a sensitive option' : 'option'} is longer than ${maxOptionBytes} bytes`);
   if (option.startsWith('-')) throw invalidArgument(field, `${shown} starts with "-"`);
-  const name = optionName(option);
   const value = option.slice(name.length + 1);
   if (!namePattern.test(name)) throw invalidArgument(field, `${shown} has a name outside [A-Za-z0-9_.+-]`);
   if (name.length < option.length && !valuePattern.test(value)) {

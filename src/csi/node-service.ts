@@ -1,4 +1,5 @@
 import { SharemountError, isSharemountError } from '../errors.js';
+import { optionName } from '../options.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
 import { existingVolume, expandsOnNodes } from './backend-abilities.js';
@@ -17,12 +18,13 @@ const secretFlagName = /pass|secret|token|cred|key/i;
  * The spec warns that mount flags may hold secrets. The share's plain options appear in its
  * path under the state root and in its record; a flag whose name says it is a secret goes with
  * the sensitive options instead, which are only ever passed to mount(8) (and HMAC'd into the
- * share's identity).
+ * share's identity). A flag item may hold several options joined by commas (a PV's
+ * `mountOptions: ["vers=4.1,hard"]`): each is judged on its own name.
  */
 export function splitMountFlags(flags: readonly string[]): { plain: string[]; sensitive: string[] } {
   const plain: string[] = [];
   const sensitive: string[] = [];
-  for (const flag of flags) (secretFlagName.test(flag.split('=')[0] ?? '') ? sensitive : plain).push(flag);
+  for (const flag of flags.flatMap((item) => item.split(','))) (secretFlagName.test(optionName(flag)) ? sensitive : plain).push(flag);
   return { plain, sensitive };
 }
 

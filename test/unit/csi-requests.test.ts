@@ -9,6 +9,10 @@ describe('splitMountFlags', () => {
       sensitive: ['password=hunter2', 'credentials=/etc/x', 'SecretKey=abc', 'token=t'],
     });
   });
+
+  it('judges each option of a comma-joined item on its own name', () => {
+    expect(splitMountFlags(['vers=4.1,password=hunter2', 'hard'])).toEqual({ plain: ['vers=4.1', 'hard'], sensitive: ['password=hunter2'] });
+  });
 });
 
 describe('checkCapability', () => {
