@@ -35,6 +35,12 @@ export interface ShareMountContext<S extends Source = Source> {
   /** Bound for every command the mount runs. */
   timeoutMs: number;
   logger: Logger;
+  /**
+   * For a backend with `hostDirectory`: that directory, opened and checked by the core, as a
+   * path naming exactly it (`/proc/<pid>/fd/<n>`). Mount from this path with `noCanonicalize`,
+   * never from the source's own path, which mount(8) would resolve again.
+   */
+  hostDirectoryPath?: string;
 }
 
 /**
@@ -95,7 +101,8 @@ export interface Backend<S extends Source = Source, P = unknown> {
   /**
    * For a source that is a directory of this host: the directory and the input field naming it.
    * The core refuses to mount one that is inside, or above, its own state root (it would expose
-   * the root's records and key through every publication), after resolving its symlinks.
+   * the root's records and key through every publication), after resolving its symlinks, and
+   * hands `mount` the directory it checked as `hostDirectoryPath`.
    */
   hostDirectory?(source: S): { path: string; field: string };
 

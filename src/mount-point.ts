@@ -1,16 +1,18 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { closePath, openLocalPath, openPath } from './path-descriptor.js';
+import { O_PATH, closePath, openLocalPath, openPath, pathFlags } from './path-descriptor.js';
 
 export { O_PATH } from './path-descriptor.js';
 
 /**
  * The kernel's id of the mount that `path` lies on, read from /proc/self/fdinfo. Unlike
  * comparing `st_dev` with the parent's, this tells a bind mount of the same filesystem apart
- * from a plain directory, and it costs the same whatever the size of the mount table.
+ * from a plain directory, and it costs the same whatever the size of the mount table. A final
+ * symlink is not followed (its own mount is meant), unless `follow` (a /proc/<pid>/fd path,
+ * whose link names the directory wanted).
  */
-export async function mountIdOf(path: string): Promise<number> {
-  const fd = await openPath(path);
+export async function mountIdOf(path: string, { follow = false } = {}): Promise<number> {
+  const fd = await openPath(path, follow ? O_PATH : pathFlags);
   try {
     return mountIdOfFd(fd);
   } finally {

@@ -1,6 +1,6 @@
-import { realpath, statfs } from 'node:fs/promises';
+import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SharemountError, invalidArgument } from './errors.js';
+import { SharemountError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Timeouts } from './manager-options.js';
 import { flagsAtMountPoint } from './mount-flags.js';
@@ -10,8 +10,8 @@ import type { CheckedRequest } from './publish-request.js';
 import type { ShareKey } from './share-key.js';
 import type { StateStore } from './state.js';
 import { openInside, type OpenedSubPath } from './subpath.js';
-import { isWithin } from './target.js';
 import { withTimeout, type Deadline } from './timeout.js';
+import { withHostDirectory } from './host-directory.js';
 
 /*
  * The checks a publication makes before its bind mount or symlink, in libuv's threads while
@@ -140,38 +140,27 @@ async function openInMountedShare(context: CheckContext, path: string, bound: Bo
 
 /** Mounts the share (its directories, its record, then the backend's mount). */
 async function mountShare(context: CheckContext, request: CheckedRequest, key: ShareKey): Promise<void> {
-  await refuseRootExposure(context, request);
-  await context.state.createShare({
-    version: 1,
-    key,
-    backend: request.backend.name,
-    source: { ...request.source },
-    options: [...request.options],
-    hasSensitiveOptions: request.sensitiveOptions.length > 0,
-    createdAt: new Date().toISOString(),
-  });
-  await request.backend.mount({
-    source: request.source,
-    options: request.options,
-    sensitiveOptions: request.sensitiveOptions,
-    mountPoint: context.state.mountPoint(key),
-    timeoutMs: context.timeouts.commandMs,
-    logger: context.logger,
+  await withHostDirectory(request.backend, request.source, { root: context.root, fsMs: context.timeouts.fsMs }, async (hostDirectoryPath) => {
+    await context.state.createShare({
+      version: 1,
+      key,
+      backend: request.backend.name,
+      source: { ...request.source },
+      options: [...request.options],
+      hasSensitiveOptions: request.sensitiveOptions.length > 0,
+      createdAt: new Date().toISOString(),
+    });
+    await request.backend.mount({
+      source: request.source,
+      options: request.options,
+      sensitiveOptions: request.sensitiveOptions,
+      mountPoint: context.state.mountPoint(key),
+      timeoutMs: context.timeouts.commandMs,
+      logger: context.logger,
+      ...(hostDirectoryPath === undefined ? {} : { hostDirectoryPath }),
+    });
   });
   context.logger.info({ share: key }, 'share mounted');
-}
-
-/** A host directory as the source must not be the state root, inside it or above it (symlinks resolved). */
-async function refuseRootExposure(context: CheckContext, request: CheckedRequest): Promise<void> {
-  const directory = request.backend.hostDirectory?.(request.source);
-  if (directory === undefined) return;
-  const real = await withTimeout(realpath(directory.path), context.timeouts.fsMs, `resolving ${directory.field}`).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new SharemountError('NOT_FOUND', `${directory.field}: ${directory.path} does not exist`, { field: directory.field });
-    throw error;
-  });
-  if (isWithin(real, context.root) || isWithin(context.root, real)) {
-    throw invalidArgument(directory.field, "must not be inside (or above) sharemount's state root: every publication would show its records and key");
-  }
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import { isShareKeyShape, refRecordSchema, tempIndexPrefix, type StateStore, type RefRecord } from './state.js';
 import type { ShareKey } from './share-key.js';
 import type { Timeouts } from './manager-options.js';
+import { withHostDirectory } from './host-directory.js';
 
 /** What `reconcile` found and did. */
 export interface ReconcileReport {
@@ -251,14 +252,18 @@ async function settleShare(deps: ReconcileDeps, key: ShareKey, report: Reconcile
   }
   try {
     await state.createShare(record);
-    await backend.mount({
-      source: record.source as Source,
-      options: record.options,
-      sensitiveOptions: [],
-      mountPoint: sharePath,
-      timeoutMs: deps.timeouts.commandMs,
-      logger: deps.logger,
-    });
+    // The same check as a first mount: a host directory swapped since for a link to the root is refused.
+    await withHostDirectory(backend, record.source as Source, { root: deps.root, fsMs: deps.timeouts.fsMs }, (hostDirectoryPath) =>
+      backend.mount({
+        source: record.source as Source,
+        options: record.options,
+        sensitiveOptions: [],
+        mountPoint: sharePath,
+        timeoutMs: deps.timeouts.commandMs,
+        logger: deps.logger,
+        ...(hostDirectoryPath === undefined ? {} : { hostDirectoryPath }),
+      }),
+    );
     report.remountedShares.push(key);
   } catch (error) {
     report.problems.push({ share: key, message: `referenced but not mounted, and remounting failed: ${(error as Error).message}` });

@@ -78,11 +78,13 @@ export function bindBackend(options: BindBackendOptions = {}) {
       });
     },
     hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path' }),
-    async mount({ source, options, mountPoint, timeoutMs }) {
+    async mount({ source, options, mountPoint, timeoutMs, hostDirectoryPath }) {
+      // The directory the core opened and checked, never source.path resolved again.
+      const from = hostDirectoryPath ?? source.path;
       // With options, util-linux remounts the new bind mount with exactly those flags, which
       // would drop the source mount's own (ro, nosuid...): the share keeps them.
-      const flags = options.length === 0 ? [] : withCopiedFlags(options, flagsOfMountId(await withTimeout(mountIdOf(source.path), timeoutMs, 'checking the source')) ?? []);
-      await mount({ bind: true, source: source.path, target: mountPoint, options: flags }, timeoutMs);
+      const flags = options.length === 0 ? [] : withCopiedFlags(options, flagsOfMountId(await withTimeout(mountIdOf(from, { follow: hostDirectoryPath !== undefined }), timeoutMs, 'checking the source')) ?? []);
+      await mount({ bind: true, noCanonicalize: hostDirectoryPath !== undefined, source: from, target: mountPoint, options: flags }, timeoutMs);
     },
     parameters: parametersSchema,
     toVolume(parameters: z.infer<typeof parametersSchema>): VolumeSpec<BindSource> {

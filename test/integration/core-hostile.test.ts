@@ -4,7 +4,8 @@
  * the field at fault, and nothing is mounted, created or removed: no new mount, no new or
  * changed entry in the source or next to it, no new target, no share in the state root.
  */
-import { mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { lstat, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
@@ -199,5 +200,76 @@ describe.skipIf(skip)('core: hostile inputs are refused and change nothing', () 
     expect(await manager.list()).toEqual([]);
     expect((await readdir(paths.root)).filter((name) => name !== '_key' && name !== '_targets')).toEqual([]);
     expect(await entriesOf(join(paths.root, '_targets'))).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('core: a bind source swapped for a link to the state root after the check', () => {
+  let sandbox: Sandbox;
+  let manager: MountManager;
+  let root: string;
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    root = await manager.root();
+    await mkdir(join(sandbox.source, 'harmless'));
+    await mkdir(join(sandbox.dir, 'ctl'));
+  });
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  it('never mounts the root, however the race falls: the mount is made from the directory checked', async () => {
+    const link = join(sandbox.dir, 'ctl', 'link');
+    // A process that owns ctl/ flips the link as fast as it can (rename over it: always one there).
+    const flipper = sandbox.track(
+      spawn(process.execPath, ['-e', `const fs = require('fs'); const [a, b, link] = process.argv.slice(1);
+        for (let i = 0; ; i++) { fs.rmSync(link + '.t', { force: true }); fs.symlinkSync(i % 2 ? b : a, link + '.t'); fs.renameSync(link + '.t', link); }`,
+      join(sandbox.source, 'harmless'), root, link], { stdio: 'ignore' }),
+    );
+    try {
+      for (let wait = 0; !(await lstat(link).then(() => true, () => false)); wait++) {
+        if (wait > 200) throw new Error('the flipper never made its link');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const outcomes = { published: 0, refused: 0 };
+      for (let i = 0; i < 150; i++) {
+        const publication = await manager.publish({ source: { backend: 'bind', path: link }, target: join(sandbox.pods, 'pod') }).catch((error: unknown) => {
+          expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'source.path' });
+          return undefined;
+        });
+        if (publication === undefined) {
+          outcomes.refused++;
+          continue;
+        }
+        outcomes.published++;
+        expect(await readdir(publication.target)).not.toContain('_key');
+        await manager.unpublish(publication.target);
+      }
+      // Both sides of the race happened, or the test proved nothing.
+      expect(outcomes.published).toBeGreaterThan(0);
+      expect(outcomes.refused).toBeGreaterThan(0);
+    } finally {
+      flipper.kill('SIGKILL');
+    }
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  it('reconcile does not remount a share whose source now leads to the root', async () => {
+    const link = join(sandbox.dir, 'ctl', 'still');
+    await symlink(join(sandbox.source, 'harmless'), link);
+    const publication = await manager.publish({ source: { backend: 'bind', path: link }, target: join(sandbox.pods, 'pod-r') });
+    // The share's mount gone behind our back while its publication stays (reconcile remounts such a share)...
+    await unmountEverythingUnder(root);
+    // ...and the source link pointed at the root meanwhile.
+    await rm(link);
+    await symlink(root, link);
+    const report = await manager.reconcile();
+    expect(report.remountedShares).toEqual([]);
+    expect(report.problems.map((p) => p.message).join('\n')).toMatch(/state root/);
+    expect((await mountsUnder(root)).filter((m) => m.mountPoint.endsWith('/mnt'))).toEqual([]);
+    await manager.unpublish(publication.target);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 });

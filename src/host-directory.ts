@@ -1,0 +1,49 @@
+import { readlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { SharemountError, invalidArgument } from './errors.js';
+import type { AnyBackend, Source } from './backend.js';
+import { O_PATH, closePath, openPath, procPathOf } from './path-descriptor.js';
+import { isWithin } from './target.js';
+import { withTimeout } from './timeout.js';
+
+/**
+ * Runs `mount` with a backend's host directory (the bind backend's `path`) opened and checked:
+ * the real path, read back from the open descriptor, must not be the state root, inside it or
+ * above it (every publication would show the root's records and key). `mount` gets the
+ * descriptor's /proc path, which names exactly the directory checked: mount(8) given the
+ * source's own path would resolve it again, and a symlink on the way swapped in between would
+ * lead it elsewhere. Backends without a host directory get undefined.
+ */
+export async function withHostDirectory<T>(
+  backend: AnyBackend,
+  source: Source,
+  { root, fsMs }: { root: string; fsMs: number },
+  mount: (heldPath: string | undefined) => Promise<T>,
+): Promise<T> {
+  const directory = backend.hostDirectory?.(source);
+  if (directory === undefined) return mount(undefined);
+  // Symlinks on the way are followed, as a host path's may be (/data -> /mnt/disk1); what
+  // counts is where the descriptor ends up.
+  const opening = openPath(directory.path, O_PATH | constants.O_DIRECTORY);
+  let abandoned = false; // the bound gave up waiting: a descriptor that comes later is closed then
+  opening.then((late) => abandoned && closePath(late), () => {});
+  let fd: number;
+  try {
+    fd = await withTimeout(opening, fsMs, `opening ${directory.field}`);
+  } catch (error) {
+    abandoned = true;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new SharemountError('NOT_FOUND', `${directory.field}: ${directory.path} does not exist`, { field: directory.field });
+    if (code === 'ENOTDIR') throw invalidArgument(directory.field, `${directory.path} is not a directory`);
+    throw error;
+  }
+  try {
+    const real = await readlink(procPathOf(fd));
+    if (isWithin(real, root) || isWithin(root, real)) {
+      throw invalidArgument(directory.field, "must not be inside (or above) sharemount's state root: every publication would show its records and key");
+    }
+    return await mount(procPathOf(fd, process.pid));
+  } finally {
+    closePath(fd);
+  }
+}
