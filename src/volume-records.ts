@@ -17,9 +17,11 @@ export interface VolumeRecord {
   /** The name the volume was created for (CSI CreateVolume `name`). */
   name: string;
   capacityBytes: number;
+  /** The volume was deleted under a retain policy: its directory is ours, but no volume's any more. */
+  retained?: boolean;
 }
 
-const volumeRecord = z.object({ name: z.string(), capacityBytes: z.int().check(z.minimum(0)) });
+const volumeRecord = z.object({ name: z.string(), capacityBytes: z.int().check(z.minimum(0)), retained: z.optional(z.boolean()) });
 
 /** The record file of the volume in directory `dir`, relative to the records' parent. */
 export function volumeRecordPath(dir: string): string {
@@ -27,7 +29,7 @@ export function volumeRecordPath(dir: string): string {
 }
 
 export function formatVolumeRecord(record: VolumeRecord): string {
-  return JSON.stringify({ name: record.name, capacityBytes: record.capacityBytes } satisfies VolumeRecord);
+  return JSON.stringify({ name: record.name, capacityBytes: record.capacityBytes, ...(record.retained ? { retained: true } : {}) } satisfies VolumeRecord);
 }
 
 /** Parses a record's text; the text is never quoted in the error (the file may not be ours). */

@@ -208,6 +208,8 @@ suite('NFS backend against nfs-ganesha', () => {
       for (const id of [`${server.host}#${server.exportPath}#never-made`, 'not-an-nfs-id']) expect(await retaining.describeVolume(id)).toBeUndefined();
       await retaining.deleteVolume(volumeId);
       expect(await server.list()).toContain('team-a-idonly-pvc-idonly');
+      expect(await retaining.describeVolume(volumeId)).toBeUndefined();
+      await retaining.createVolume({ name: 'pvc-idonly', parameters: params }); // the retained directory, taken again
       const archiving = nfsBackend({ provisioner: { manager, workDir: workDir(), idOnlyDefaults: { onDelete: 'archive', mountOptions: server.mountOptions } } });
       await archiving.deleteVolume(volumeId);
       expect(await server.list()).toContain('archived-team-a-idonly-pvc-idonly');
@@ -235,7 +237,8 @@ suite('NFS backend against nfs-ganesha', () => {
       await expect(b.createVolume({ name: 'pv-2', parameters: sameDir('pv-2') })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringMatching(/another volume/) });
       // ...and once it is deleted (retained), the next claim adopts it, data and all.
       await b.deleteVolume(first.volumeId, sameDir('pv-1'));
-      expect(await server.list('.sharemount-volumes')).not.toContain('team-a-same.json');
+      expect(await recordOf('team-a-same')).toEqual({ name: 'pv-1', capacityBytes: 0, retained: true });
+      expect(await b.describeVolume(first.volumeId)).toBeUndefined(); // deleted: no volume any more
       const second = await b.createVolume({ name: 'pv-2', parameters: sameDir('pv-2'), capacityBytes: 5 });
       expect(second.volumeId).toBe(first.volumeId);
       expect(await server.list('team-a-same')).toEqual(['kept']);
@@ -246,6 +249,21 @@ suite('NFS backend against nfs-ganesha', () => {
       const race = await Promise.allSettled(['pv-r1', 'pv-r2', 'pv-r3'].map((pv) => b.createVolume({ name: pv, parameters: raced(pv) })));
       expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       for (const r of race.filter((r) => r.status === 'rejected')) expect(r.reason).toMatchObject({ code: 'ALREADY_EXISTS' });
+
+      // A directory this provisioner did not make (an operator's, which a template renders) is
+      // never taken over, and a delete of an id naming it leaves it alone, whatever the policy.
+      await mkdir(join(server.exportDir, 'team-a-ops-pvc-ops'));
+      await writeFile(join(server.exportDir, 'team-a-ops-pvc-ops', 'db.dump'), 'the operator\'s');
+      await expect(b.createVolume({ name: 'pvc-ops', parameters: claim('ops') })).rejects.toMatchObject({ code: 'ALREADY_EXISTS', field: 'name', message: expect.stringMatching(/did not make it/) });
+      const opsId = `${server.host}#${server.exportPath}#team-a-ops-pvc-ops`;
+      expect(await b.describeVolume(opsId)).toBeUndefined();
+      for (const onDelete of ['delete', 'archive']) await b.deleteVolume(opsId, claim('ops', { onDelete }));
+      expect(await server.list('team-a-ops-pvc-ops')).toEqual(['db.dump']);
+      expect(await server.list('.sharemount-volumes')).not.toContain('team-a-ops-pvc-ops.json');
+      // With adoptUnrecorded (migrating from another provisioner) it is taken, data and all.
+      const adopting = nfsBackend({ provisioner: { manager, workDir: workDir(), adoptUnrecorded: true } });
+      expect((await adopting.createVolume({ name: 'pvc-ops', parameters: claim('ops') })).volumeId).toBe(opsId);
+      expect(await recordOf('team-a-ops-pvc-ops')).toEqual({ name: 'pvc-ops', capacityBytes: 0 });
 
       // A record whose directory was removed by hand is stale: the name is free, at any size.
       await rm(join(server.exportDir, 'team-a-sized-pvc-sized'), { recursive: true });
@@ -288,6 +306,11 @@ suite('NFS backend against nfs-ganesha', () => {
       await writeFile(join(outside, 'canary'), 'alive');
       await symlink(outside, join(server.exportDir, 'evil'));
       const params = parameters({ onDelete: 'delete' });
+      // No record: not a volume of ours, left alone.
+      await b.deleteVolume('127.0.0.1#/export#evil', params);
+      // A live volume's directory swapped for a symlink: refused, never followed.
+      await mkdir(join(server.exportDir, '.sharemount-volumes'), { recursive: true, mode: 0o700 });
+      await writeFile(join(server.exportDir, '.sharemount-volumes', 'evil.json'), JSON.stringify({ name: 'pvc-evil', capacityBytes: 0 }));
       await expect(b.deleteVolume('127.0.0.1#/export#evil', params)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringMatching(/symlink/) });
       await expect(b.deleteVolume('127.0.0.1#/export#evil', parameters({ onDelete: 'archive' }))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
       expect(await readFile(join(outside, 'canary'), 'utf8')).toBe('alive');

@@ -31,6 +31,13 @@ export interface NfsProvisionerOptions {
    * the options the export is mounted with.
    */
   idOnlyDefaults?: { onDelete?: OnDeletePolicy; mountOptions?: readonly string[] };
+  /**
+   * Take over an existing directory that has no record (made by hand, or by another
+   * provisioner being migrated from) when a volume's name renders to it. Default false: such a
+   * directory is ALREADY_EXISTS, since a template like `${pvc.name}` would otherwise hand an
+   * operator's `backup` to any claim named `backup`, and delete it with the volume.
+   */
+  adoptUnrecorded?: boolean;
 }
 
 export { archivePrefix } from '../../directory-commands.js';
@@ -58,7 +65,12 @@ export class NfsProvisioner {
     this.directoryLock = new KeyedLock(`nfs-provisioner:${options.workDir}`, this.deleteTimeoutMs + this.commandTimeoutMs);
   }
 
-  /** Creates the volume's sub-directory (idempotent by name: an existing directory is the same volume). */
+  /**
+   * Creates the volume's sub-directory, idempotent by name. A directory is only ever taken for a
+   * volume when this provisioner's record says it may be: its own volume of that name, or one it
+   * retained on delete. A directory without a record (an operator's `backup`, which a template
+   * such as `${pvc.name}` could render) is refused unless `adoptUnrecorded` is set.
+   */
   async createVolume(request: CreateVolumeRequest<NfsParameters>): Promise<ProvisionedVolume> {
     const { parameters } = request;
     if (typeof request.name !== 'string' || request.name === '') throw invalidArgument('name', 'is required');
@@ -75,27 +87,34 @@ export class NfsProvisioner {
     await this.directoryLock.withLock(volumeId, () => this.withExportRoot(location, parameters.mountOptions, async (root) => {
       const found = await entryType(`${root}/${name}`, this.commandTimeoutMs);
       if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
-      // A record whose directory is gone (removed by hand) is stale: the name is free again.
-      const recorded = found === 'directory' ? await this.readRecord(root, name) : undefined;
-      if (recorded !== undefined) {
-        checkRecordedVolume(recorded, request.name, request, name);
-        capacityBytes = recorded.capacityBytes;
-        return; // a retry of a create that succeeded, or of one since grown
-      }
-      // The directory first, its record after: a crash between the two leaves a directory that
-      // the retry adopts (as it adopts one made before records were kept, or retained by a delete).
+      const recorded = await this.readRecord(root, name);
+      const record = { name: request.name, capacityBytes };
       if (found === 'missing') {
+        // The record first, the directory after: a crash between the two leaves a record whose
+        // directory is missing, which is stale (as one whose directory was removed by hand).
+        await this.writeRecord(root, name, record);
         await makeDirectory(`${root}/${name}`, parameters.directoryMode, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
         this.logger.info({ volumeId }, 'created NFS sub-directory');
+      } else if (recorded !== undefined && !recorded.retained) {
+        checkRecordedVolume(recorded, request.name, request, name);
+        capacityBytes = recorded.capacityBytes; // a retry of a create that succeeded, or of one since grown
+      } else if (recorded?.retained || this.options.adoptUnrecorded) {
+        await this.writeRecord(root, name, record);
+        this.logger.info({ volumeId, retained: recorded?.retained === true }, 'adopted an existing NFS sub-directory, data and all');
+      } else {
+        throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export but this provisioner did not make it (no record in ${volumeRecordsDir}); it is never taken over: remove or rename it, or change subDirTemplate`, { field: 'name' });
       }
-      await this.writeRecord(root, name, { name: request.name, capacityBytes });
     }));
     const context: Record<string, string> = { server: parameters.server, share: parameters.export, subPath: name };
     if (parameters.mountOptions.length > 0) context.mountOptions = parameters.mountOptions.join(',');
     return { volumeId, ...(capacityBytes === 0 ? {} : { capacityBytes }), context };
   }
 
-  /** The volume's sub-directory, looked up on the export; undefined when it is not there or the id does not parse. */
+  /**
+   * The volume, looked up on the export: its directory with a record of a live volume. Undefined
+   * when there is none (a directory this provisioner did not make, or retained on delete, is no
+   * volume) or the id does not parse.
+   */
   async describeVolume(volumeId: string): Promise<{ capacityBytes?: number; context: Record<string, string> } | undefined> {
     let location: NfsVolumeLocation;
     try {
@@ -106,28 +125,31 @@ export class NfsProvisioner {
     const mountOptions = this.options.idOnlyDefaults?.mountOptions ?? [];
     const found = await this.withExportRoot(location, mountOptions, async (root) => {
       if ((await entryType(`${root}/${location.name}`, this.commandTimeoutMs)) !== 'directory') return undefined;
-      // A record that cannot be read (a symlink, garbage) only hides the size: the volume is
-      // there, and DeleteVolume must still reach it.
-      const record = await this.readRecord(root, location.name).catch((error: unknown) => {
-        this.logger.warn({ volumeId, error: String(error) }, 'the volume record could not be read; its size is unknown');
-        return undefined;
-      });
-      return { record };
+      // A record that cannot be read (a symlink, garbage) is reported as a volume of unknown
+      // size: DeleteVolume must reach it, and refuses it with the reason.
+      const record = await this.readRecord(root, location.name).then(
+        (read) => (read === undefined || read.retained ? undefined : { capacityBytes: read.capacityBytes }),
+        (error: unknown) => {
+          this.logger.warn({ volumeId, error: String(error) }, 'the volume record could not be read; its size is unknown');
+          return {};
+        },
+      );
+      return record;
     });
     if (found === undefined) return undefined;
     const context: Record<string, string> = { server: location.server, share: location.export, subPath: location.name };
     if (mountOptions.length > 0) context.mountOptions = mountOptions.join(',');
-    // A directory without a record (made before records were kept, or by hand) has no known size.
-    return { ...(found.record === undefined ? {} : { capacityBytes: found.record.capacityBytes }), context };
+    return { ...found, context };
   }
 
   /**
-   * Applies the `onDelete` policy: `retain` leaves the directory as it is, `archive` renames it
-   * to `archived-<name>` (with a timestamp when that is taken), `delete` removes its tree. Under
-   * every policy the volume's record goes, so that its name may be created again. A missing
-   * directory is success (a retry). `archive` and `delete` are refused while anything on this
-   * node mounts the directory or a path under it, and when the name is a symlink or not a
-   * directory.
+   * Applies the `onDelete` policy to a live volume of this provisioner's: `retain` leaves the
+   * directory as it is and marks its record retained, `archive` renames it to `archived-<name>`
+   * (with a timestamp when that is taken), `delete` removes its tree; the record goes with
+   * `archive` and `delete`. A directory without a live record (never made here, or retained
+   * already) is left alone, and a missing one is success (a retry). `archive` and `delete` are
+   * refused while anything on this node mounts the directory or a path under it, and when the
+   * name is a symlink or not a directory.
    */
   async deleteVolume(volumeId: string, parameters?: NfsParameters): Promise<void> {
     const location = parseVolumeId(volumeId);
@@ -138,28 +160,40 @@ export class NfsProvisioner {
     const mountOptions = parameters?.mountOptions ?? this.options.idOnlyDefaults?.mountOptions ?? [];
     await this.directoryLock.withLock(formatVolumeId(location), () => this.withExportRoot(location, mountOptions, async (root, rootMount) => {
       const path = `${root}/${location.name}`;
+      const recorded = await this.readRecord(root, location.name);
+      const found = await entryType(path, this.commandTimeoutMs);
+      if (found === 'missing') {
+        if (recorded !== undefined) await this.removeRecord(root, location.name); // a retry, or a record left stale
+        return;
+      }
+      if (recorded === undefined || recorded.retained) {
+        this.logger.info({ volumeId }, 'not a volume of this provisioner (no live record): left alone');
+        return;
+      }
+      if (found !== 'directory') {
+        throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
+      }
       if (onDelete === 'retain') {
+        await this.writeRecord(root, location.name, { ...recorded, retained: true });
         this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
+        return;
+      }
+      const volumeRoot = rootMount.root === '/' ? `/${location.name}` : `${rootMount.root}/${location.name}`;
+      refuseWhileMounted(await readMountInfo(), rootMount.device, volumeRoot, location.name);
+      if (onDelete === 'archive') {
+        await archiveDirectory(root, location.name, this.commandTimeoutMs);
+        this.logger.info({ volumeId }, 'archived NFS sub-directory');
       } else {
-        const found = await entryType(path, this.commandTimeoutMs);
-        if (found === 'directory') {
-          const volumeRoot = rootMount.root === '/' ? `/${location.name}` : `${rootMount.root}/${location.name}`;
-          refuseWhileMounted(await readMountInfo(), rootMount.device, volumeRoot, location.name);
-          if (onDelete === 'archive') {
-            await archiveDirectory(root, location.name, this.commandTimeoutMs);
-            this.logger.info({ volumeId }, 'archived NFS sub-directory');
-          } else {
-            await removeTree(path, this.deleteTimeoutMs);
-            this.logger.info({ volumeId }, 'deleted NFS sub-directory');
-          }
-        } else if (found !== 'missing') {
-          throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
-        }
+        await removeTree(path, this.deleteTimeoutMs);
+        this.logger.info({ volumeId }, 'deleted NFS sub-directory');
       }
       // The data first, the record after: a delete that fails on the data keeps the record for its retry.
-      const records = await this.recordsDirectory(root, false);
-      if (records !== undefined) await removeFile(`${root}/${volumeRecordPath(location.name)}`, this.commandTimeoutMs);
+      await this.removeRecord(root, location.name);
     }));
+  }
+
+  private async removeRecord(root: string, name: string): Promise<void> {
+    if ((await this.recordsDirectory(root, false)) !== undefined) await removeFile(`${root}/${volumeRecordPath(name)}`, this.commandTimeoutMs);
   }
 
   private async readRecord(root: string, name: string): Promise<VolumeRecord | undefined> {
