@@ -9,6 +9,7 @@ import { parseMkfsOptions } from './lvm/mkfs-options.js';
 import { tagProblem } from './lvm/names.js';
 import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, type LvmProvisioner } from './lvm/provisioning.js';
 import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmParametersInput, type LvmSource } from './lvm/schemas.js';
+import { KeyedLock } from '../lock.js';
 
 export type { LvmSource, LvmParameters, LvmParametersInput } from './lvm/schemas.js';
 export type { LvmCliOptions } from './lvm/lvm-cli.js';
@@ -56,6 +57,8 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
   if (ownerTagProblem !== undefined) throw invalidArgument('ownerTag', `tag ${ownerTagProblem}`);
   const devices = deviceResolver(options, lvm);
   const fsMs = { mkfsMs: options.timeouts?.mkfsMs ?? defaultFsMs, fsckMs: options.timeouts?.fsckMs ?? defaultFsMs };
+  // Node-wide (devices are), across processes; waits as long as one probe and format may take.
+  const formatLock = new KeyedLock('lvm-format', 2 * fsMs.mkfsMs);
   const provisioner: LvmProvisioner = { lvm, devices, ownerTag, timeouts: { commandMs: options.lvm?.timeoutMs ?? 60_000, fsckMs: fsMs.fsckMs } };
 
   return {
@@ -77,13 +80,17 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       if (!parsed.success) throw fromZodError(parsed.error, 'source');
       const source = parsed.data;
       const device = await devices.devicePath(source.vg, source.lv);
-      const fsType = await ensureFilesystem(device, {
-        wanted: source.fsType,
-        mkfsOptions: parseMkfsOptions(source.mkfsOptions, source.fsType ?? 'ext4'),
-        readOnly: isReadOnly(context.options),
-        probeTimeoutMs: context.timeoutMs,
-        mkfsTimeoutMs: fsMs.mkfsMs,
-      });
+      // One look-and-format per device on this node, whichever share (option set) asks.
+      const { fsType, formatted } = await formatLock.withLock(device, () =>
+        ensureFilesystem(device, {
+          wanted: source.fsType,
+          mkfsOptions: parseMkfsOptions(source.mkfsOptions, source.fsType ?? 'ext4'),
+          readOnly: isReadOnly(context.options),
+          probeTimeoutMs: context.timeoutMs,
+          mkfsTimeoutMs: fsMs.mkfsMs,
+        }),
+      );
+      if (formatted) context.logger.info({ vg: source.vg, lv: source.lv, device, fsType }, 'formatted a blank logical volume');
       context.logger.debug({ vg: source.vg, lv: source.lv, device, fsType }, 'mounting logical volume');
       await mount({ fsType, source: device, target: context.mountPoint, options: context.options, sensitiveOptions: context.sensitiveOptions }, context.timeoutMs);
     },

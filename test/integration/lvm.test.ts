@@ -153,6 +153,25 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       expect(await readFile(join(shares[0]!.mountPoint, 'claims/p1/data.txt'), 'utf8')).toBe('kept');
     });
 
+    it('formats a blank LV once when two shares of it (other options) race to mount it', async () => {
+      await backend.createVolume({ name: 'raced', parameters: params({ size: '16Mi' }) });
+      const lines: string[] = [];
+      const record = (fields: Record<string, unknown>, message: string) => void lines.push(message);
+      const logger = { debug: () => {}, info: record, warn: record, error: record };
+      const racing = new MountManager({ root: join(sandbox.dir, 'root-raced'), backends: [backend], logger });
+      const { source } = backend.toVolume(backend.parameters.parse({ volumeGroup: env.vg, logicalVolume: 'raced' }));
+      const [a, b] = await Promise.all([
+        racing.publish({ source, target: target('raced-a') }),
+        racing.publish({ source, options: ['noatime'], target: target('raced-b') }),
+      ]);
+      expect(a.shareKey).not.toBe(b.shareKey);
+      expect(lines.filter((line) => line === 'formatted a blank logical volume')).toHaveLength(1);
+      await writeFile(join(target('raced-a'), 'one.txt'), 'seen by both');
+      expect(await readFile(join(target('raced-b'), 'one.txt'), 'utf8')).toBe('seen by both');
+      for (const name of ['raced-a', 'raced-b']) await racing.unpublish(target(name));
+      await backend.deleteVolume('smit/raced');
+    });
+
     it('refuses to remove an LV while it is mounted, through any publication', async () => {
       await expect(backend.deleteVolume('smit/shared')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'volumeId' });
       expect((await lvs()).some((r) => r.lv_name === 'shared')).toBe(true);

@@ -57,13 +57,14 @@ export function mkfsCommand(fsType: FsType, mkfsOptions: readonly string[], devi
  * Makes sure `device` holds a filesystem of `wanted` (or any supported one when `wanted` is
  * undefined) and returns its type. A blank device is formatted; a device with anything on it is
  * never formatted: a different filesystem, a partition table or other content is refused with
- * FAILED_PRECONDITION naming `fsType`. mkfs itself also refuses to overwrite a signature without
- * its force flag, which no caller can pass, so two racing formatters cannot both write.
+ * FAILED_PRECONDITION naming `fsType`. The caller serialises this per device: mke2fs run
+ * without a terminal formats over an existing filesystem, so two shares of one LV (other
+ * options) that both found it blank would both format it.
  */
 export async function ensureFilesystem(
   device: string,
   request: { wanted?: FsType; mkfsOptions: readonly string[]; readOnly: boolean; probeTimeoutMs: number; mkfsTimeoutMs: number },
-): Promise<FsType> {
+): Promise<{ fsType: FsType; formatted: boolean }> {
   const found = await probeDevice(device, request.probeTimeoutMs);
   if (found.type !== undefined) {
     if (request.wanted !== undefined && found.type !== request.wanted) {
@@ -72,7 +73,7 @@ export async function ensureFilesystem(
     if (!(fsTypes as readonly string[]).includes(found.type)) {
       throw new SharemountError('FAILED_PRECONDITION', `fsType: ${device} holds ${found.type}, which this backend does not mount (only ${fsTypes.join(', ')})`, { field: 'fsType' });
     }
-    return found.type as FsType;
+    return { fsType: found.type as FsType, formatted: false };
   }
   if (found.partitionTable !== undefined) {
     throw new SharemountError('FAILED_PRECONDITION', `${device} holds a ${found.partitionTable} partition table; refusing to format it`, { field: 'fsType' });
@@ -83,7 +84,7 @@ export async function ensureFilesystem(
   const fsType = request.wanted ?? 'ext4';
   const { command, args } = mkfsCommand(fsType, request.mkfsOptions, device);
   await run(command, args, { timeoutMs: request.mkfsTimeoutMs, env: commandEnv });
-  return fsType;
+  return { fsType, formatted: true };
 }
 
 /**
