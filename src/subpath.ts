@@ -81,14 +81,18 @@ export async function openInside(root: number, relative: string, options: OpenOp
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
         if (!options.create) throw new SharemountError('NOT_FOUND', `subPath: "${shown}" does not exist in the share (set createIfNecessary to create it)`, { field: 'subPath' });
         await options.beforeCreate?.();
-        await mkdir(childPath, options.mode).catch((e: NodeJS.ErrnoException) => {
-          if (e.code === 'EEXIST') return;
-          if (isBrokenMountError(e)) throw e; // the caller's bound says BROKEN_MOUNT
-          throw new SharemountError(errnoKind(e.code), `subPath: "${shown}" could not be created in the share (${e.code === 'EROFS' ? 'the share is read-only' : e.code})`, { field: 'subPath', cause: e });
-        });
+        const made = await mkdir(childPath, options.mode).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === 'EEXIST') return false; // made meanwhile by someone else: theirs, mode and all
+            if (isBrokenMountError(e)) throw e; // the caller's bound says BROKEN_MOUNT
+            throw new SharemountError(errnoKind(e.code), `subPath: "${shown}" could not be created in the share (${e.code === 'EROFS' ? 'the share is read-only' : e.code})`, { field: 'subPath', cause: e });
+          },
+        );
         child = await openDirectory(childPath, shown);
         try {
-          await chmod(procPathOf(child), options.mode);
+          // Exactly createMode (mkdir's mode passes through the umask), on the directory made here only.
+          if (made) await chmod(procPathOf(child), options.mode);
         } catch (chmodError) {
           closePath(child);
           throw chmodError;
