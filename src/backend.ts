@@ -102,9 +102,10 @@ export interface Backend<S extends Source = Source, P = unknown> {
    * For a source that is a directory of this host: the directory and the input field naming it.
    * The core refuses to mount one that is inside, or above, its own state root (it would expose
    * the root's records and key through every publication), after resolving its symlinks, and
-   * hands `mount` the directory it checked as `hostDirectoryPath`.
+   * hands `mount` the directory it checked as `hostDirectoryPath`. With `allowedUnder`, the
+   * directory must also lie in one of those (their symlinks resolved too).
    */
-  hostDirectory?(source: S): { path: string; field: string };
+  hostDirectory?(source: S): { path: string; field: string; allowedUnder?: readonly string[] };
 
   /** Validates a volume's parameters as a driver receives them (flat strings); a zod 4 schema, classic or mini. */
   readonly parameters?: Schema<P>;

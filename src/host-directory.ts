@@ -1,4 +1,4 @@
-import { readlink } from 'node:fs/promises';
+import { readlink, realpath } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { SharemountError, invalidArgument } from './errors.js';
 import type { AnyBackend, Source } from './backend.js';
@@ -9,7 +9,8 @@ import { withTimeout } from './timeout.js';
 /**
  * Runs `mount` with a backend's host directory (the bind backend's `path`) opened and checked:
  * the real path, read back from the open descriptor, must not be the state root, inside it or
- * above it (every publication would show the root's records and key). `mount` gets the
+ * above it (every publication would show the root's records and key), and must lie in one of
+ * the backend's `allowedUnder` directories when it names some. `mount` gets the
  * descriptor's /proc path, which names exactly the directory checked: mount(8) given the
  * source's own path would resolve it again, and a symlink on the way swapped in between would
  * lead it elsewhere. Backends without a host directory get undefined.
@@ -41,6 +42,12 @@ export async function withHostDirectory<T>(
     const real = await readlink(procPathOf(fd));
     if (isWithin(real, root) || isWithin(root, real)) {
       throw invalidArgument(directory.field, "must not be inside (or above) sharemount's state root: every publication would show its records and key");
+    }
+    if (directory.allowedUnder !== undefined) {
+      const allowed = await Promise.all(directory.allowedUnder.map((dir) => withTimeout(realpath(dir), fsMs, 'resolving the allowed host directories').catch(() => undefined)));
+      if (!allowed.some((dir) => dir !== undefined && isWithin(real, dir))) {
+        throw invalidArgument(directory.field, `must be inside ${directory.allowedUnder.join(' or ')}, the host directories this driver serves`);
+      }
     }
     return await mount(procPathOf(fd, process.pid));
   } finally {

@@ -45,7 +45,8 @@ try {
       // the driver's choice, not a StorageClass's: kept, renamed archived-<name>.
       nfsBackend({ provisioner: { manager, workDir: '/var/lib/sharemount-provisioner', idOnlyDefaults: { onDelete: 'archive', mountOptions: ['vers=4.1', 'hard'] } } }),
       lvmBackend(),
-      bindBackend({ provisioning: { root: values['bind-root'] } }),
+      // Only its own volumes: a PV naming another host path is refused on the node.
+      bindBackend({ provisioning: { root: values['bind-root'] }, allowedPaths: [values['bind-root']] }),
     ],
     // An LVM PV's filesystem may come from its `csi.fsType` (kubelet's fs_type) as well.
     toParameters: (context, { fsType }, backend) => (backend.name === 'lvm' && fsType !== '' && context.fsType === undefined ? { ...context, fsType } : context),

@@ -58,6 +58,12 @@ const allowedOptions = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'n
 export interface BindBackendOptions {
   /** Enables createVolume and deleteVolume: volumes as sub-directories of one host directory (node-local). */
   provisioning?: BindProvisioningOptions;
+  /**
+   * The host directories this backend may mount, each with everything under it, judged on the
+   * directory actually opened (symlinks resolved). Default: any but the state root. A driver
+   * whose volumes' `path` is written by someone it does not trust (a pod spec, a PV) sets it.
+   */
+  allowedPaths?: readonly string[];
 }
 
 /**
@@ -68,6 +74,10 @@ export interface BindBackendOptions {
  */
 export function bindBackend(options: BindBackendOptions = {}) {
   const provisioner = options.provisioning === undefined ? undefined : new BindProvisioner(options.provisioning);
+  const allowedPaths = options.allowedPaths?.map((path, i) => {
+    if (typeof path !== 'string' || !path.startsWith('/')) throw invalidArgument(`allowedPaths[${i}]`, 'must be an absolute path');
+    return path;
+  });
   return {
     name: 'bind',
     sourceSchema,
@@ -77,7 +87,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
         if (!allowedOptions.has(option)) throw invalidArgument(`${field}[${index}]`, `"${option}" is not a bind-mount option (allowed: ${[...allowedOptions].join(', ')})`);
       });
     },
-    hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path' }),
+    hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path', ...(allowedPaths === undefined ? {} : { allowedUnder: allowedPaths }) }),
     async mount({ source, options, mountPoint, timeoutMs, hostDirectoryPath }) {
       // The directory the core opened and checked, never source.path resolved again.
       const from = hostDirectoryPath ?? source.path;

@@ -273,3 +273,37 @@ describe.skipIf(skip)('core: a bind source swapped for a link to the state root 
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 });
+
+describe.skipIf(skip)('core: a bind backend limited to allowedPaths', () => {
+  let sandbox: Sandbox;
+  let manager: MountManager;
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: [join(sandbox.source, 'served')] })] });
+    await mkdir(join(sandbox.source, 'served', 'vol'), { recursive: true });
+    await mkdir(join(sandbox.source, 'other'));
+    await symlink(join(sandbox.source, 'other'), join(sandbox.source, 'served', 'link-out'));
+    await symlink(join(sandbox.source, 'served'), join(sandbox.dir, 'link-in'));
+  });
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  it('mounts what lies inside, by any path, and refuses anything else by the directory it reaches, mounting nothing', async () => {
+    for (const path of [join(sandbox.source, 'served'), join(sandbox.source, 'served', 'vol'), join(sandbox.dir, 'link-in')]) {
+      const publication = await manager.publish({ source: { backend: 'bind', path }, target: join(sandbox.pods, 'pod') });
+      await manager.unpublish(publication.target);
+    }
+    for (const path of [join(sandbox.source, 'other'), join(sandbox.source, 'served', 'link-out'), sandbox.source, '/etc']) {
+      await expect(manager.publish({ source: { backend: 'bind', path }, target: join(sandbox.pods, 'pod') }), path).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        field: 'source.path',
+        message: expect.stringContaining('the host directories this driver serves'),
+      });
+    }
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(() => bindBackend({ allowedPaths: ['relative'] })).toThrow(expect.objectContaining({ field: 'allowedPaths[0]' }));
+  });
+});

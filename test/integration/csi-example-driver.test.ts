@@ -92,7 +92,9 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     const socket = join(sandbox.dir, 'killed.sock');
     const staging = join(sandbox.dir, 'staging-killed');
     await mkdir(staging);
-    await seedSourceTree(sandbox.source, 1);
+    const bindRoot = join(sandbox.dir, 'volumes');
+    await mkdir(bindRoot, { recursive: true });
+    await seedSourceTree(bindRoot, 1);
     const start = () => {
       const child = execa(process.execPath, [...runDriver, `--endpoint=${socket}`, '--node-id=node-7', `--root=${sandbox.root}`, `--bind-root=${join(sandbox.dir, 'volumes')}`], { reject: false });
       running = child;
@@ -102,7 +104,9 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     const first = start();
     await waitForSocket(socket, 30_000);
     let client = await csiClient(socket);
-    await client.node.NodeStageVolume({ ...request, volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, volume_context: { backend: 'bind', path: sandbox.source, subPath: 'd000' } });
+    await client.node.NodeStageVolume({ ...request, volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, volume_context: { backend: 'bind', path: bindRoot, subPath: 'd000' } });
+    // A PV naming a host directory outside the driver's own is refused on the node.
+    await expect(client.node.NodeStageVolume({ ...request, volume_id: 'w', staging_target_path: join(sandbox.dir, 'staging-other'), volume_capability: { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }, volume_context: { backend: 'bind', path: sandbox.source, subPath: '' } })).rejects.toMatchObject({ code: 3, details: expect.stringContaining('the host directories this driver serves') });
     client.close();
     first.kill('SIGKILL');
     await first;
