@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Mutex } from 'async-mutex';
 import { SharemountError } from './errors.js';
+import { describeHolders, lockHolders } from './lock-holder.js';
 
 /**
  * Mutual exclusion per key, within this process and across processes.
@@ -78,7 +79,8 @@ export class KeyedLock {
       const server = await tryBind(name);
       if (server) return server;
       if (Date.now() >= deadline) {
-        throw new SharemountError('BUSY', `another process held the lock for ${key} longer than ${this.timeoutMs} ms`, { details: { key } });
+        const holders = await lockHolders(name);
+        throw new SharemountError('BUSY', `another process held the lock for ${key} longer than ${this.timeoutMs} ms${describeHolders(holders)}`, { details: { key, holders } });
       }
       await sleep(delay);
     }

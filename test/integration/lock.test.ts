@@ -22,9 +22,10 @@ afterEach(() => {
 
 describe('KeyedLock across processes', () => {
   it('makes another process wait, and fails with BUSY at the bound', async () => {
-    await holdInAnotherProcess('share:a');
+    const holder = await holdInAnotherProcess('share:a');
     const error = await new KeyedLock(scope, 300).withLock('share:a', async () => 'got it').catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'BUSY' });
+    // It says who is in the way: the holder's pid, uid and name (never its command line).
+    expect(error).toMatchObject({ code: 'BUSY', message: expect.stringContaining(`(held by pid ${holder.pid}, uid ${process.getuid!()}, "node")`) });
   });
 
   it('never makes different keys wait for each other', async () => {
