@@ -7,7 +7,7 @@ import { lvm2DeviceResolver, type LvmDeviceResolver } from './lvm/device.js';
 import { ensureFilesystem } from './lvm/filesystem.js';
 import { parseMkfsOptions } from './lvm/mkfs-options.js';
 import { tagProblem } from './lvm/names.js';
-import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, type LvmProvisioner } from './lvm/provisioning.js';
+import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, requireOwned, type LvmProvisioner } from './lvm/provisioning.js';
 import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmParametersInput, type LvmSource } from './lvm/schemas.js';
 import { KeyedLock } from '../lock.js';
 
@@ -34,6 +34,13 @@ export interface LvmBackendOptions {
   activeDevicePath?: (vg: string, lv: string) => Promise<string | undefined>;
   /** Tag on every LV createVolume makes; deleteVolume removes only LVs with it. Default `sharemount`. */
   ownerTag?: string;
+  /**
+   * Mount only LVs that carry `ownerTag` (made by createVolume, or tagged by an administrator).
+   * Set it when a volume's options are written by someone the driver does not trust (a pod spec,
+   * a PV): otherwise they can name any LV of the node, `vg0/root` included. Costs one `lvs` per
+   * share mount. Default false.
+   */
+  mountOnlyOwned?: boolean;
   timeouts?: {
     /** mkfs of a new volume (default 10 minutes: discards on a large device take a while). */
     mkfsMs?: number;
@@ -79,6 +86,7 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       const parsed = lvmSourceSchema.safeParse(context.source);
       if (!parsed.success) throw fromZodError(parsed.error, 'source');
       const source = parsed.data;
+      if (options.mountOnlyOwned) await requireOwned(provisioner, source.vg, source.lv);
       const device = await devices.devicePath(source.vg, source.lv);
       // One look-and-format per device on this node, whichever share (option set) asks.
       const { fsType, formatted } = await formatLock.withLock(device, () =>

@@ -62,6 +62,20 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
 }
 
 /**
+ * Throws unless the LV carries the owner tag (made by createVolume, or tagged by an
+ * administrator with `lvchange --addtag`): NOT_FOUND for a missing LV, FAILED_PRECONDITION for
+ * an LV of the node's own (`vg0/root`), which a volume's options must not be able to name.
+ */
+export async function requireOwned(p: LvmProvisioner, vg: string, lv: string): Promise<void> {
+  const row = await readLv(p, vg, lv).catch((error: unknown) => {
+    throw isSharemountError(error, 'NOT_FOUND') ? new SharemountError('NOT_FOUND', error.message, { field: 'logicalVolume' }) : error;
+  });
+  if (!row.lv_tags.includes(p.ownerTag)) {
+    throw new SharemountError('FAILED_PRECONDITION', `logicalVolume: ${vg}/${lv} does not carry the tag "${p.ownerTag}", so this driver does not mount it (tag it with lvchange --addtag ${p.ownerTag} to serve it)`, { field: 'logicalVolume' });
+  }
+}
+
+/**
  * `lvremove`, only for an LV this backend created (it carries the owner tag) and only when no
  * mount in this namespace shows its filesystem. A missing LV is success (deletes are retried);
  * a missing VG is NOT_FOUND, since its LVs may come back with it.
