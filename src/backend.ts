@@ -106,6 +106,13 @@ export interface Backend<S extends Source = Source, P = unknown> {
    * directory must also lie in one of those (their symlinks resolved too).
    */
   hostDirectory?(source: S): { path: string; field: string; allowedUnder?: readonly string[] };
+  /**
+   * Refuses a source this backend's configuration does not serve (the LVM backend's
+   * `mountOnlyOwned`). Called before every publication, whether its share is mounted already or
+   * not, and before reconcile remounts a share: a share mounted before the limit was set must not
+   * keep serving new consumers. Throw SharemountError naming the field.
+   */
+  admit?(source: S): Promise<void>;
 
   /** Validates a volume's parameters as a driver receives them (flat strings); a zod 4 schema, classic or mini. */
   readonly parameters?: Schema<P>;

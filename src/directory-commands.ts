@@ -34,9 +34,18 @@ export async function entryType(path: string, timeoutMs: number): Promise<EntryT
 export async function makeDirectory(path: string, mode: number, owner: { uid?: number; gid?: number }, timeoutMs: number): Promise<void> {
   // mkdir --mode applies the mode after creation, so the umask cannot narrow it.
   await run('mkdir', [`--mode=${mode.toString(8).padStart(4, '0')}`, '--', path], { timeoutMs, env });
-  if (owner.uid !== undefined || owner.gid !== undefined) {
-    await run('chown', ['--no-dereference', `${owner.uid ?? ''}:${owner.gid ?? ''}`, '--', path], { timeoutMs, env });
-  }
+  await changeOwner(path, owner, timeoutMs);
+}
+
+/** chown of the entry itself (never through a symlink); nothing when neither id is given. */
+export async function changeOwner(path: string, owner: { uid?: number; gid?: number }, timeoutMs: number): Promise<void> {
+  if (owner.uid === undefined && owner.gid === undefined) return;
+  await run('chown', ['--no-dereference', `${owner.uid ?? ''}:${owner.gid ?? ''}`, '--', path], { timeoutMs, env });
+}
+
+/** rmdir: removes a directory only when it is empty. */
+export async function removeEmptyDirectory(path: string, timeoutMs: number): Promise<void> {
+  await run('rmdir', ['--', path], { timeoutMs, env });
 }
 
 /** Renames `from` to `to` in one directory; never replaces an existing `to`. */

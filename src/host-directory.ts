@@ -7,6 +7,17 @@ import { isWithin } from './target.js';
 import { withTimeout } from './timeout.js';
 
 /**
+ * What a publication onto a share that is mounted already checks of its host directory: that it
+ * still lies where the backend's `allowedUnder` allows (a share mounted before the limit was set,
+ * or by a manager without it, must not serve new consumers). Nothing for other backends, or
+ * without `allowedUnder`, so a plain bind publication costs nothing more.
+ */
+export async function admitHostDirectory(backend: AnyBackend, source: Source, bounds: { root: string; fsMs: number }): Promise<void> {
+  if (backend.hostDirectory?.(source).allowedUnder === undefined) return;
+  await withHostDirectory(backend, source, bounds, async () => undefined);
+}
+
+/**
  * Runs `mount` with a backend's host directory (the bind backend's `path`) opened and checked:
  * the real path, read back from the open descriptor, must not be the state root, inside it or
  * above it (every publication would show the root's records and key), and must lie in one of

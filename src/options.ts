@@ -43,7 +43,8 @@ export function canonicalOptions(input: string | readonly string[] | undefined, 
     const name = optionName(option);
     const previous = seen.get(name);
     if (previous !== undefined && previous !== option) {
-      throw invalidArgument(`${field}[${index}]`, sensitive ? `sets option "${name}" twice with different values` : `"${option}" conflicts with "${previous}"`);
+      // Names only, as in checkOption: a value may be a secret in the wrong place.
+      throw invalidArgument(`${field}[${index}]`, `sets option "${printable(name)}" twice with different values`);
     }
     seen.set(name, option);
   });

@@ -11,7 +11,7 @@ import type { ShareKey } from './share-key.js';
 import type { StateStore } from './state.js';
 import { openInside, type OpenedSubPath } from './subpath.js';
 import { withTimeout, type Deadline } from './timeout.js';
-import { withHostDirectory } from './host-directory.js';
+import { admitHostDirectory, withHostDirectory } from './host-directory.js';
 
 /*
  * The checks a publication makes before its bind mount or symlink, in libuv's threads while
@@ -70,6 +70,9 @@ export async function openShared(
   beforeCreate: () => Promise<void>,
 ): Promise<OpenedSubPath> {
   const sharePath = context.state.mountPoint(key);
+  // The backend's own limits first, for a share mounted already too (see Backend.admit).
+  await request.backend.admit?.(request.source);
+  await admitHostDirectory(request.backend, request.source, { root: context.root, fsMs: context.timeouts.fsMs });
   const walk = { create: request.createIfNecessary, mode: request.createMode, beforeCreate };
   const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
   // Whether the share answers is asked at once, beside the open below, and awaited only when

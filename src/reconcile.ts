@@ -251,6 +251,7 @@ async function settleShare(deps: ReconcileDeps, key: ShareKey, report: Reconcile
     return;
   }
   try {
+    await backend.admit?.(record.source as Source);
     await state.createShare(record);
     // The same check as a first mount: a host directory swapped since for a link to the root is refused.
     await withHostDirectory(backend, record.source as Source, { root: deps.root, fsMs: deps.timeouts.fsMs }, (hostDirectoryPath) =>

@@ -82,11 +82,12 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       return layout;
     },
 
+    ...(options.mountOnlyOwned ? { admit: (source: LvmSource) => requireOwned(provisioner, source.vg, source.lv) } : {}),
+
     async mount(context: ShareMountContext<LvmSource>): Promise<void> {
       const parsed = lvmSourceSchema.safeParse(context.source);
       if (!parsed.success) throw fromZodError(parsed.error, 'source');
       const source = parsed.data;
-      if (options.mountOnlyOwned) await requireOwned(provisioner, source.vg, source.lv);
       const device = await devices.devicePath(source.vg, source.lv);
       // One look-and-format per device on this node, whichever share (option set) asks.
       const { fsType, formatted } = await formatLock.withLock(device, () =>

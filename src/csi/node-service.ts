@@ -19,12 +19,16 @@ const secretFlagName = /pass|secret|token|cred|key/i;
  * path under the state root and in its record; a flag whose name says it is a secret goes with
  * the sensitive options instead, which are only ever passed to mount(8) (and HMAC'd into the
  * share's identity). A flag item may hold several options joined by commas (a PV's
- * `mountOptions: ["vers=4.1,hard"]`): each is judged on its own name.
+ * `mountOptions: ["vers=4.1,hard"]`), and a secret value may hold a comma itself
+ * (`password=a,b`): an item with any secret-looking name in it is sensitive whole.
  */
 export function splitMountFlags(flags: readonly string[]): { plain: string[]; sensitive: string[] } {
   const plain: string[] = [];
   const sensitive: string[] = [];
-  for (const flag of flags.flatMap((item) => item.split(','))) (secretFlagName.test(optionName(flag)) ? sensitive : plain).push(flag);
+  for (const item of flags) {
+    const pieces = item.split(',');
+    (pieces.some((piece) => secretFlagName.test(optionName(piece))) ? sensitive : plain).push(...pieces);
+  }
   return { plain, sensitive };
 }
 

@@ -306,4 +306,13 @@ describe.skipIf(skip)('core: a bind backend limited to allowedPaths', () => {
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
     expect(() => bindBackend({ allowedPaths: ['relative'] })).toThrow(expect.objectContaining({ field: 'allowedPaths[0]' }));
   });
+
+  it('refuses a new consumer of a share mounted before the limit was set (a driver upgraded, the state root kept)', async () => {
+    const unlimited = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    const first = await unlimited.publish({ source: { backend: 'bind', path: join(sandbox.source, 'other') }, target: join(sandbox.pods, 'before') });
+    await expect(manager.publish({ source: { backend: 'bind', path: join(sandbox.source, 'other') }, target: join(sandbox.pods, 'after') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'source.path' });
+    expect((await mountsUnder(sandbox.pods)).map((m) => m.mountPoint)).toEqual([first.target]);
+    await unlimited.unpublish(first.target);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
 });

@@ -172,6 +172,24 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       await backend.deleteVolume('smit/raced');
     });
 
+    it('mountOnlyOwned: an LV without the owner tag is refused, also when its share is mounted already', async () => {
+      await env.lvm('lvcreate', ['--yes', '--size', '8m', '--name', 'untagged', env.vg], { vg: env.vg });
+      const { source } = backend.toVolume(backend.parameters.parse({ volumeGroup: env.vg, logicalVolume: 'untagged' }));
+      const sharesBefore = (await shareMounts()).length; // the earlier tests' share of `shared` is mounted
+      const owned = new MountManager({ root: sandbox.root, backends: [lvmBackend({ ...env.backendOptions(), mountOnlyOwned: true })] });
+      await expect(owned.publish({ source, target: target('foreign-a') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'logicalVolume', message: expect.stringContaining('lvchange --addtag sharemount') });
+      expect(await shareMounts()).toHaveLength(sharesBefore);
+      // Mounted by a manager without the limit (before an upgrade): still no new consumer.
+      const first = await manager.publish({ source, target: target('foreign-b') });
+      await expect(owned.publish({ source, target: target('foreign-c') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'logicalVolume' });
+      await manager.unpublish(first.target);
+      await env.lvm('lvchange', ['--addtag', 'sharemount', `${env.vg}/untagged`], { vg: env.vg });
+      const tagged = await owned.publish({ source, target: target('foreign-d') });
+      await owned.unpublish(tagged.target);
+      expect(await shareMounts()).toHaveLength(sharesBefore);
+      await backend.deleteVolume('smit/untagged');
+    });
+
     it('refuses to remove an LV while it is mounted, through any publication', async () => {
       await expect(backend.deleteVolume('smit/shared')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'volumeId' });
       expect((await lvs()).some((r) => r.lv_name === 'shared')).toBe(true);

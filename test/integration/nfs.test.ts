@@ -265,6 +265,11 @@ suite('NFS backend against nfs-ganesha', () => {
       expect((await adopting.createVolume({ name: 'pvc-ops', parameters: claim('ops') })).volumeId).toBe(opsId);
       expect(await recordOf('team-a-ops-pvc-ops')).toEqual({ name: 'pvc-ops', capacityBytes: 0 });
 
+      // A record whose directory is missing is stale whatever it holds (a crash mid-write): not even read.
+      await writeFile(join(server.exportDir, '.sharemount-volumes', 'team-a-torn-pvc-torn.json'), '{"na');
+      expect((await b.createVolume({ name: 'pvc-torn', parameters: claim('torn') })).volumeId).toBe(`${server.host}#${server.exportPath}#team-a-torn-pvc-torn`);
+      expect(await recordOf('team-a-torn-pvc-torn')).toEqual({ name: 'pvc-torn', capacityBytes: 0 });
+
       // A record whose directory was removed by hand is stale: the name is free, at any size.
       await rm(join(server.exportDir, 'team-a-sized-pvc-sized'), { recursive: true });
       expect(await b.describeVolume(created.volumeId)).toBeUndefined();

@@ -10,8 +10,10 @@ describe('splitMountFlags', () => {
     });
   });
 
-  it('judges each option of a comma-joined item on its own name', () => {
-    expect(splitMountFlags(['vers=4.1,password=hunter2', 'hard'])).toEqual({ plain: ['vers=4.1', 'hard'], sensitive: ['password=hunter2'] });
+  it('splits comma-joined items, and keeps an item with a secret-looking name in it sensitive whole (a secret may hold a comma)', () => {
+    expect(splitMountFlags(['vers=4.1,hard', 'noatime'])).toEqual({ plain: ['vers=4.1', 'hard', 'noatime'], sensitive: [] });
+    expect(splitMountFlags(['vers=4.1,password=hunter2', 'hard'])).toEqual({ plain: ['hard'], sensitive: ['vers=4.1', 'password=hunter2'] });
+    expect(splitMountFlags(['password=Tr0ub4dor,horse9staple'])).toEqual({ plain: [], sensitive: ['password=Tr0ub4dor', 'horse9staple'] });
   });
 });
 

@@ -70,5 +70,6 @@ describe('canonicalOptions', () => {
   it('never quotes the value of a plain option either: a secret joined into it by a comma stays out of the error', () => {
     expect(() => canonicalOptions(['vers=4.1,password=hunter2'], 'options')).toThrow(new RegExp('^options\\[0\\]: "vers=…" has a value with a character outside'));
     expect(() => canonicalOptions(['bad name'], 'options')).toThrow('"bad name" has a name outside');
+    expect(() => canonicalOptions(['username=alice%Sekr1t', 'username=alice'], 'options')).toThrow(/^options\[1\]: sets option "username" twice with different values$/);
   });
 });

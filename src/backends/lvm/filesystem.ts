@@ -83,7 +83,9 @@ export async function ensureFilesystem(
   }
   const fsType = request.wanted ?? 'ext4';
   const { command, args } = mkfsCommand(fsType, request.mkfsOptions, device);
-  await run(command, args, { timeoutMs: request.mkfsTimeoutMs, env: commandEnv });
+  // Inheriting the locks: an mkfs orphaned by our death keeps the device's format lock (and the
+  // share's) until it ends, so a retry cannot find the device still blank and format it again.
+  await run(command, args, { timeoutMs: request.mkfsTimeoutMs, env: commandEnv, inheritLocks: true });
   return { fsType, formatted: true };
 }
 

@@ -54,10 +54,14 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
     const pool = existing.pool_lv === '' ? 'linear' : `thin in pool ${existing.pool_lv}`;
     throw new SharemountError('ALREADY_EXISTS', `logical volume ${volumeId} exists ${pool}, not ${params.thin ? `thin in pool ${params.thin}` : 'linear'} as asked`, { field: 'name' });
   }
-  // The size asked is the least it may have (one grown since still answers its own retry); a
-  // limit without a size asked bounds it from above only.
-  const limit = request.capacityLimitBytes;
-  checkCapacityFits(`logical volume ${volumeId}`, existing.lv_size, limit === undefined ? { capacityBytes: sizeBytes } : { ...(request.capacityBytes === undefined ? {} : { capacityBytes: request.capacityBytes }), capacityLimitBytes: limit });
+  // The size asked (the request's, else the parameters', as rounded to fit the limit) is the
+  // least it may have: one grown since still answers its own retry. A limit alone bounds it
+  // from above only.
+  const least = request.capacityBytes ?? (params.size === undefined ? undefined : Math.min(sizeBytes, wantedBytes));
+  checkCapacityFits(`logical volume ${volumeId}`, existing.lv_size, {
+    ...(least === undefined ? {} : { capacityBytes: least }),
+    ...(request.capacityLimitBytes === undefined ? {} : { capacityLimitBytes: request.capacityLimitBytes }),
+  });
   return { volumeId, capacityBytes: existing.lv_size, context: publishContext(params, lv) };
 }
 

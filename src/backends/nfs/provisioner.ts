@@ -10,7 +10,7 @@ import type { NfsParameters, OnDeletePolicy } from './parameters.js';
 import type { NfsSource } from './source.js';
 import { renderSubDirName } from './subdir-name.js';
 import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
-import { archiveDirectory, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
+import { archiveDirectory, changeOwner, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeEmptyDirectory, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
 import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 import { recordedSize } from '../../capacity-range.js';
 
@@ -87,15 +87,18 @@ export class NfsProvisioner {
     await this.directoryLock.withLock(volumeId, () => this.withExportRoot(location, parameters.mountOptions, async (root) => {
       const found = await entryType(`${root}/${name}`, this.commandTimeoutMs);
       if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
-      const recorded = await this.readRecord(root, name);
       const record = { name: request.name, capacityBytes };
       if (found === 'missing') {
         // The record first, the directory after: a crash between the two leaves a record whose
-        // directory is missing, which is stale (as one whose directory was removed by hand).
+        // directory is missing, which is stale (as is one whose directory was removed by hand,
+        // whatever it holds): it is not even read.
         await this.writeRecord(root, name, record);
-        await makeDirectory(`${root}/${name}`, parameters.directoryMode, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
+        await this.makeVolumeDirectory(root, name, parameters);
         this.logger.info({ volumeId }, 'created NFS sub-directory');
-      } else if (recorded !== undefined && !recorded.retained) {
+        return;
+      }
+      const recorded = await this.readRecord(root, name);
+      if (recorded !== undefined && !recorded.retained) {
         checkRecordedVolume(recorded, request.name, request, name);
         capacityBytes = recorded.capacityBytes; // a retry of a create that succeeded, or of one since grown
       } else if (recorded?.retained || this.options.adoptUnrecorded) {
@@ -190,6 +193,23 @@ export class NfsProvisioner {
       // The data first, the record after: a delete that fails on the data keeps the record for its retry.
       await this.removeRecord(root, location.name);
     }));
+  }
+
+  /**
+   * The directory with its mode and owner, or nothing: a chown refused (a root-squashed export)
+   * removes the directory just made again, so that a retry does not take a half-made directory
+   * (and its record) for a volume made.
+   */
+  private async makeVolumeDirectory(root: string, name: string, parameters: NfsParameters): Promise<void> {
+    const path = `${root}/${name}`;
+    await makeDirectory(path, parameters.directoryMode, {}, this.commandTimeoutMs);
+    if (parameters.directoryUid === undefined && parameters.directoryGid === undefined) return;
+    try {
+      await changeOwner(path, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
+    } catch (error) {
+      await removeEmptyDirectory(path, this.commandTimeoutMs).catch(() => undefined); // empty: made just now
+      throw error;
+    }
   }
 
   private async removeRecord(root: string, name: string): Promise<void> {
