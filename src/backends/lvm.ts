@@ -9,7 +9,9 @@ import { parseMkfsOptions } from './lvm/mkfs-options.js';
 import { tagProblem } from './lvm/names.js';
 import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, requireOwned, type LvmProvisioner } from './lvm/provisioning.js';
 import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmParametersInput, type LvmSource } from './lvm/schemas.js';
+import { stat } from 'node:fs/promises';
 import { KeyedLock } from '../lock.js';
+import { withTimeout } from '../timeout.js';
 
 export type { LvmSource, LvmParameters, LvmParametersInput } from './lvm/schemas.js';
 export type { LvmCliOptions } from './lvm/lvm-cli.js';
@@ -89,8 +91,10 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       if (!parsed.success) throw fromZodError(parsed.error, 'source');
       const source = parsed.data;
       const device = await devices.devicePath(source.vg, source.lv);
-      // One look-and-format per device on this node, whichever share (option set) asks.
-      const { fsType, formatted } = await formatLock.withLock(device, () =>
+      // One look-and-format per device on this node, whichever share (option set) asks; keyed by
+      // the device number, so that two names of one device (/dev/vg/lv, /dev/mapper/vg-lv) are one.
+      const { rdev } = await withTimeout(stat(device), context.timeoutMs, 'looking at the device');
+      const { fsType, formatted } = await formatLock.withLock(`device:${rdev}`, () =>
         ensureFilesystem(device, {
           wanted: source.fsType,
           mkfsOptions: parseMkfsOptions(source.mkfsOptions, source.fsType ?? 'ext4'),

@@ -10,6 +10,7 @@ import { lvmCli, type LvmCli, type LvmCliOptions } from '../../src/backends/lvm/
 import { pvsArgs, segmentsArgs } from '../../src/backends/lvm/commands.js';
 import { parsePvReport, parseSegmentReport } from '../../src/backends/lvm/reports.js';
 import type { LvmBackendOptions } from '../../src/backends/lvm.js';
+import { Mutex } from 'async-mutex';
 
 /**
  * Real lvm2 on a machine without device-mapper, isolated from the host's LVM:
@@ -76,7 +77,11 @@ export async function createLvmEnv(options: { vg?: string; sizeBytes?: number } 
     await lvm('pvcreate', ['--yes', '--', pv]);
     await lvm('vgcreate', ['--yes', '--', vg, pv]);
 
-    const standIn = async (vgName: string, lv: string): Promise<string> => {
+    // One at a time: two shares of one LV mounting at once must get the same loop device, as
+    // they would get the same /dev/<vg>/<lv> (two loop devices over one range keep two caches).
+    const standInLock = new Mutex();
+    const standIn = (vgName: string, lv: string): Promise<string> => standInLock.runExclusive(() => findOrAttach(vgName, lv));
+    const findOrAttach = async (vgName: string, lv: string): Promise<string> => {
       const pvRow = parsePvReport(await lvm('pvs', pvsArgs())).find((row) => row.vg_name === vgName && row.pv_name === pv);
       if (pvRow === undefined) throw new Error(`no PV in ${vgName}`);
       const segments = parseSegmentReport(await lvm('lvs', segmentsArgs(vgName, lv), { vg: vgName, lv }));

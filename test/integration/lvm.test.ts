@@ -158,7 +158,19 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       const lines: string[] = [];
       const record = (fields: Record<string, unknown>, message: string) => void lines.push(message);
       const logger = { debug: () => {}, info: record, warn: record, error: record };
-      const racing = new MountManager({ root: join(sandbox.dir, 'root-raced'), backends: [backend], logger });
+      // Both shares get the device at the same moment (a barrier), so that both would look at a
+      // blank device before either formats it, but for the lock.
+      let arrived = 0;
+      let releaseBoth: () => void = () => {};
+      const bothThere = new Promise<void>((resolve) => (releaseBoth = resolve));
+      const devicePath = async (vg: string, lv: string) => {
+        const device = await env.standIn(vg, lv);
+        if (++arrived === 2) releaseBoth();
+        await Promise.race([bothThere, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+        return device;
+      };
+      const racingBackend = lvmBackend({ ...env.backendOptions(), devicePath });
+      const racing = new MountManager({ root: join(sandbox.dir, 'root-raced'), backends: [racingBackend], logger });
       const { source } = backend.toVolume(backend.parameters.parse({ volumeGroup: env.vg, logicalVolume: 'raced' }));
       const [a, b] = await Promise.all([
         racing.publish({ source, target: target('raced-a') }),
