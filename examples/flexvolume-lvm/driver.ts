@@ -18,9 +18,10 @@ const driver: FlexVolumeDriverOptions = {
   // 10 min) must finish inside the call's deadline, or every retry would kill mkfs and start
   // it over. kubelet itself never times a FlexVolume mount out.
   timeoutMs: 15 * 60_000,
-  // Only LVs it made, or an administrator tagged `sharemount`: a pod spec must not be able to
-  // name the node's own (volumegroup: vg0, volumeID: root).
-  backends: async () => [(await import('../../src/backends/lvm.js')).lvmBackend({ mountOnlyOwned: true })],
+  // Any LV the volume names, as the original served its volumeID. Where pod specs are written by
+  // people who must not reach the node's own LVs (volumegroup: vg0, volumeID: root), pass
+  // `mountOnlyOwned: true`: then only LVs this driver made, or an administrator tagged, mount.
+  backends: async () => [(await import('../../src/backends/lvm.js')).lvmBackend()],
   toParameters(options, kubelet) {
     for (const key of renamed.keys()) if (!Object.hasOwn(options, key)) throw invalidArgument(`options.${key}`, 'is required');
     const parameters: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
