@@ -30,11 +30,10 @@ export async function entryType(path: string, timeoutMs: number): Promise<EntryT
   }
 }
 
-/** Creates one directory (not its parents) with exactly `mode`, then gives it to uid/gid. */
-export async function makeDirectory(path: string, mode: number, owner: { uid?: number; gid?: number }, timeoutMs: number): Promise<void> {
+/** Creates one directory (not its parents) with exactly `mode`. */
+export async function makeDirectory(path: string, mode: number, timeoutMs: number): Promise<void> {
   // mkdir --mode applies the mode after creation, so the umask cannot narrow it.
   await run('mkdir', [`--mode=${mode.toString(8).padStart(4, '0')}`, '--', path], { timeoutMs, env });
-  await changeOwner(path, owner, timeoutMs);
 }
 
 /** chown of the entry itself (never through a symlink); nothing when neither id is given. */

@@ -37,13 +37,11 @@ export async function withHostDirectory<T>(
   // Symlinks on the way are followed, as a host path's may be (/data -> /mnt/disk1); what
   // counts is where the descriptor ends up.
   const opening = openPath(directory.path, O_PATH | constants.O_DIRECTORY);
-  let abandoned = false; // the bound gave up waiting: a descriptor that comes later is closed then
-  opening.then((late) => abandoned && closePath(late), () => {});
   let fd: number;
   try {
     fd = await withTimeout(opening, fsMs, `opening ${directory.field}`);
   } catch (error) {
-    abandoned = true;
+    void opening.then(closePath, () => {}); // a hung open's descriptor, whenever it comes
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') throw new SharemountError('NOT_FOUND', `${directory.field}: ${directory.path} does not exist`, { field: directory.field });
     if (code === 'ENOTDIR') throw invalidArgument(directory.field, `${directory.path} is not a directory`);

@@ -78,7 +78,7 @@ export class BindProvisioner {
     // the retry adopts, never a record of a volume that does not exist.
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
     const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
-    if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, {}, this.commandTimeoutMs);
+    if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, this.commandTimeoutMs);
     else if (found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
     if (recorded === undefined) {
       mkdirSync(`${this.root}/${volumeRecordsDir}`, { recursive: true, mode: 0o700 });

@@ -202,7 +202,7 @@ export class NfsProvisioner {
    */
   private async makeVolumeDirectory(root: string, name: string, parameters: NfsParameters): Promise<void> {
     const path = `${root}/${name}`;
-    await makeDirectory(path, parameters.directoryMode, {}, this.commandTimeoutMs);
+    await makeDirectory(path, parameters.directoryMode, this.commandTimeoutMs);
     if (parameters.directoryUid === undefined && parameters.directoryGid === undefined) return;
     try {
       await changeOwner(path, { uid: parameters.directoryUid, gid: parameters.directoryGid }, this.commandTimeoutMs);
@@ -239,7 +239,7 @@ export class NfsProvisioner {
     if (found === 'missing') {
       if (!create) return undefined;
       try {
-        await makeDirectory(dir, 0o700, {}, this.commandTimeoutMs);
+        await makeDirectory(dir, 0o700, this.commandTimeoutMs);
       } catch (error) {
         // Another volume's create made it meanwhile: fine, if it is a directory now.
         if ((await entryType(dir, this.commandTimeoutMs)) !== 'directory') throw error;
