@@ -5,7 +5,7 @@
 #   2. node --experimental-sea-config builds a V8 startup snapshot of a process that loaded the
 #      bundle and ran harmless calls of it (scripts/flexvolume-snapshot-entry.cjs; nothing is
 #      mounted), so that a call starts with zod, execa, pino, the core, its schemas and its lazy
-#      imports loaded (not compiled: Node's snapshot builder drops bytecode; docs/flexvolume.md);
+#      imports loaded, and what the warm-up ran compiled (docs/flexvolume.md);
 #   3. postject injects the blob into a copy of this node binary.
 # Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
 # Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)

@@ -9,8 +9,8 @@
 //      snapshotted (the ES2025 Set methods: execa calls Set.prototype.union at import);
 //   2. runs the bundle with the build's warm-up flag (src/flexvolume/driver.ts), so that instead
 //      of answering a call it runs harmless calls (src/flexvolume/warm-up.ts): that loads every
-//      lazy import a `mount` or `unmount` makes (the modules are evaluated and kept in the heap;
-//      their bytecode is not: Node's snapshot builder clears it, so a call compiles what it runs);
+//      lazy import a `mount` or `unmount` makes (the modules are evaluated and kept in the heap,
+//      with the bytecode of every function that ran; a call compiles only the others);
 //   3. removes the stand-ins (the process started from the snapshot gets V8's own) and makes the
 //      driver's main, made afresh in that process, the snapshot's entry point.
 // The snapshot builder's `require` serves built-in modules only, so the bundle is inlined.

@@ -8,8 +8,8 @@ const commandMs = 10_000;
 /**
  * The build's warm-up (scripts/flexvolume-snapshot-entry.cjs): the single executable starts
  * from a V8 startup snapshot of a process that ran this, so a call finds loaded every module a
- * `mount` or `unmount` imports lazily, and initialised whatever these harmless calls set up on
- * first use (not their bytecode, which Node's snapshot builder drops): `init`, an `unmount` of
+ * `mount` or `unmount` imports lazily, initialised whatever these harmless calls set up on first
+ * use, and compiled every function they ran (the snapshot keeps that bytecode): `init`, an `unmount` of
  * a directory with nothing published, a `mount` whose options the backend refuses, and
  * commands through execa. All of it in a temp dir; nothing is mounted, and no reply is written.
  */
