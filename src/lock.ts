@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Mutex } from 'async-mutex';
+import { E_TIMEOUT, Mutex, withTimeout } from 'async-mutex';
 import { SharemountError } from './errors.js';
 import { describeHolders, lockHolders } from './lock-holder.js';
 
@@ -48,7 +48,7 @@ export class KeyedLock {
     const releases: Array<() => void> = [];
     const servers: Server[] = [];
     try {
-      for (const slot of slots) releases.push(await slot.mutex.acquire());
+      for (const [index, slot] of slots.entries()) releases.push(await this.acquireInProcess(slot.mutex, keys[index]!));
       for (const key of keys) servers.push(await this.acquireAcrossProcesses(key));
       return await held.run([...(held.getStore() ?? []), ...servers.map(socketFd)], work);
     } finally {
@@ -70,6 +70,17 @@ export class KeyedLock {
       this.names.set(key, name);
     }
     return name;
+  }
+
+  // A waiter that gives up leaves the queue when its turn comes (async-mutex releases it at once),
+  // so the holder and those behind it are not disturbed.
+  private async acquireInProcess(mutex: Mutex, key: string): Promise<() => void> {
+    try {
+      return await withTimeout(mutex, this.timeoutMs).acquire();
+    } catch (error) {
+      if (error !== E_TIMEOUT) throw error;
+      throw new SharemountError('BUSY', `another operation in this process held the lock for ${key} longer than ${this.timeoutMs} ms`, { details: { key } });
+    }
   }
 
   private async acquireAcrossProcesses(key: string): Promise<Server> {

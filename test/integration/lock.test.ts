@@ -58,6 +58,20 @@ describe('KeyedLock across processes', () => {
     expect(most).toBe(1);
   });
 
+  it('bounds a wait behind another operation of this process too, and the queue goes on behind a waiter that gave up', async () => {
+    const lock = new KeyedLock(scope, 100);
+    let release!: () => void;
+    const holding = lock.withLock('share:f', () => new Promise<string>((resolve) => (release = () => resolve('held'))));
+    const started = Date.now();
+    const waiter = await lock.withLock('share:f', async () => 'got it').catch((e: unknown) => e);
+    expect(waiter).toMatchObject({ code: 'BUSY', message: expect.stringContaining('another operation in this process held the lock for share:f longer than 100 ms') });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    release();
+    expect(await holding).toBe('held');
+    // The waiter that timed out is not left holding the mutex when its turn comes.
+    expect(await lock.withLock('share:f', async () => 'free again')).toBe('free again');
+  });
+
   it('withLocks holds every key it names, and lets all of them go when the work fails', async () => {
     const lock = new KeyedLock(scope, 300);
     const other = new KeyedLock(scope, 300);
