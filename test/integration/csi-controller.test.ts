@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
+import { run } from '../../src/exec.js';
 import { bindBackend, directoryOf } from '../../src/backends/bind.js';
 import { silentLogger } from '../../src/logger.js';
 import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
@@ -158,13 +159,20 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
-  it('keeps the data under retain (the default) and renames it under archive', async () => {
+  it('keeps the data under retain (the default) and renames it under archive; refuses either while the volume is mounted', async () => {
     for (const onDelete of ['retain', 'archive'] as const) {
       const root = join(sandbox.dir, `volumes-${onDelete}`);
       await mkdir(root);
       const provisioner = new BindProvisioner({ root, ...(onDelete === 'retain' ? {} : { onDelete }) });
       await provisioner.createVolume({ name: 'pvc-k', parameters: { path: root } });
       await writeFile(join(root, 'pvc-k', 'data.txt'), onDelete);
+      // A pod still uses it: even retain keeps its record, or a new pvc-k would take it over.
+      const inUse = join(sandbox.dir, `in-use-${onDelete}`);
+      await mkdir(inUse);
+      await run('mount', ['--bind', '--', join(root, 'pvc-k'), inUse], { timeoutMs: 10_000 });
+      await expect(provisioner.deleteVolume('pvc-k')).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringContaining('still mounted') });
+      expect(await provisioner.describeVolume('pvc-k')).toBeDefined();
+      await run('umount', ['--', inUse], { timeoutMs: 10_000 });
       await provisioner.deleteVolume('pvc-k');
       expect(await provisioner.describeVolume('pvc-k')).toBeUndefined();
       const kept = onDelete === 'retain' ? 'pvc-k' : 'archived-pvc-k';

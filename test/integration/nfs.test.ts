@@ -161,7 +161,7 @@ suite('NFS backend against nfs-ganesha', () => {
       await manager.unpublish(target);
     });
 
-    it('refuses to delete or archive a volume while it is published, then deletes it under `delete`', async () => {
+    it('refuses to delete, archive or retain a volume while it is published, then deletes it under `delete`', async () => {
       const b = provisioning();
       const params = claim('doomed', { onDelete: 'delete' });
       const { volumeId, context } = await b.createVolume({ name: 'pvc-doomed', parameters: params });
@@ -171,6 +171,9 @@ suite('NFS backend against nfs-ganesha', () => {
       await mkdir(join(target, 'nested/deeper'), { recursive: true });
       await expect(b.deleteVolume(volumeId, params)).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
       await expect(b.deleteVolume(volumeId, claim('doomed', { onDelete: 'archive' }))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+      // retain too: its record stays live, so the next claim of that name cannot take it over.
+      await expect(b.deleteVolume(volumeId, claim('doomed', { onDelete: 'retain' }))).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+      expect(await b.describeVolume(volumeId)).toBeDefined();
       expect(await server.list('team-a-doomed-pvc-doomed')).toEqual(expect.arrayContaining(['data', 'nested']));
       await manager.unpublish(target);
       await b.deleteVolume(volumeId, params);

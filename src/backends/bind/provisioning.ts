@@ -93,19 +93,21 @@ export class BindProvisioner {
     return recorded && { capacityBytes: recorded.capacityBytes, context: { path: this.root, subPath: volumeId } };
   }
 
-  /** Applies the policy. A volume that is not there (or an id that is no volume's) is a success. */
+  /**
+   * Applies the policy. A volume that is not there (or an id that is no volume's) is a success;
+   * one still mounted on this node is FAILED_PRECONDITION under every policy, `retain` too: its
+   * record would go while a pod uses it, and a new volume of the same name would take it over.
+   */
   async deleteVolume(volumeId: string): Promise<void> {
     if (!directoryName.test(volumeId) || volumeId.startsWith(archivePrefix)) return;
     const path = `${this.root}/${volumeId}`;
-    if (this.onDelete !== 'retain') {
-      const found = await entryType(path, this.commandTimeoutMs);
-      if (found === 'directory') {
-        await refuseIfMounted(path, volumeId);
-        if (this.onDelete === 'archive') await archiveDirectory(this.root, volumeId, this.commandTimeoutMs);
-        else await removeTree(path, this.deleteTimeoutMs);
-      } else if (found !== 'missing') {
-        throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
-      }
+    const found = await entryType(path, this.commandTimeoutMs);
+    if (found === 'directory') {
+      await refuseIfMounted(path, volumeId);
+      if (this.onDelete === 'archive') await archiveDirectory(this.root, volumeId, this.commandTimeoutMs);
+      else if (this.onDelete === 'delete') await removeTree(path, this.deleteTimeoutMs);
+    } else if (found !== 'missing' && this.onDelete !== 'retain') {
+      throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
     }
     removeRecord(this.recordFile(volumeId));
   }

@@ -176,13 +176,14 @@ export class NfsProvisioner {
       if (found !== 'directory') {
         throw new SharemountError('FAILED_PRECONDITION', `${location.name} on the export is ${found === 'symlink' ? 'a symlink' : 'not a directory'}; refusing to ${onDelete} it`);
       }
+      // Under every policy, `retain` too: a volume a pod still uses is not deleted from under it.
+      const volumeRoot = rootMount.root === '/' ? `/${location.name}` : `${rootMount.root}/${location.name}`;
+      refuseWhileMounted(await readMountInfo(), rootMount.device, volumeRoot, location.name);
       if (onDelete === 'retain') {
         await this.writeRecord(root, location.name, { ...recorded, retained: true });
         this.logger.info({ volumeId }, 'retained NFS sub-directory (onDelete: retain)');
         return;
       }
-      const volumeRoot = rootMount.root === '/' ? `/${location.name}` : `${rootMount.root}/${location.name}`;
-      refuseWhileMounted(await readMountInfo(), rootMount.device, volumeRoot, location.name);
       if (onDelete === 'archive') {
         await archiveDirectory(root, location.name, this.commandTimeoutMs);
         this.logger.info({ volumeId }, 'archived NFS sub-directory');
