@@ -1,5 +1,6 @@
 import { run } from './exec.js';
 import { SharemountError, isSharemountError } from './errors.js';
+import { isBrokenMountMessage } from './broken-mount.js';
 
 /** Capacity and usage of the filesystem under a path, as CSI NodeGetVolumeStats reports it. */
 export interface VolumeStats {
@@ -16,14 +17,11 @@ export interface VolumeStats {
 // free inodes. `%S` is f_frsize, the unit of the block counts (what df uses).
 const format = '%S %b %f %a %c %d';
 
-// stat(1) prints strerror() text; these are the errnos of a mount whose backing store is gone.
-const brokenMountMessages = /Transport endpoint is not connected|Stale file handle|Input\/output error|Host is down|No such device or address/i;
-
 /**
  * statfs of `path`, run in a child process (`stat -f`) that is killed after `timeoutMs`: on a
  * hung NFS mount statfs blocks in the kernel, and a blocked call in this process would hold a
  * libuv thread forever. Throws SharemountError TIMEOUT (hung), BROKEN_MOUNT (ENOTCONN, ESTALE,
- * EIO...), NOT_FOUND (no such path), FAILED_PRECONDITION (no `stat` on PATH) or COMMAND_FAILED.
+ * EIO, EACCES...: broken-mount.ts), NOT_FOUND (no such path), FAILED_PRECONDITION (no `stat` on PATH) or COMMAND_FAILED.
  */
 export async function volumeStats(path: string, timeoutMs: number): Promise<VolumeStats> {
   let stdout: string;
@@ -32,7 +30,8 @@ export async function volumeStats(path: string, timeoutMs: number): Promise<Volu
   } catch (error) {
     if (isSharemountError(error, 'COMMAND_FAILED')) {
       const stderr = String(error.details?.stderr ?? '');
-      if (brokenMountMessages.test(stderr)) throw new SharemountError('BROKEN_MOUNT', `${path} is on a broken mount: ${stderr.trim()}`, { cause: error });
+      // stat(1) prints strerror() text: the broken-mount classifier's errnos, by their messages.
+      if (isBrokenMountMessage(stderr)) throw new SharemountError('BROKEN_MOUNT', `${path} is on a broken mount: ${stderr.trim()}`, { cause: error });
       if (/No such file or directory/.test(stderr)) throw new SharemountError('NOT_FOUND', `${path} does not exist`, { cause: error });
     }
     throw error;
