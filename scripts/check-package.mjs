@@ -18,7 +18,8 @@ let failures = 0;
 for (const [subpath, target] of Object.entries(pkg.exports)) {
   if (typeof target === 'string') continue;
   const esm = await import(new URL(`../${target.import}`, import.meta.url).href);
-  const cjs = subpath === './testing' ? esm : require(`../${target.require}`); // vitest is ESM-only
+  // `./testing` is ESM only (it runs vitest, which is), so it has no `require` condition.
+  const cjs = target.require === undefined ? esm : require(`../${target.require}`);
   for (const name of expected[subpath] ?? []) {
     for (const [kind, mod] of [['import', esm], ['require', cjs]]) {
       if (typeof mod[name] !== 'function') {

@@ -70,7 +70,7 @@ export interface CreateVolumeRequest<P> {
 }
 
 export interface ProvisionedVolume {
-  /** Stable id, ≤ 128 bytes, enough with the parameters to find the volume again. */
+  /** Stable id, enough with the parameters to find the volume again: at most 127 bytes minus the backend's name, so that the CSI id `<name>:<volumeId>` fits in CSI's 128. */
   volumeId: string;
   capacityBytes?: number;
   /** Parameters to publish the volume with (CSI volume_context): flat strings. */

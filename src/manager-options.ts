@@ -6,9 +6,9 @@ import type { AnyBackend } from './backend.js';
 import type { ShareKey } from './share-key.js';
 
 export interface Timeouts {
-  /** Bound on every external command (mount, umount, mkfs...). Default 30 s. */
+  /** Bound on the external commands the core runs (mount, umount) and backends' quick probes; long backend commands (mkfs, lvm2) have their own. Default 30 s. */
   commandMs: number;
-  /** Longest wait for another operation on the same share or target. Default 60 s. */
+  /** Longest wait for each lock held by another operation (of this process or another) on the same share or target; then BUSY. Default 60 s. */
   lockMs: number;
   /** Bound on in-process filesystem calls into a share (hung-mount detection). Default 10 s. */
   fsMs: number;

@@ -33,7 +33,7 @@ export function splitMountFlags(flags: readonly string[]): { plain: string[]; se
 }
 
 /**
- * The Node service (DESIGN.md, "How the two protocol shims use the core"):
+ * The Node service (docs/csi.md):
  * - NodeStageVolume publishes `share/subPath` onto the staging path: the reference is the
  *   staging path, so every PV that is a sub-directory of one export shares one mount of it;
  * - NodePublishVolume bind-mounts the staging path onto the pod's target (`ro` when asked);

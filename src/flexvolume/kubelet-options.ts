@@ -1,7 +1,7 @@
 import * as z from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 
-/** The option keys kubelet itself puts into every JSON argument (protocols/flexvolume.md). */
+/** The option keys kubelet itself puts into every JSON argument (kubelet's pkg/volume/flexvolume; docs/flexvolume.md). */
 export const kubeletKeys = {
   fsType: 'kubernetes.io/fsType',
   readwrite: 'kubernetes.io/readwrite',
