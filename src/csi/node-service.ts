@@ -6,6 +6,7 @@ import { existingVolume, expandsOnNodes } from './backend-abilities.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
+import { ReadOnlyIntents } from './read-only-intents.js';
 import { mayShow, otherVolumeIn, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
 
@@ -44,6 +45,8 @@ export function splitMountFlags(flags: readonly string[]): { plain: string[]; se
  */
 export function nodeService({ options, manager, queue, logger, topology }: ServiceContext) {
   const timeouts = manager.timeouts;
+  let intents: ReadOnlyIntents | undefined;
+  const readOnlyIntents = async () => (intents ??= new ReadOnlyIntents(`${await manager.root()}/_csi-read-only`));
   const { NodeExpandVolume, ...always } = {
     async NodeStageVolume(raw: unknown, call: CallInfo) {
       const request = parseRequest(stageRequest, raw);
@@ -109,7 +112,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
             throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`, { field: 'target_path' });
           }
         }
-        const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs);
+        const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs, await readOnlyIntents());
         logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');
         return {};
       });
@@ -125,7 +128,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
         if (found.mounted && found.volumes.size > 0 && !mayShow(found, request.volume_id)) {
           throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not published at ${target} (it shows volume ${[...found.volumes].join(', ')}); left alone`, { field: 'volume_id' });
         }
-        const { unmounted } = await unbindTarget(target, timeouts.commandMs, logger);
+        const { unmounted } = await unbindTarget(target, timeouts.commandMs, logger, await readOnlyIntents());
         logger.info({ volumeId: request.volume_id, target, unmounted }, 'unpublished');
         return {};
       });

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import { mount, remountReadOnly, unmountPublication } from '../mount-command.js';
 import { flagsOfMount, withCopiedFlags } from '../mount-flags.js';
 import { mountAt, readMountInfoText } from '../mountinfo.js';
+import type { ReadOnlyIntents } from './read-only-intents.js';
 
 /*
  * NodePublishVolume and NodeUnpublishVolume: a bind mount of the staged volume onto the pod's
@@ -21,10 +22,11 @@ export type BindOutcome = 'published' | 'already-published' | 'made-read-only';
 /**
  * Bind-mounts the mount at `staging` onto `target` (both canonical paths), read-only when
  * asked. Idempotent: a target that already shows the staged volume as asked is a success; one
- * that is writable when read-only is asked (a crash between the bind and its `ro` step) is made
- * read-only; anything else mounted there is ALREADY_EXISTS and left alone.
+ * that is writable when read-only is asked is made read-only only when `intents` says a
+ * read-only publish of it was cut short between the bind and its `ro` step; anything else
+ * mounted there (a writable publication made on purpose included) is ALREADY_EXISTS and left alone.
  */
-export async function bindStaged(staging: string, target: string, readOnly: boolean, timeoutMs: number): Promise<BindOutcome> {
+export async function bindStaged(staging: string, target: string, readOnly: boolean, timeoutMs: number, intents: ReadOnlyIntents): Promise<BindOutcome> {
   const table = readMountInfoText();
   const staged = mountAt(table, staging);
   if (staged === undefined) {
@@ -38,18 +40,27 @@ export async function bindStaged(staging: string, target: string, readOnly: bool
       throw new SharemountError('ALREADY_EXISTS', `target_path: ${target} is already a mount point of something other than this volume`, { field: 'target_path' });
     }
     const isReadOnly = current.mountOptions.includes('ro');
-    if (isReadOnly === readOnly) return 'already-published';
+    if (isReadOnly === readOnly) {
+      if (readOnly) await intents.clear(target); // the publish was cut short after its ro step
+      return 'already-published';
+    }
     if (!readOnly) {
       throw new SharemountError('ALREADY_EXISTS', `target_path: ${target} is published read-only; unpublish it before publishing it writable`, { field: 'target_path' });
     }
+    if (!(await intents.has(target))) {
+      throw new SharemountError('ALREADY_EXISTS', `target_path: ${target} is published writable; unpublish it before publishing it read-only`, { field: 'target_path' });
+    }
     await remountReadOnly(target, timeoutMs, copied);
+    await intents.clear(target);
     return 'made-read-only';
   }
   await prepareTargetDirectory(target);
   // util-linux makes `--bind -o ro` a bind then a remount that sets exactly the flags given:
   // the staged mount's own (nosuid, nodev...) are given again so the target keeps them.
+  if (readOnly) await intents.note(target);
   const options = readOnly ? withCopiedFlags(['ro'], copied) : [];
   await mount({ bind: true, noCanonicalize: true, source: staging, target, options }, timeoutMs);
+  if (readOnly) await intents.clear(target);
   return 'published';
 }
 
@@ -78,7 +89,7 @@ async function prepareTargetDirectory(target: string): Promise<void> {
  * its directory. A target that is gone already is a success. A directory that is not a mount
  * point is removed only when empty: files there are someone's data, never deleted.
  */
-export async function unbindTarget(target: string, timeoutMs: number, logger: Logger): Promise<{ unmounted: boolean }> {
+export async function unbindTarget(target: string, timeoutMs: number, logger: Logger, intents: ReadOnlyIntents): Promise<{ unmounted: boolean }> {
   // The mount table first: a target on a broken or hung mount cannot be looked up (ENOTCONN,
   // or a lookup that never returns), and must still be unmounted.
   let mounted = false;
@@ -87,6 +98,7 @@ export async function unbindTarget(target: string, timeoutMs: number, logger: Lo
     await unmountPublication(target, timeoutMs, logger);
     mounted = true;
   }
+  await intents.clear(target); // a read-only publish that never finished: its target is gone now
   let stats;
   try {
     stats = await lstat(target);

@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bindBackend } from '../../src/backends/bind.js';
 import { createCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
+import { ReadOnlyIntents } from '../../src/csi/read-only-intents.js';
 import type { Logger } from '../../src/logger.js';
 import { csiClient, mountCapability, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
@@ -201,11 +202,15 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect((await mountsUnder(sandbox.dir)).map((m) => m.mountPoint)).toEqual(expect.arrayContaining([staging('pv-s'), target('pod-s', 'pv-s')]));
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
 
-    // A bind whose `ro` step never ran (the plugin died between the two): the retry makes it read-only.
+    // A bind whose `ro` step never ran (the plugin died between the two, after noting its intent):
+    // the retry makes it read-only and drops the note.
+    const intents = new ReadOnlyIntents(join(sandbox.root, '_csi-read-only'));
+    await intents.note(target('pod-s', 'pv-s'));
     await mkdir(target('pod-s', 'pv-s'));
     await execa('mount', ['--bind', staging('pv-s'), target('pod-s', 'pv-s')]);
     await publish('pv-s', 'pod-s', { readonly: true });
     await expect(writeFile(join(target('pod-s', 'pv-s'), 'nope.txt'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    expect(await intents.has(target('pod-s', 'pv-s'))).toBe(false);
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
 
     // Someone else's mount at the target: refused and left alone.
@@ -216,6 +221,22 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await execa('umount', [target('pod-s', 'pv-s')]);
     await client.node.NodeUnpublishVolume({ volume_id: 'pv-s', target_path: target('pod-s', 'pv-s') });
     await client.node.NodeUnstageVolume({ volume_id: 'pv-s', staging_target_path: staging('pv-s') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('a target published writable and asked read-only is ALREADY_EXISTS and stays writable, as the spec says', async () => {
+    await kubeletDirs('pv-ro', 'pod-w');
+    await mkdir(join(target('pod-c', 'pv-ro'), '..'), { recursive: true });
+    await stage('pv-ro', 'd001');
+    await publish('pv-ro', 'pod-w');
+    await expectStatus(publish('pv-ro', 'pod-w', { readonly: true }), status.ALREADY_EXISTS, 'is published writable; unpublish it before publishing it read-only');
+    await writeFile(join(target('pod-w', 'pv-ro'), 'still-writable'), 'yes');
+    // A read-only publish that finishes leaves no note of its intent behind.
+    await publish('pv-ro', 'pod-c', { readonly: true });
+    expect(await new ReadOnlyIntents(join(sandbox.root, '_csi-read-only')).has(target('pod-c', 'pv-ro'))).toBe(false);
+
+    for (const pod of ['pod-w', 'pod-c']) await client.node.NodeUnpublishVolume({ volume_id: 'pv-ro', target_path: target(pod, 'pv-ro') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-ro', staging_target_path: staging('pv-ro') });
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
