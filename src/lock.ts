@@ -25,10 +25,16 @@ export class KeyedLock {
   private readonly mutexes = new Map<string, { mutex: Mutex; users: number }>();
 
   /** @param scope identifies the state root (its device and inode), so two roots never contend. */
+  private readonly timeoutMs: number;
+
   constructor(
     private readonly scope: string,
-    private readonly timeoutMs: number,
-  ) {}
+    timeoutMs: number,
+  ) {
+    // The in-process wait is a timer, and Node fires a longer one at once: sums of backend
+    // bounds (twice mkfsMs...) can pass it.
+    this.timeoutMs = Math.min(timeoutMs, 2 ** 31 - 1);
+  }
 
   withLock<T>(key: string, work: () => Promise<T>): Promise<T> {
     return this.withLocks([key], work);
@@ -79,7 +85,7 @@ export class KeyedLock {
       return await withTimeout(mutex, this.timeoutMs).acquire();
     } catch (error) {
       if (error !== E_TIMEOUT) throw error;
-      throw new SharemountError('BUSY', `another operation in this process held the lock for ${key} longer than ${this.timeoutMs} ms`, { details: { key } });
+      throw new SharemountError('BUSY', `waited longer than ${this.timeoutMs} ms behind other operations of this process for the lock for ${key}`, { details: { key } });
     }
   }
 

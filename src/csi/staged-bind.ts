@@ -39,12 +39,16 @@ export async function bindStaged(staging: string, target: string, readOnly: bool
     if (current.device !== staged.device || current.root !== staged.root) {
       throw new SharemountError('ALREADY_EXISTS', `target_path: ${target} is already a mount point of something other than this volume`, { field: 'target_path' });
     }
+    // A volume staged read-only gives read-only targets whatever a publish asks.
+    const expectReadOnly = readOnly || copied.includes('ro');
     const isReadOnly = current.mountOptions.includes('ro');
-    if (isReadOnly === readOnly) {
-      if (readOnly) await intents.clear(target); // the publish was cut short after its ro step
+    if (isReadOnly === expectReadOnly) {
+      // Read-only: a publish cut short after its ro step. Writable: this publication is writable
+      // on purpose, so no note of an earlier failed read-only attempt may ever make it read-only.
+      await intents.clear(target);
       return 'already-published';
     }
-    if (!readOnly) {
+    if (!expectReadOnly) {
       throw new SharemountError('ALREADY_EXISTS', `target_path: ${target} is published read-only; unpublish it before publishing it writable`, { field: 'target_path' });
     }
     if (!(await intents.has(target))) {
@@ -58,8 +62,15 @@ export async function bindStaged(staging: string, target: string, readOnly: bool
   // util-linux makes `--bind -o ro` a bind then a remount that sets exactly the flags given:
   // the staged mount's own (nosuid, nodev...) are given again so the target keeps them.
   if (readOnly) await intents.note(target);
+  else await intents.clear(target); // a note of a failed read-only attempt must not outlive this
   const options = readOnly ? withCopiedFlags(['ro'], copied) : [];
-  await mount({ bind: true, noCanonicalize: true, source: staging, target, options }, timeoutMs);
+  try {
+    await mount({ bind: true, noCanonicalize: true, source: staging, target, options }, timeoutMs);
+  } catch (error) {
+    // Nothing mounted: no publish to finish, and kubelet may never unpublish a failed target.
+    if (readOnly && mountAt(readMountInfoText(), target) === undefined) await intents.clear(target);
+    throw error;
+  }
   if (readOnly) await intents.clear(target);
   return 'published';
 }

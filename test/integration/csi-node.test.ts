@@ -232,11 +232,30 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await expectStatus(publish('pv-ro', 'pod-w', { readonly: true }), status.ALREADY_EXISTS, 'is published writable; unpublish it before publishing it read-only');
     await writeFile(join(target('pod-w', 'pv-ro'), 'still-writable'), 'yes');
     // A read-only publish that finishes leaves no note of its intent behind.
+    const intents = new ReadOnlyIntents(join(sandbox.root, '_csi-read-only'));
     await publish('pv-ro', 'pod-c', { readonly: true });
-    expect(await new ReadOnlyIntents(join(sandbox.root, '_csi-read-only')).has(target('pod-c', 'pv-ro'))).toBe(false);
+    expect(await intents.has(target('pod-c', 'pv-ro'))).toBe(false);
+    // A note left by a read-only attempt that failed never makes a writable publication read-only:
+    // the writable publish drops it.
+    await intents.note(target('pod-w', 'pv-ro'));
+    await publish('pv-ro', 'pod-w');
+    expect(await intents.has(target('pod-w', 'pv-ro'))).toBe(false);
+    await expectStatus(publish('pv-ro', 'pod-w', { readonly: true }), status.ALREADY_EXISTS, 'is published writable');
+    await writeFile(join(target('pod-w', 'pv-ro'), 'still-writable'), 'yes');
 
     for (const pod of ['pod-w', 'pod-c']) await client.node.NodeUnpublishVolume({ volume_id: 'pv-ro', target_path: target(pod, 'pv-ro') });
     await client.node.NodeUnstageVolume({ volume_id: 'pv-ro', staging_target_path: staging('pv-ro') });
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('a volume staged read-only publishes read-only, and a repeat of the same writable publish succeeds again', async () => {
+    await kubeletDirs('pv-rs', 'pod-r');
+    await client.node.NodeStageVolume({ volume_id: 'pv-rs', staging_target_path: staging('pv-rs'), volume_capability: mountCapability(), volume_context: context('d002', { readOnly: 'true' }) });
+    await publish('pv-rs', 'pod-r');
+    await publish('pv-rs', 'pod-r'); // kubelet repeats a publish after a restart
+    await expect(writeFile(join(target('pod-r', 'pv-rs'), 'x'), 'x')).rejects.toMatchObject({ code: 'EROFS' });
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-rs', target_path: target('pod-r', 'pv-rs') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-rs', staging_target_path: staging('pv-rs') });
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 

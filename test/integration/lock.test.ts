@@ -64,12 +64,31 @@ describe('KeyedLock across processes', () => {
     const holding = lock.withLock('share:f', () => new Promise<string>((resolve) => (release = () => resolve('held'))));
     const started = Date.now();
     const waiter = await lock.withLock('share:f', async () => 'got it').catch((e: unknown) => e);
-    expect(waiter).toMatchObject({ code: 'BUSY', message: expect.stringContaining('another operation in this process held the lock for share:f longer than 100 ms') });
+    expect(waiter).toMatchObject({ code: 'BUSY', message: expect.stringContaining('waited longer than 100 ms behind other operations of this process for the lock for share:f') });
     expect(Date.now() - started).toBeLessThan(1_000);
     release();
     expect(await holding).toBe('held');
     // The waiter that timed out is not left holding the mutex when its turn comes.
     expect(await lock.withLock('share:f', async () => 'free again')).toBe('free again');
+  });
+
+  it('a bound past the longest timer Node can set still makes a waiter wait, instead of failing at once', async () => {
+    const lock = new KeyedLock(scope, 2 * (2 ** 31 - 1)); // twice mkfsMs at its largest, as the LVM backend asks
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      let release!: () => void;
+      const holding = lock.withLock('share:g', () => new Promise<void>((resolve) => (release = resolve)));
+      const waiting = lock.withLock('share:g', async () => 'got it');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      release();
+      await holding;
+      expect(await waiting).toBe('got it');
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('withLocks holds every key it names, and lets all of them go when the work fails', async () => {

@@ -150,9 +150,9 @@ export class NfsProvisioner {
    * directory as it is and marks its record retained, `archive` renames it to `archived-<name>`
    * (with a timestamp when that is taken), `delete` removes its tree; the record goes with
    * `archive` and `delete`. A directory without a live record (never made here, or retained
-   * already) is left alone, and a missing one is success (a retry). `archive` and `delete` are
-   * refused while anything on this node mounts the directory or a path under it, and when the
-   * name is a symlink or not a directory.
+   * already) is left alone, and a missing one is success (a retry). Every policy is refused while
+   * anything on this node mounts the directory or a path under it, and when the name is a
+   * symlink or not a directory.
    */
   async deleteVolume(volumeId: string, parameters?: NfsParameters): Promise<void> {
     const location = parseVolumeId(volumeId);
