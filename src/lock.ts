@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:net';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { E_TIMEOUT, Mutex, withTimeout } from 'async-mutex';
 import { SharemountError } from './errors.js';
@@ -11,7 +11,9 @@ import { describeHolders, lockHolders } from './lock-holder.js';
  * Mutual exclusion per key, within this process and across processes.
  *
  * In process: one async-mutex per key (FIFO, no polling). Across processes: the holder binds a
- * unix socket in the abstract namespace, named from the lock's scope and key. Binding is atomic
+ * unix socket in the abstract namespace, named from the lock's scope and key, and keyed with a
+ * secret when there is one (the state root's key): abstract names carry no permissions, so a
+ * name nobody can compute is one nobody can take before it is used. Binding is atomic
  * and exclusive, and the kernel frees the name the instant the holder dies, even by SIGKILL: a
  * crashed holder never blocks anyone, with no stale-lock guessing and no lock file left to
  * break (breaking a stale lock file safely needs a compare-and-swap the filesystem lacks).
@@ -24,12 +26,16 @@ import { describeHolders, lockHolders } from './lock-holder.js';
 export class KeyedLock {
   private readonly mutexes = new Map<string, { mutex: Mutex; users: number }>();
 
-  /** @param scope identifies the state root (its device and inode), so two roots never contend. */
   private readonly timeoutMs: number;
 
+  /**
+   * @param scope identifies the state root (its device and inode), so two roots never contend.
+   * @param secret keys the names (an HMAC); every process sharing the locks must have the same one.
+   */
   constructor(
     private readonly scope: string,
     timeoutMs: number,
+    private readonly secret?: Buffer,
   ) {
     // The in-process wait is a timer, and Node fires a longer one at once: sums of backend
     // bounds (twice mkfsMs...) can pass it.
@@ -71,7 +77,8 @@ export class KeyedLock {
   private socketName(key: string): string {
     let name = this.names.get(key);
     if (name === undefined) {
-      name = `\0sharemount/${createHash('sha256').update(this.scope).update('\0').update(key).digest('hex').slice(0, 48)}`;
+      const hash = this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret);
+      name = `\0sharemount/${hash.update(this.scope).update('\0').update(key).digest('hex').slice(0, 48)}`;
       if (this.names.size >= 4096) this.names.clear();
       this.names.set(key, name);
     }

@@ -348,11 +348,13 @@ export class MountManager {
     });
     const root = await realpath(this.rootPath);
     const identity = await stat(root);
+    const secretKey = await loadRootKey(join(root, '_key'));
     return {
       root,
       state: new StateStore(root),
-      locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs),
-      secretKey: await loadRootKey(join(root, '_key')),
+      // Keyed with the root's key (0600): nobody without it can take a lock's name in advance.
+      locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs, secretKey),
+      secretKey,
       rootMountId: localMountIdOf(root),
       timeouts: this.timeouts,
       logger: this.logger,

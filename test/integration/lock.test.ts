@@ -72,6 +72,16 @@ describe('KeyedLock across processes', () => {
     expect(await lock.withLock('share:f', async () => 'free again')).toBe('free again');
   });
 
+  it('names keyed with a secret are the secret holder\'s alone: another secret, or none, makes other names', async () => {
+    const secret = Buffer.alloc(32, 7);
+    const holder = new KeyedLock(scope, 300, secret);
+    await holder.withLock('share:h', async () => {
+      expect(await new KeyedLock(scope, 300, Buffer.alloc(32, 8)).withLock('share:h', async () => 'other names')).toBe('other names');
+      expect(await new KeyedLock(scope, 300).withLock('share:h', async () => 'unkeyed names')).toBe('unkeyed names');
+      await expect(new KeyedLock(scope, 300, Buffer.from(secret)).withLock('share:h', async () => 'same name')).rejects.toMatchObject({ code: 'BUSY' });
+    });
+  });
+
   it('a bound past the longest timer Node can set still makes a waiter wait, instead of failing at once', async () => {
     const lock = new KeyedLock(scope, 2 * (2 ** 31 - 1)); // twice mkfsMs at its largest, as the LVM backend asks
     const warnings: string[] = [];
