@@ -12,6 +12,7 @@ import { MountManager, type Publication } from '../../src/mount-manager.js';
 import { bindBackend } from '../../src/backends/bind.js';
 import { StateStore } from '../../src/state.js';
 import { KeyedLock } from '../../src/lock.js';
+import { loadRootKey } from '../../src/root-key.js';
 import { encodeComponent } from '../../src/escape.js';
 import { assertInvariants, invariantViolations } from '../helpers/invariants.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
@@ -19,6 +20,12 @@ import type { ReconcileReport } from '../../src/reconcile.js';
 import type { Source } from '../../src/backend.js';
 
 const skip = skipUnlessReady();
+
+/** The state root's locks as another process sharing the root makes them: its identity, keyed with its key. */
+async function rootLockAsAnotherProcess(root: string): Promise<KeyedLock> {
+  const identity = await stat(root);
+  return new KeyedLock(`${identity.dev}:${identity.ino}`, 10_000, await loadRootKey(join(root, '_key')));
+}
 
 const nothing: Omit<ReconcileReport, 'sharesChecked'> = {
   droppedReferences: [],
@@ -230,8 +237,7 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     const valid = await readFile(file, 'utf8');
     await writeFile(file, '{"version":1,"tar'); // what reconcile's unlocked listing sees
     // Hold the share's lock as another process would, so reconcile lists the refs, then waits.
-    const identity = await stat(root);
-    const other = new KeyedLock(`${identity.dev}:${identity.ino}`, 10_000);
+    const other = await rootLockAsAnotherProcess(root);
     let reconciling: Promise<ReconcileReport> | undefined;
     await other.withLock(`share:${publication.shareKey}`, async () => {
       reconciling = manager.reconcile();
@@ -251,8 +257,7 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     const entry = join(root, '_targets', encodeComponent(publication.target));
     await unlink(entry);
     await symlink('../../not-a-key', entry); // what reconcile's unlocked listing sees
-    const identity = await stat(root);
-    const other = new KeyedLock(`${identity.dev}:${identity.ino}`, 10_000);
+    const other = await rootLockAsAnotherProcess(root);
     let reconciling: Promise<ReconcileReport> | undefined;
     await other.withLock(`target:${publication.target}`, async () => {
       reconciling = manager.reconcile();
