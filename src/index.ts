@@ -8,7 +8,7 @@ export { checkCapacityFits, type CapacityRange } from './capacity-range.js';
 export type { ShareKey } from './share-key.js';
 export { SharemountError, errorCodes, invalidArgument, isSharemountError } from './errors.js';
 export type { ErrorCode } from './errors.js';
-export { canonicalOptions, type OptionList } from './options.js';
+export { canonicalOptions, optionName, type OptionList } from './options.js';
 export { encodeComponent, decodeComponent } from './escape.js';
 export { isBrokenMountError } from './broken-mount.js';
 export { buildMountArgs, mount, unmount, type MountCall } from './mount-command.js';

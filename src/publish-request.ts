@@ -114,7 +114,10 @@ function checkBackendOptions(backend: AnyBackend, canonical: OptionList, input: 
     const index = /\[(\d+)\]$/.exec(error.field)?.[1];
     const option = index === undefined ? undefined : canonical[Number(index)];
     const at = option === undefined ? error.field : `${field}[${indexInInput(input, option)}]`;
-    const problem = error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message;
+    const quoted = error.message.startsWith(`${error.field}: `) ? error.message.slice(error.field.length + 2) : error.message;
+    // A plain option's value may still be a secret the caller did not mark (`pwd=...`): a
+    // backend's message that quotes it whole shows its name only.
+    const problem = option === undefined || !option.includes('=') ? quoted : quoted.split(option).join(`${optionName(option)}=…`);
     throw invalidArgument(at, sensitive ? `a sensitive option is not accepted by the ${backend.name} backend` : problem);
   }
 }

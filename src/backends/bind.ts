@@ -7,7 +7,7 @@ import { mountIdOf } from '../mount-point.js';
 import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
 import type { Backend, CreateVolumeRequest, VolumeSpec } from '../backend.js';
-import type { OptionList } from '../options.js';
+import { optionName, type OptionList } from '../options.js';
 import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
 
 export type { BindProvisioningOptions } from './bind/provisioning.js';
@@ -84,7 +84,8 @@ export function bindBackend(options: BindBackendOptions = {}) {
     layout: (source: BindSource) => [['path', source.path]] as const,
     checkOptions(options: OptionList, field: string) {
       options.forEach((option, index) => {
-        if (!allowedOptions.has(option)) throw invalidArgument(`${field}[${index}]`, `"${option}" is not a bind-mount option (allowed: ${[...allowedOptions].join(', ')})`);
+        // The name only: a value may be a secret nobody marked as one.
+        if (!allowedOptions.has(option)) throw invalidArgument(`${field}[${index}]`, `"${optionName(option)}" is not a bind-mount option (allowed: ${[...allowedOptions].join(', ')})`);
       });
     },
     hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path', ...(allowedPaths === undefined ? {} : { allowedUnder: allowedPaths }) }),

@@ -13,7 +13,7 @@ import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } fr
 const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
 
 // Mount flag names that carry a secret (`password=`, `credentials=`, `token=`...).
-const secretFlagName = /pass|secret|token|cred|key/i;
+const secretFlagName = /pass|pwd|secret|token|cred|key/i;
 
 /**
  * The spec warns that mount flags may hold secrets. The share's plain options appear in its

@@ -26,6 +26,26 @@ describe("checkPublishRequest: the backend's option checks", () => {
     expect(rejection({ ...valid, options: 'nodev, zzz' }).message).toContain('"zzz" is not a bind-mount option');
   });
 
+  it("never quote a plain option's value, which may be a secret nobody marked (pwd=...), whatever the backend's message says", () => {
+    const own = rejection({ ...valid, options: 'nodev,pwd=HUNTER2' });
+    expect(own.message).toContain('"pwd" is not a bind-mount option');
+    expect(own.message).not.toContain('HUNTER2');
+    // A backend of someone else's that quotes the option whole: the core shows its name only.
+    const quoting: AnyBackend = { ...bindBackend(), checkOptions: (options, field) => {
+      throw new SharemountError('INVALID_ARGUMENT', `${field}[0]: "${options[0]}" is refused`, { field: `${field}[0]` });
+    } };
+    const error = (() => {
+      try {
+        checkPublishRequest({ ...valid, options: 'pwd=HUNTER2' }, new Map([['bind', quoting]]), root);
+      } catch (e) {
+        return e as SharemountError;
+      }
+      throw new Error('expected a rejection');
+    })();
+    expect(error.message).toContain('"pwd=…" is refused');
+    expect(error.message).not.toContain('HUNTER2');
+  });
+
   it('apply to secret options too, without quoting them', () => {
     const error = rejection({ ...valid, options: 'nodev', sensitiveOptions: 'nosuid,hunter2=x' });
     expect(error).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'sensitiveOptions[1]' });
