@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { posix } from 'node:path';
 import * as z from '../zod.js';
 import { invalidArgument } from '../errors.js';
@@ -9,6 +10,7 @@ import { checkSubPath } from '../subpath.js';
 import type { Backend, CreateVolumeRequest, VolumeSpec } from '../backend.js';
 import { optionName, type OptionList } from '../options.js';
 import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
+import { volumeRecordsDir } from '../volume-records.js';
 
 export type { BindProvisioningOptions } from './bind/provisioning.js';
 export { directoryOf } from './bind/provisioning.js';
@@ -55,6 +57,25 @@ const parametersSchema = z.strictObject({
 // A bind mount takes only the per-mount flags; anything else would be silently ignored by the kernel.
 const allowedOptions = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'noatime', 'atime', 'relatime', 'nodiratime', 'strictatime', 'nosymfollow']);
 
+/**
+ * A volume of the provisioning root is one of its sub-directories: the root itself would show
+ * every volume, and its records directory the provisioner's records (which a consumer could then
+ * forge, or swap for a symlink). Judged on real paths, so another spelling of the root is the root.
+ */
+function refuseProvisioningRoot(root: string, path: string, subPath: string): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync.native(p);
+    } catch {
+      return posix.normalize(p).replace(/(.)\/$/, '$1'); // not there (yet): the core says so
+    }
+  };
+  if (real(path) !== real(root)) return;
+  const first = subPath.split('/')[0];
+  if (first === '') throw invalidArgument('subPath', `is required for a volume of ${root}, which holds this driver's volumes: the whole directory is no one volume`);
+  if (first === volumeRecordsDir) throw invalidArgument('subPath', `names ${volumeRecordsDir}, the provisioner's records, which are no volume`);
+}
+
 export interface BindBackendOptions {
   /** Enables createVolume and deleteVolume: volumes as sub-directories of one host directory (node-local). */
   provisioning?: BindProvisioningOptions;
@@ -99,10 +120,12 @@ export function bindBackend(options: BindBackendOptions = {}) {
     },
     parameters: parametersSchema,
     toVolume(parameters: z.infer<typeof parametersSchema>): VolumeSpec<BindSource> {
+      const subPath = checkSubPath(parameters.subPath, 'subPath');
+      if (provisioner !== undefined) refuseProvisioningRoot(provisioner.root, parameters.path, subPath);
       return {
         source: { backend: 'bind', path: parameters.path },
         options: parameters.mountOptions === undefined ? [] : parameters.mountOptions.split(','),
-        subPath: checkSubPath(parameters.subPath, 'subPath'),
+        subPath,
         createIfNecessary: parameters.createIfNecessary ?? false,
         ...(parameters.readOnly === undefined ? {} : { readOnly: parameters.readOnly }),
         ...(parameters.createMode === undefined ? {} : { createMode: Number.parseInt(parameters.createMode, 8) }),

@@ -3,7 +3,7 @@
  * over real gRPC: create, validate, capacity and delete as the CSI spec and its conformance
  * suite expect, and a created volume staged and published by the same plugin's Node service.
  */
-import { lstat, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,6 +156,48 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await expect(lstat(join(volumes, 'pvc-flow'))).rejects.toMatchObject({ code: 'ENOENT' });
     for (const id of [volume.volume_id, 'reallyfakevolumeid', 'bind:never-made', 'lvm:vg/lv']) await client.controller.DeleteVolume({ volume_id: id });
     await expectStatus(client.controller.DeleteVolume({}), status.INVALID_ARGUMENT, 'volume_id: is required');
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('never takes over a directory it did not make (unless told to adopt), and refuses a records directory swapped for a symlink', async () => {
+    await mkdir(join(volumes, 'admin-data'));
+    await writeFile(join(volumes, 'admin-data', 'file'), 'precious');
+    await expectStatus(create('admin-data'), status.ALREADY_EXISTS, 'this provisioner did not make it');
+    expect(await readdir(join(volumes, '.sharemount-volumes'))).not.toContain('admin-data.json');
+    const adopting = new BindProvisioner({ root: volumes, adoptUnrecorded: true });
+    expect(await adopting.createVolume({ name: 'admin-data', parameters: { path: volumes } })).toMatchObject({ volumeId: 'admin-data' });
+    expect(await readFile(join(volumes, 'admin-data', 'file'), 'utf8')).toBe('precious');
+
+    // A consumer that could reach the records (were the root published) swaps them for a link.
+    const elsewhere = join(sandbox.dir, 'elsewhere');
+    await mkdir(elsewhere);
+    await rename(join(volumes, '.sharemount-volumes'), join(volumes, 'records-moved'));
+    await symlink(elsewhere, join(volumes, '.sharemount-volumes'));
+    try {
+      await expectStatus(create('pvc-through-link'), status.FAILED_PRECONDITION, 'is a symlink; refusing to read or write volume records through it');
+      expect(await readdir(elsewhere)).toEqual([]);
+      await expect(lstat(join(volumes, 'pvc-through-link'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      await unlink(join(volumes, '.sharemount-volumes'));
+      await rename(join(volumes, 'records-moved'), join(volumes, '.sharemount-volumes'));
+    }
+  });
+
+  it('does not stage the provisioning root itself, or its records, as a volume', async () => {
+    const staging = join(sandbox.dir, 'staging-root');
+    await mkdir(staging);
+    const alias = join(sandbox.dir, 'volumes-alias'); // another spelling of the root
+    await symlink(volumes, alias);
+    for (const path of [volumes, alias]) {
+      for (const [subPath, message] of [['', 'is required for a volume of'], ['.sharemount-volumes', "the provisioner's records"], ['./.sharemount-volumes/x', "the provisioner's records"]] as const) {
+        await expectStatus(
+          client.node.NodeStageVolume({ volume_id: 'bind:static', staging_target_path: staging, volume_capability: caps[0], volume_context: { path, subPath } }),
+          status.INVALID_ARGUMENT,
+          message,
+        );
+      }
+    }
+    await unlink(alias);
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, realpathSync } from 'node:fs';
+import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { SharemountError, invalidArgument } from '../../errors.js';
 import { archiveDirectory, archivePrefix, entryType, makeDirectory, refuseWhileMounted, removeTree } from '../../directory-commands.js';
 import { readMountInfo } from '../../mountinfo.js';
@@ -22,6 +22,12 @@ export interface BindProvisioningOptions {
   commandTimeoutMs?: number;
   /** Bound on removing a volume's tree under `delete`. Default 10 min. */
   deleteTimeoutMs?: number;
+  /**
+   * Take a directory of the root that has no record (one this provisioner did not make) as the
+   * volume of the same name, data and all: for migrating volumes made before records were kept.
+   * Off by default, since it hands an operator's directory to whichever claim's name matches it.
+   */
+  adoptUnrecorded?: boolean;
 }
 
 // A name used as it is: the characters of a DNS label and a few more, no leading dot or dash.
@@ -54,6 +60,7 @@ export class BindProvisioner {
   private readonly directoryMode: number;
   private readonly commandTimeoutMs: number;
   private readonly deleteTimeoutMs: number;
+  private readonly adoptUnrecorded: boolean;
 
   constructor(options: BindProvisioningOptions) {
     if (typeof options.root !== 'string' || !options.root.startsWith('/')) throw invalidArgument('provisioning.root', 'must be an absolute path');
@@ -62,6 +69,7 @@ export class BindProvisioner {
     this.directoryMode = options.directoryMode ?? 0o777;
     this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
     this.deleteTimeoutMs = options.deleteTimeoutMs ?? 600_000;
+    this.adoptUnrecorded = options.adoptUnrecorded ?? false;
   }
 
   async createVolume(request: CreateVolumeRequest<{ path: string; subPath?: string }>): Promise<ProvisionedVolume> {
@@ -71,19 +79,24 @@ export class BindProvisioner {
     if (parameters.path !== this.root) throw invalidArgument('parameters.path', `must be ${this.root}, where this driver makes its volumes`);
     if (parameters.subPath !== undefined) throw invalidArgument('parameters.subPath', 'is not for creating volumes: each volume is its own sub-directory of path');
     const dir = directoryOf(name);
+    mkdirSync(this.root, { recursive: true, mode: 0o755 });
     const recorded = this.readRecord(dir);
     if (recorded !== undefined) checkRecordedVolume(recorded, name, request, dir);
     const capacityBytes = recorded?.capacityBytes ?? recordedSize(request);
-    // The directory first, its record after: a crash between the two leaves a directory that
-    // the retry adopts, never a record of a volume that does not exist.
-    mkdirSync(this.root, { recursive: true, mode: 0o755 });
     const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
-    if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, this.commandTimeoutMs);
-    else if (found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
+    if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
+    // Only a directory this provisioner recorded is a volume: another one of the same name (an
+    // operator's) is never handed to a claim, nor removed or archived with it.
+    if (found === 'directory' && recorded === undefined && !this.adoptUnrecorded) {
+      throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} but this provisioner did not make it (no record in ${volumeRecordsDir}); it is never taken over: remove or rename it`, { field: 'name' });
+    }
+    // The record first, the directory after: a crash between the two leaves a record whose
+    // directory the retry makes, never a directory that looks like somebody else's.
     if (recorded === undefined) {
-      mkdirSync(`${this.root}/${volumeRecordsDir}`, { recursive: true, mode: 0o700 });
+      this.makeRecordsDirectory();
       writeRecord(this.recordFile(dir), formatVolumeRecord({ name, capacityBytes }));
     }
+    if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, this.commandTimeoutMs);
     return { volumeId: dir, capacityBytes, context: { path: this.root, subPath: dir } };
   }
 
@@ -126,12 +139,30 @@ export class BindProvisioner {
   }
 
   private recordFile(dir: string): string {
+    this.checkRecordsDirectory();
     return `${this.root}/${volumeRecordPath(dir)}`;
   }
 
   private readRecord(dir: string): VolumeRecord | undefined {
     const text = readRecord(this.recordFile(dir));
     return text === undefined ? undefined : parseVolumeRecord(text, dir);
+  }
+
+  private makeRecordsDirectory(): void {
+    this.checkRecordsDirectory();
+    mkdirSync(`${this.root}/${volumeRecordsDir}`, { recursive: true, mode: 0o700 });
+  }
+
+  /**
+   * The records directory is inside the root, where a consumer of a volume published from the
+   * root could reach it: a symlink in its place would send the records, and a root-owned file
+   * written for each, wherever it points. Refused, as the NFS provisioner refuses one.
+   */
+  private checkRecordsDirectory(): void {
+    const stats = lstatSync(`${this.root}/${volumeRecordsDir}`, { throwIfNoEntry: false });
+    if (stats !== undefined && !stats.isDirectory()) {
+      throw new SharemountError('FAILED_PRECONDITION', `${this.root}/${volumeRecordsDir} is ${stats.isSymbolicLink() ? 'a symlink' : 'not a directory'}; refusing to read or write volume records through it`);
+    }
   }
 }
 
