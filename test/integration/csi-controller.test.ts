@@ -87,6 +87,10 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await expectStatus(create('x', { volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] }), status.INVALID_ARGUMENT, 'volume_capabilities[0].block');
     await expectStatus(create('x', { parameters: { path: '/etc' } }), status.INVALID_ARGUMENT, `parameters.path: must be ${volumes}`);
     await expectStatus(create('x', { parameters: { path: volumes, colour: 'blue' } }), status.INVALID_ARGUMENT, 'parameters.colour');
+    // What only a publication would use is refused, not dropped: a class's readOnly would make writable volumes.
+    for (const [key, value] of [['readOnly', 'true'], ['mountOptions', 'bind,remount'], ['createMode', '0700'], ['createIfNecessary', 'true']] as const) {
+      await expectStatus(create('x', { parameters: { path: volumes, [key]: value } }), status.INVALID_ARGUMENT, `parameters.${key}: is not for creating volumes`);
+    }
     await expectStatus(create('x', { capacity_range: { required_bytes: 10, limit_bytes: 5 } }), status.INVALID_ARGUMENT, 'capacity_range');
     await expectStatus(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.INVALID_ARGUMENT, 'volume_content_source');
     await expectStatus(create('x', { accessibility_requirements: { requisite: [{ segments: { [topologyKey]: 'node-2' } }] } }), status.RESOURCE_EXHAUSTED, 'this node only');
@@ -219,6 +223,23 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
       expect(await provisioner.describeVolume('pvc-k')).toBeUndefined();
       const kept = onDelete === 'retain' ? 'pvc-k' : 'archived-pvc-k';
       expect(await readFile(join(root, kept, 'data.txt'), 'utf8')).toBe(onDelete);
+      // A retained directory is still this provisioner's: the next volume of its name takes it.
+      if (onDelete === 'retain') {
+        await provisioner.deleteVolume('pvc-k'); // a repeat touches nothing
+        expect(await provisioner.createVolume({ name: 'pvc-k', parameters: { path: root } })).toMatchObject({ volumeId: 'pvc-k' });
+        expect(await readFile(join(root, 'pvc-k', 'data.txt'), 'utf8')).toBe('retain');
+      }
     }
+  });
+
+  it('deletes only what it made: a directory of the root with no record is left alone under every policy', async () => {
+    const root = join(sandbox.dir, 'volumes-unrecorded');
+    await mkdir(join(root, 'operators-own'), { recursive: true });
+    await writeFile(join(root, 'operators-own', 'data.txt'), 'precious');
+    for (const onDelete of ['delete', 'archive', 'retain'] as const) {
+      await new BindProvisioner({ root, onDelete }).deleteVolume('operators-own');
+      expect(await readFile(join(root, 'operators-own', 'data.txt'), 'utf8')).toBe('precious');
+    }
+    expect(await readdir(root)).toEqual(['operators-own']);
   });
 });

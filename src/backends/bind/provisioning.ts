@@ -30,6 +30,15 @@ export interface BindProvisioningOptions {
   adoptUnrecorded?: boolean;
 }
 
+// The bind backend's parameters that only a publication uses, and where each belongs instead.
+const nodeSideParameters = ['mountOptions', 'readOnly', 'createIfNecessary', 'createMode'] as const;
+const nodeSideReasons: Record<(typeof nodeSideParameters)[number], string> = {
+  mountOptions: "a class's mount options are its mountOptions field (CSI mount flags)",
+  readOnly: 'ask for a read-only access mode, or set readOnly where the volume is used',
+  createIfNecessary: 'a volume is a directory this provisioner makes',
+  createMode: 'the directory is made with the provisioner\'s directoryMode',
+};
+
 // A name used as it is: the characters of a DNS label and a few more, no leading dot or dash.
 const plainName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const directoryName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,112}$/;
@@ -72,22 +81,29 @@ export class BindProvisioner {
     this.adoptUnrecorded = options.adoptUnrecorded ?? false;
   }
 
-  async createVolume(request: CreateVolumeRequest<{ path: string; subPath?: string }>): Promise<ProvisionedVolume> {
+  async createVolume(request: CreateVolumeRequest<{ path: string; subPath?: string } & Partial<Record<(typeof nodeSideParameters)[number], unknown>>>): Promise<ProvisionedVolume> {
     const { name, parameters } = request;
     if (typeof name !== 'string' || name === '') throw invalidArgument('name', 'is required');
     // The root is the driver's to choose, never a StorageClass's: naming it is only a check.
     if (parameters.path !== this.root) throw invalidArgument('parameters.path', `must be ${this.root}, where this driver makes its volumes`);
     if (parameters.subPath !== undefined) throw invalidArgument('parameters.subPath', 'is not for creating volumes: each volume is its own sub-directory of path');
+    // Accepted and then dropped, a class's readOnly would make writable volumes: refused instead.
+    for (const key of nodeSideParameters) {
+      if (parameters[key] !== undefined) throw invalidArgument(`parameters.${key}`, `is not for creating volumes: ${nodeSideReasons[key]}`);
+    }
     const dir = directoryOf(name);
     mkdirSync(this.root, { recursive: true, mode: 0o755 });
-    const recorded = this.readRecord(dir);
+    const read = this.readRecord(dir);
+    // A live record is this volume's (or another claim's: ALREADY_EXISTS); a retained one marks
+    // a directory of ours that the next volume of that name takes, data and all, as NFS does.
+    const recorded = read?.retained ? undefined : read;
     if (recorded !== undefined) checkRecordedVolume(recorded, name, request, dir);
     const capacityBytes = recorded?.capacityBytes ?? recordedSize(request);
     const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
     if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} and is not a directory`, { field: 'name' });
     // Only a directory this provisioner recorded is a volume: another one of the same name (an
     // operator's) is never handed to a claim, nor removed or archived with it.
-    if (found === 'directory' && recorded === undefined && !this.adoptUnrecorded) {
+    if (found === 'directory' && read === undefined && !this.adoptUnrecorded) {
       throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} but this provisioner did not make it (no record in ${volumeRecordsDir}); it is never taken over: remove or rename it`, { field: 'name' });
     }
     // The record first, the directory after: a crash between the two leaves a record whose
@@ -101,33 +117,36 @@ export class BindProvisioner {
   }
 
   async describeVolume(volumeId: string): Promise<{ capacityBytes: number; context: Record<string, string> } | undefined> {
-    if (!directoryName.test(volumeId)) return undefined;
-    const recorded = this.readRecord(volumeId);
+    const recorded = this.liveRecord(volumeId);
     return recorded && { capacityBytes: recorded.capacityBytes, context: { path: this.root, subPath: volumeId } };
   }
 
   /**
-   * Applies the policy. A volume that is not there (or an id that is no volume's) is a success;
-   * one still mounted on this node is FAILED_PRECONDITION under every policy, `retain` too: its
-   * record would go while a pod uses it, and a new volume of the same name would take it over.
+   * Applies the policy to a volume of this provisioner's (a live record): `retain` keeps the
+   * directory and marks its record retained, `archive` renames it `archived-<name>`, `delete`
+   * removes it. An id of no live volume (never made here, retained already, or gone) is a
+   * success and touches nothing. A volume still mounted on this node is FAILED_PRECONDITION under
+   * every policy, `retain` too: a new volume of the same name would take it over from its pod.
    */
   async deleteVolume(volumeId: string): Promise<void> {
-    if (!directoryName.test(volumeId) || volumeId.startsWith(archivePrefix)) return;
+    if (volumeId.startsWith(archivePrefix)) return;
+    const recorded = this.liveRecord(volumeId);
+    if (recorded === undefined) return;
     const path = `${this.root}/${volumeId}`;
     const found = await entryType(path, this.commandTimeoutMs);
-    if (found === 'directory') {
-      await refuseIfMounted(path, volumeId);
-      if (this.onDelete === 'archive') await archiveDirectory(this.root, volumeId, this.commandTimeoutMs);
-      else if (this.onDelete === 'delete') await removeTree(path, this.deleteTimeoutMs);
-    } else if (found !== 'missing' && this.onDelete !== 'retain') {
-      throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
-    }
+    if (found === 'missing') return removeRecord(this.recordFile(volumeId)); // a retry, or removed by hand
+    if (found !== 'directory') throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
+    await refuseIfMounted(path, volumeId);
+    if (this.onDelete === 'retain') return writeRecord(this.recordFile(volumeId), formatVolumeRecord({ ...recorded, retained: true }));
+    if (this.onDelete === 'archive') await archiveDirectory(this.root, volumeId, this.commandTimeoutMs);
+    else await removeTree(path, this.deleteTimeoutMs);
+    // The data first, the record after: a delete that fails on the data keeps the record for its retry.
     removeRecord(this.recordFile(volumeId));
   }
 
   /** Records a larger size (sizes are not enforced, so there is nothing else to grow); never shrinks. */
   async expandVolume(volumeId: string, capacityBytes: number): Promise<{ capacityBytes: number }> {
-    const recorded = directoryName.test(volumeId) ? this.readRecord(volumeId) : undefined;
+    const recorded = this.liveRecord(volumeId);
     if (recorded === undefined) throw new SharemountError('NOT_FOUND', `no volume ${volumeId} in ${this.root}`, { field: 'volumeId' });
     if (capacityBytes <= recorded.capacityBytes) return { capacityBytes: recorded.capacityBytes };
     writeRecord(this.recordFile(volumeId), formatVolumeRecord({ name: recorded.name, capacityBytes }));
@@ -146,6 +165,13 @@ export class BindProvisioner {
   private readRecord(dir: string): VolumeRecord | undefined {
     const text = readRecord(this.recordFile(dir));
     return text === undefined ? undefined : parseVolumeRecord(text, dir);
+  }
+
+  /** The record of a live volume of this provisioner's, or undefined (an id of no volume, or one retained on delete). */
+  private liveRecord(volumeId: string): VolumeRecord | undefined {
+    if (!directoryName.test(volumeId)) return undefined;
+    const recorded = this.readRecord(volumeId);
+    return recorded?.retained ? undefined : recorded;
   }
 
   private makeRecordsDirectory(): void {
