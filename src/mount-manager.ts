@@ -132,7 +132,7 @@ export class MountManager {
     const context = await this.context();
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
-    const target = checkTargetShape(canonicalTarget(checked.target), context.root);
+    const target = checkTargetShape(canonicalTarget(checked.target, { parentMustExist: true }), context.root);
     return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishLocked(context, { ...checked, target }, key)).catch((error: unknown) => {
       // A target that cannot be used (its parent a file, a symlink loop on the way...) fails in a syscall.
       throw fromFilesystemError(error, [[target, 'target'], [dirname(target), 'target']]);

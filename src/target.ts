@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
-import { SharemountError, invalidArgument } from './errors.js';
+import { SharemountError, fromFilesystemError, invalidArgument } from './errors.js';
 
 const maxPathBytes = 4096;
 const maxNameBytes = 255;
@@ -60,13 +60,20 @@ export function prepareTarget(target: string): { created: boolean } {
 
 /**
  * The target with its parent's symlinks resolved (the kernel records real paths in mountinfo,
- * and references must match them); as given when the parent does not exist.
+ * and references must match them); as given when the parent does not exist, which is only good
+ * enough for undoing (an unpublish of a target whose pod directory is gone). A call that makes
+ * something there asks `parentMustExist`: a parent that does not resolve (a dangling symlink on
+ * the way, whose destination could appear later, inside the state root say) is NOT_FOUND, since
+ * the checks on the path as given would not be the checks of the path used.
  */
-export function canonicalTarget(target: string): string {
+export function canonicalTarget(target: string, { parentMustExist = false, field = 'target' } = {}): string {
+  let parent: string;
   try {
-    const parent = realpathSync.native(dirname(target));
-    return parent === '/' ? `/${basename(target)}` : `${parent}/${basename(target)}`;
-  } catch {
-    return target;
+    parent = realpathSync.native(dirname(target));
+  } catch (error) {
+    if (!parentMustExist) return target;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new SharemountError('NOT_FOUND', `${field}: parent directory ${dirname(target)} does not exist`, { field });
+    throw fromFilesystemError(error, [[dirname(target), field]]); // a symlink loop, a file on the way...
   }
+  return parent === '/' ? `/${basename(target)}` : `${parent}/${basename(target)}`;
 }

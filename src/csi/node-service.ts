@@ -1,4 +1,5 @@
-import { SharemountError, isSharemountError } from '../errors.js';
+import { SharemountError, invalidArgument, isSharemountError } from '../errors.js';
+import { isWithin } from '../target.js';
 import { optionName } from '../options.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
@@ -96,7 +97,11 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const request = parseRequest(publishRequest, raw);
       const capability = checkCapability(request.volume_capability);
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
-      const target = await checkedPath(manager, request.target_path, 'target_path');
+      const target = await checkedPath(manager, request.target_path, 'target_path', { parentMustExist: true });
+      // One inside the other would mount the volume into itself, or make the target in its data.
+      if (isWithin(target, staging) || isWithin(staging, target)) {
+        throw invalidArgument('target_path', `must lie outside staging_target_path ${staging}, and it outside the target`);
+      }
       const readOnly = request.readonly || capability.readerOnly;
       return queue.run(request.volume_id, call.deadline, async () => {
         const staged = await manager.publicationAt(staging);

@@ -20,10 +20,13 @@ export interface CallInfo {
   deadline: number;
 }
 
-/** A path of a request, checked like a publication target and canonical (its parent's symlinks resolved). */
-export async function checkedPath(manager: MountManager, path: string, field: string): Promise<string> {
+/**
+ * A path of a request, checked like a publication target and canonical (its parent's symlinks
+ * resolved). `parentMustExist` for a call that makes something there (see canonicalTarget).
+ */
+export async function checkedPath(manager: MountManager, path: string, field: string, { parentMustExist = false } = {}): Promise<string> {
   const root = await manager.root();
-  return checkTargetShape(canonicalTarget(checkTargetShape(path, root, field)), root, field);
+  return checkTargetShape(canonicalTarget(checkTargetShape(path, root, field), { parentMustExist, field }), root, field);
 }
 
 /**

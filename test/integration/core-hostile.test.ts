@@ -316,3 +316,26 @@ describe.skipIf(skip)('core: a bind backend limited to allowedPaths', () => {
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 });
+
+describe.skipIf(skip)('core: a target whose parent does not resolve yet', () => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    await seedSourceTree(sandbox.source, 1);
+  });
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  it('is refused: a dangling symlink to where the first share makes its directories would otherwise be checked as given and then followed into the root', async () => {
+    const manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    // Before any share: <root>/bind does not exist, and the publication itself makes it.
+    await symlink(join(await manager.root(), 'bind'), join(sandbox.pods, 'dangling'));
+    const error = await manager.publish({ source: { backend: 'bind', path: sandbox.source }, subPath: 'd000', target: join(sandbox.pods, 'dangling', 'x') }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', field: 'target', message: expect.stringContaining('parent directory') });
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(await manager.list()).toEqual([]);
+  });
+});

@@ -153,6 +153,11 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await expectStatus(client.node.NodeStageVolume({ ...base, volume_capability: { block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } } }), status.INVALID_ARGUMENT, 'volume_capability.block');
     await expectStatus(client.node.NodeStageVolume({ ...base, volume_capability: { mount: {} } }), status.INVALID_ARGUMENT, 'volume_capability.access_mode: is required');
     await expectStatus(client.node.NodeStageVolume({ ...base, volume_context: context('../..') }), status.INVALID_ARGUMENT, 'volume_context.subPath');
+    // A target at, in or above the staging path would mount the volume into itself.
+    const publishBase = { volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability() };
+    for (const path of [staging('pv-x'), join(staging('pv-x'), 'inside'), join(staging('pv-x'), '..')]) {
+      await expectStatus(client.node.NodePublishVolume({ ...publishBase, target_path: path }), status.INVALID_ARGUMENT, 'target_path: must lie outside staging_target_path');
+    }
     await expectStatus(client.node.NodeStageVolume({ ...base, volume_context: context('d000', { pasword: 'hunter2' }) }), status.INVALID_ARGUMENT, 'volume_context.pasword');
     await expectStatus(client.node.NodeStageVolume({ ...base, volume_context: { subPath: 'd000' } }), status.INVALID_ARGUMENT, 'volume_context.path');
     await expectStatus(client.node.NodePublishVolume({ volume_id: 'pv-x', staging_target_path: staging('pv-x'), volume_capability: mountCapability() }), status.INVALID_ARGUMENT, 'target_path: is required');
