@@ -8,7 +8,7 @@ import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
 import { localMountIdOf } from './mount-point.js';
-import { directoryOfMountShown, mountAt, readMountInfo, readMountInfoText, topMounts } from './mountinfo.js';
+import { readMountInfo, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
@@ -272,15 +272,6 @@ export class MountManager {
       ...(request.label === undefined ? {} : { label: request.label }),
     };
     const forget = async () => {
-      // A reference this call found (a retry) is not this call's to drop while its target still
-      // shows a directory of the share: that is the publication it records, under a name that
-      // has moved (a consumer renamed the directory), and dropping it would leave that mount
-      // uncounted. Kept as it was; reconcile reports it.
-      if (existing && existing.strategy === 'bind' && showsShareDirectory(target, sharePath)) {
-        await state.writeRef(key, existing);
-        await state.writeIndex(target, key);
-        return;
-      }
       await state.removeRef(key, target);
       await state.removeIndex(target);
     };
@@ -369,12 +360,6 @@ export class MountManager {
       logger: this.logger,
     };
   }
-}
-
-function showsShareDirectory(target: string, sharePath: string): boolean {
-  const table = readMountInfoText();
-  const [shown, share] = [mountAt(table, target), mountAt(table, sharePath)];
-  return shown !== undefined && share !== undefined && directoryOfMountShown(shown, share) !== undefined;
 }
 
 /** Whether a mount accepts writes: access(2) answers EROFS for a read-only one, even to root. */

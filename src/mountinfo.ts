@@ -40,17 +40,6 @@ export function entriesOfFilesystemAt(text: string, mountPoint: string): MountIn
 }
 
 /** The mount visible at `mountPoint` (the last one made there), found by a native search of the table's text. */
-/**
- * The directory of `share` (a path inside it, `/` for its top) that `entry` shows, when `entry`
- * is a bind of something inside that mount: same filesystem, root at or below the share's.
- */
-export function directoryOfMountShown(entry: MountInfoEntry, share: MountInfoEntry): string | undefined {
-  if (entry.device !== share.device) return undefined;
-  if (share.root === '/') return entry.root;
-  if (entry.root !== share.root && !entry.root.startsWith(`${share.root}/`)) return undefined;
-  return entry.root.slice(share.root.length) || '/';
-}
-
 export function mountAt(text: string, mountPoint: string): MountInfoEntry | undefined {
   const field = ` ${escapeOctal(mountPoint)} `;
   let top: MountInfoEntry | undefined;

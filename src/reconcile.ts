@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
 import { flagsOfMount, isRestrictedCopy } from './mount-flags.js';
-import { directoryOfMountShown, entriesOfFilesystemAt, parseMountInfo, readMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
+import { entriesOfFilesystemAt, parseMountInfo, readMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
 import { strategies } from './strategies/index.js';
 import { isWithin } from './target.js';
 import type { AnyBackend, Source } from './backend.js';
@@ -137,25 +137,10 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
     report.repairedReadOnly.push({ share: key, target: ref.target });
     return;
   }
-  const moved = movedPublication(ref, mounts.get(sharePath), mounts);
-  if (moved !== undefined) {
-    // A bind of a directory of this share, no longer at the sub-path's name (a consumer renamed
-    // it): still this publication's mount. Dropping the reference would leave it uncounted and
-    // let the share go under it; an operator decides.
-    report.problems.push({ share: key, message: `${ref.target} shows ${moved} of the share, not its sub-path ${JSON.stringify(ref.subPath)} (renamed?); reference kept` });
-    return;
-  }
   await deps.state.removeRef(key, ref.target);
   if ((await deps.state.readIndex(ref.target)) === key) await deps.state.removeIndex(ref.target);
   report.droppedReferences.push({ share: key, target: ref.target, reason: 'publication not found in the mount table' });
   deps.logger.warn({ share: key, target: ref.target }, 'dropped a reference whose publication is gone');
-}
-
-/** The directory of the share a bind publication's target shows when that is not its sub-path any more; undefined otherwise. */
-function movedPublication(ref: RefRecord, shareMount: MountInfoEntry | undefined, mounts: Mounts): string | undefined {
-  const entry = mounts.get(ref.target);
-  if (ref.strategy !== 'bind' || entry === undefined || shareMount === undefined) return undefined;
-  return directoryOfMountShown(entry, shareMount);
 }
 
 async function dropUnreadable(deps: ReconcileDeps, key: ShareKey, file: string, report: ReconcileReport): Promise<void> {
