@@ -7,6 +7,7 @@ import { flagsOfMountId, withCopiedFlags } from '../mount-flags.js';
 import { mountIdOf } from '../mount-point.js';
 import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
+import { isWithin } from '../target.js';
 import type { Backend, CreateVolumeRequest, VolumeSpec } from '../backend.js';
 import { optionName, type OptionList } from '../options.js';
 import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
@@ -58,9 +59,11 @@ const parametersSchema = z.strictObject({
 const allowedOptions = new Set(['ro', 'rw', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'noatime', 'atime', 'relatime', 'nodiratime', 'strictatime', 'nosymfollow']);
 
 /**
- * A volume of the provisioning root is one of its sub-directories: the root itself would show
- * every volume, and its records directory the provisioner's records (which a consumer could then
- * forge, or swap for a symlink). Judged on real paths, so another spelling of the root is the root.
+ * A volume of the provisioning root is one of its sub-directories: the root itself, or anything
+ * above it, would show every volume, and its records directory the provisioner's records (which
+ * a consumer could then forge, or swap for a symlink). Judged on the directory the publication
+ * would show, by real paths (the core refuses a symlink in the sub-path), so no spelling of
+ * `path` and `subPath` reaches them.
  */
 function refuseProvisioningRoot(root: string, path: string, subPath: string): void {
   const real = (p: string) => {
@@ -70,10 +73,12 @@ function refuseProvisioningRoot(root: string, path: string, subPath: string): vo
       return posix.normalize(p).replace(/(.)\/$/, '$1'); // not there (yet): the core says so
     }
   };
-  if (real(path) !== real(root)) return;
-  const first = subPath.split('/')[0];
-  if (first === '') throw invalidArgument('subPath', `is required for a volume of ${root}, which holds this driver's volumes: the whole directory is no one volume`);
-  if (first === volumeRecordsDir) throw invalidArgument('subPath', `names ${volumeRecordsDir}, the provisioner's records, which are no volume`);
+  const volumesRoot = real(root);
+  const shown = subPath === '' ? real(path) : posix.join(real(path), subPath);
+  if (isWithin(volumesRoot, shown)) {
+    throw invalidArgument('subPath', `must name a volume of ${root}, which holds this driver's volumes: ${root} itself, or a directory above it, is no one volume`);
+  }
+  if (isWithin(shown, posix.join(volumesRoot, volumeRecordsDir))) throw invalidArgument('subPath', `reaches ${volumeRecordsDir}, the provisioner's records, which are no volume`);
 }
 
 export interface BindBackendOptions {

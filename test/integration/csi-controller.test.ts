@@ -4,7 +4,7 @@
  * suite expect, and a created volume staged and published by the same plugin's Node service.
  */
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
@@ -192,14 +192,23 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await mkdir(staging);
     const alias = join(sandbox.dir, 'volumes-alias'); // another spelling of the root
     await symlink(volumes, alias);
-    for (const path of [volumes, alias]) {
-      for (const [subPath, message] of [['', 'is required for a volume of'], ['.sharemount-volumes', "the provisioner's records"], ['./.sharemount-volumes/x', "the provisioner's records"]] as const) {
-        await expectStatus(
-          client.node.NodeStageVolume({ volume_id: 'bind:static', staging_target_path: staging, volume_capability: caps[0], volume_context: { path, subPath } }),
-          status.INVALID_ARGUMENT,
-          message,
-        );
-      }
+    const records = join(volumes, '.sharemount-volumes');
+    const above = [dirname(volumes), basename(volumes)] as const;
+    for (const [path, subPath, message] of [
+      [volumes, '', 'itself, or a directory above it, is no one volume'],
+      [alias, '', 'itself, or a directory above it, is no one volume'],
+      [above[0], above[1], 'itself, or a directory above it, is no one volume'],
+      [above[0], '', 'itself, or a directory above it, is no one volume'],
+      [volumes, '.sharemount-volumes', "the provisioner's records"],
+      [alias, './.sharemount-volumes/x', "the provisioner's records"],
+      [records, '', "the provisioner's records"],
+      [above[0], `${above[1]}/.sharemount-volumes`, "the provisioner's records"],
+    ] as const) {
+      await expectStatus(
+        client.node.NodeStageVolume({ volume_id: 'bind:static', staging_target_path: staging, volume_capability: caps[0], volume_context: { path, subPath } }),
+        status.INVALID_ARGUMENT,
+        message,
+      );
     }
     await unlink(alias);
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);

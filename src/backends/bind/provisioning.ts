@@ -135,9 +135,13 @@ export class BindProvisioner {
     const path = `${this.root}/${volumeId}`;
     const found = await entryType(path, this.commandTimeoutMs);
     if (found === 'missing') return removeRecord(this.recordFile(volumeId)); // a retry, or removed by hand
-    if (found !== 'directory') throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
+    const retain = () => writeRecord(this.recordFile(volumeId), formatVolumeRecord({ ...recorded, retained: true }));
+    if (found !== 'directory') {
+      if (this.onDelete === 'retain') return retain(); // touches nothing, whatever is there
+      throw new SharemountError('FAILED_PRECONDITION', `${path} is not a directory; refusing to ${this.onDelete} it`);
+    }
     await refuseIfMounted(path, volumeId);
-    if (this.onDelete === 'retain') return writeRecord(this.recordFile(volumeId), formatVolumeRecord({ ...recorded, retained: true }));
+    if (this.onDelete === 'retain') return retain();
     if (this.onDelete === 'archive') await archiveDirectory(this.root, volumeId, this.commandTimeoutMs);
     else await removeTree(path, this.deleteTimeoutMs);
     // The data first, the record after: a delete that fails on the data keeps the record for its retry.
