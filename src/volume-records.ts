@@ -23,6 +23,11 @@ export interface VolumeRecord {
 
 const volumeRecord = z.object({ name: z.string(), capacityBytes: z.int().check(z.minimum(0)), retained: z.optional(z.boolean()) });
 
+/** The record when it is a live volume's; undefined when there is none or it was retained on delete (a directory of ours, no volume's any more). */
+export function liveVolume(record: VolumeRecord | undefined): VolumeRecord | undefined {
+  return record?.retained ? undefined : record;
+}
+
 /** The record file of the volume in directory `dir`, relative to the records' parent. */
 export function volumeRecordPath(dir: string): string {
   return `${volumeRecordsDir}/${dir}.json`;

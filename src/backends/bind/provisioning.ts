@@ -7,7 +7,7 @@ import { readRecord, removeRecord, writeRecord } from '../../record-file.js';
 import { isWithin } from '../../target.js';
 import { volumeStats } from '../../volume-stats.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
-import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
+import { checkRecordedVolume, formatVolumeRecord, liveVolume, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 import { recordedSize } from '../../capacity-range.js';
 
 /** Where and how the bind backend provisions volumes: sub-directories of one host directory. */
@@ -96,7 +96,7 @@ export class BindProvisioner {
     const read = this.readRecord(dir);
     // A live record is this volume's (or another claim's: ALREADY_EXISTS); a retained one marks
     // a directory of ours that the next volume of that name takes, data and all, as NFS does.
-    const recorded = read?.retained ? undefined : read;
+    const recorded = liveVolume(read);
     if (recorded !== undefined) checkRecordedVolume(recorded, name, request, dir);
     const capacityBytes = recorded?.capacityBytes ?? recordedSize(request);
     const found = await entryType(`${this.root}/${dir}`, this.commandTimeoutMs);
@@ -174,8 +174,7 @@ export class BindProvisioner {
   /** The record of a live volume of this provisioner's, or undefined (an id of no volume, or one retained on delete). */
   private liveRecord(volumeId: string): VolumeRecord | undefined {
     if (!directoryName.test(volumeId)) return undefined;
-    const recorded = this.readRecord(volumeId);
-    return recorded?.retained ? undefined : recorded;
+    return liveVolume(this.readRecord(volumeId));
   }
 
   private makeRecordsDirectory(): void {

@@ -11,7 +11,7 @@ import type { NfsSource } from './source.js';
 import { renderSubDirName } from './subdir-name.js';
 import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
 import { archiveDirectory, changeOwner, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeEmptyDirectory, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
-import { checkRecordedVolume, formatVolumeRecord, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
+import { checkRecordedVolume, formatVolumeRecord, liveVolume, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 import { recordedSize } from '../../capacity-range.js';
 
 /** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
@@ -98,12 +98,13 @@ export class NfsProvisioner {
         return;
       }
       const recorded = await this.readRecord(root, name);
-      if (recorded !== undefined && !recorded.retained) {
-        checkRecordedVolume(recorded, request.name, request, name);
-        capacityBytes = recorded.capacityBytes; // a retry of a create that succeeded, or of one since grown
-      } else if (recorded?.retained || this.options.adoptUnrecorded) {
+      const live = liveVolume(recorded);
+      if (live !== undefined) {
+        checkRecordedVolume(live, request.name, request, name);
+        capacityBytes = live.capacityBytes; // a retry of a create that succeeded, or of one since grown
+      } else if (recorded !== undefined || this.options.adoptUnrecorded) {
         await this.writeRecord(root, name, record);
-        this.logger.info({ volumeId, retained: recorded?.retained === true }, 'adopted an existing NFS sub-directory, data and all');
+        this.logger.info({ volumeId, retained: recorded !== undefined }, 'adopted an existing NFS sub-directory, data and all');
       } else {
         throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export but this provisioner did not make it (no record in ${volumeRecordsDir}); it is never taken over: remove or rename it, or change subDirTemplate`, { field: 'name' });
       }
@@ -131,7 +132,10 @@ export class NfsProvisioner {
       // A record that cannot be read (a symlink, garbage) is reported as a volume of unknown
       // size: DeleteVolume must reach it, and refuses it with the reason.
       const record = await this.readRecord(root, location.name).then(
-        (read) => (read === undefined || read.retained ? undefined : { capacityBytes: read.capacityBytes }),
+        (read) => {
+          const live = liveVolume(read);
+          return live && { capacityBytes: live.capacityBytes };
+        },
         (error: unknown) => {
           this.logger.warn({ volumeId, error: String(error) }, 'the volume record could not be read; its size is unknown');
           return {};
@@ -163,13 +167,14 @@ export class NfsProvisioner {
     const mountOptions = parameters?.mountOptions ?? this.options.idOnlyDefaults?.mountOptions ?? [];
     await this.directoryLock.withLock(formatVolumeId(location), () => this.withExportRoot(location, mountOptions, async (root, rootMount) => {
       const path = `${root}/${location.name}`;
-      const recorded = await this.readRecord(root, location.name);
+      const read = await this.readRecord(root, location.name);
+      const recorded = liveVolume(read);
       const found = await entryType(path, this.commandTimeoutMs);
       if (found === 'missing') {
-        if (recorded !== undefined) await this.removeRecord(root, location.name); // a retry, or a record left stale
+        if (read !== undefined) await this.removeRecord(root, location.name); // a retry, or a record left stale
         return;
       }
-      if (recorded === undefined || recorded.retained) {
+      if (recorded === undefined) {
         this.logger.info({ volumeId }, 'not a volume of this provisioner (no live record): left alone');
         return;
       }
