@@ -7,7 +7,7 @@ import { KeyedLock } from './lock.js';
 import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
-import { localMountIdOf } from './mount-point.js';
+import { inodeOfFd, localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
@@ -227,7 +227,7 @@ export class MountManager {
       if (!same) {
         throw new SharemountError('ALREADY_EXISTS', `target: ${target} is already published with a different ${describeDifference(indexed, key, existing, request)}`, { field: 'target' });
       }
-      if (await withTimeout(strategy.looksPublished({ target, sharePath, subPath: existing.subPath }), this.timeouts.fsMs, 'checking the target')) {
+      if (await withTimeout(strategy.looksPublished({ target, sharePath, subPath: existing.subPath, directoryInode: existing.directoryInode }), this.timeouts.fsMs, 'checking the target')) {
         // A read-only publication left writable (a crash between util-linux's bind and its ro
         // step) is made read-only before it is handed out again.
         if (existing.strategy === 'bind' && existing.readOnly && (await withTimeout(isWritable(target), this.timeouts.fsMs, 'checking the target'))) {
@@ -239,12 +239,12 @@ export class MountManager {
       // unless something else is mounted there now (the foreign-mount check below).
     }
 
-    // Two checks, made in libuv's threads while this thread records the reference and bounded by
-    // one deadline: the target must not be someone else's mount point, and the share must be
-    // mounted (mounting it now if need be) and answer, with the sub-path opened inside it. The
-    // target is prepared (made when missing) only once it is known not to be a foreign mount (a
-    // hung one would block the synchronous calls), and the sub-path is created in the share only
-    // after that, so that a request refused for its target creates nothing there.
+    // Two checks, made in libuv's threads and bounded by one deadline: the target must not be
+    // someone else's mount point, and the share must be mounted (mounting it now if need be) and
+    // answer, with the sub-path opened inside it. The target is prepared (made when missing)
+    // only once it is known not to be a foreign mount (a hung one would block the synchronous
+    // calls), and the sub-path is created in the share only after that, so that a request
+    // refused for its target creates nothing there.
     const deadline = new Deadline(this.timeouts.fsMs);
     const foreign = request.strategy === 'bind' ? isForeignMountPoint(target, deadline) : Promise.resolve(false);
     const targetReady = foreign.then((isForeign) => {
@@ -257,64 +257,55 @@ export class MountManager {
     opening.catch(() => {}); // awaited below
     void Promise.allSettled([targetReady, opening]).then(() => deadline.clear());
 
-    // The reference before the publication: a crash after it leaves a reference that reconcile
-    // checks against the mount table and drops; a crash after an unrecorded mount would leave a
-    // pod that nobody counts. Whether publish creates the target is known only after the
-    // checks: a reference that says it did not is at worst an empty directory left behind.
-    const ref: RefRecord = {
-      version: 1,
-      target,
-      subPath: request.subPath,
-      readOnly: request.readOnly,
-      strategy: request.strategy,
-      createdTarget: existing?.createdTarget ?? false,
-      publishedAt: new Date().toISOString(),
-      ...(request.label === undefined ? {} : { label: request.label }),
-    };
     const forget = async () => {
       await state.removeRef(key, target);
       await state.removeIndex(target);
     };
-    let directory;
-    try {
-      await (claimed ? state.createRef(key, ref) : state.writeRef(key, ref));
-      if (!claimed) await state.writeIndex(target, key); // an entry without its reference: replaced
-      directory = await opening;
-    } catch (error) {
-      // When a record could not be written the checks may still be running, the share perhaps
-      // being mounted: they finish first (they are bounded), so the release below cannot race them.
-      await opening.then((opened) => opened.close(), () => {});
-      const made = await targetReady.catch(() => undefined);
-      if (made?.created) await rmdir(target).catch(() => {});
+    const [opened, readied] = await Promise.allSettled([opening, targetReady]);
+    if (opened.status === 'rejected' || readied.status === 'rejected') {
+      if (opened.status === 'fulfilled') void opened.value.close();
+      if (readied.status === 'fulfilled' && readied.value.created) await rmdir(target).catch(() => {});
       await forget();
       // Mounted iff referenced, also when a crash had left the share mounted with no reference.
       // A share that did not answer is left to reconcile: unmounting it would wait for it too.
-      if (share.mountAttempted || !isSharemountError(error, 'TIMEOUT')) await this.releaseIfUnused(context, key);
+      const error: unknown = opened.status === 'rejected' ? opened.reason : (readied as PromiseRejectedResult).reason;
+      if (share.mountAttempted || opened.status === 'fulfilled' || !isSharemountError(error, 'TIMEOUT')) await this.releaseIfUnused(context, key);
       throw error;
     }
+    const directory = opened.value;
+    const createdTarget = (existing?.createdTarget ?? false) || readied.value.created;
     try {
-      let prepared;
+      // The reference before the publication: a crash after it leaves a reference that reconcile
+      // checks against the mount table and drops; a crash after an unrecorded mount would leave a
+      // pod that nobody counts (a share mounted just now, with no reference yet, reconcile
+      // unmounts). It holds the opened directory's inode, by which the publication is still told
+      // apart from any other mount of the share once its directory has been renamed (by a
+      // consumer of an enclosing directory, when one volume lies inside another).
+      const directoryInode = inodeOfFd(directory.fd);
+      const ref: RefRecord = {
+        version: 1,
+        target,
+        subPath: request.subPath,
+        readOnly: request.readOnly,
+        strategy: request.strategy,
+        createdTarget,
+        publishedAt: new Date().toISOString(),
+        ...(request.label === undefined ? {} : { label: request.label }),
+        ...(directoryInode === undefined ? {} : { directoryInode }),
+      };
       try {
-        prepared = await targetReady;
-        if (prepared.created && !ref.createdTarget) await state.writeRef(key, { ...ref, createdTarget: true });
-      } catch (error) {
-        // A bad target (a mount point, a missing parent, a file, a symlink) must not leave the share mounted with no reference.
-        if (prepared?.created) await rmdir(target).catch(() => {});
-        await forget();
-        await this.releaseIfUnused(context, key);
-        throw error;
-      }
-      try {
+        await (claimed ? state.createRef(key, ref) : state.writeRef(key, ref));
+        if (!claimed) await state.writeIndex(target, key); // an entry without its reference: replaced
         const shareFlags = request.readOnly && request.strategy === 'bind' ? await shareMountFlags(context, key) : [];
         await strategy.publish({ directory, sharePath, target, readOnly: request.readOnly, shareFlags, timeoutMs: this.timeouts.commandMs });
       } catch (error) {
         await forget();
-        if (prepared.created) await rmdir(target).catch(() => {});
+        if (readied.value.created) await rmdir(target).catch(() => {});
         await this.releaseIfUnused(context, key);
         throw error;
       }
       this.logger.info({ target, share: key, subPath: request.subPath, readOnly: request.readOnly, strategy: request.strategy }, 'published');
-      return toPublication({ ...ref, createdTarget: ref.createdTarget || prepared.created }, key, sharePath);
+      return toPublication(ref, key, sharePath);
     } finally {
       void directory.close().catch(() => {}); // the publication no longer needs it; nothing to wait for
     }

@@ -30,22 +30,46 @@ export function localMountIdOf(path: string): number {
   }
 }
 
-// fdinfo of an O_PATH descriptor is a few short lines (pos, flags, mnt_id, ino); mnt_id comes third.
+// fdinfo of an O_PATH descriptor is a few short lines (pos, flags, mnt_id, ino).
 const fdinfoBuffer = Buffer.alloc(512);
 
-export function mountIdOfFd(fd: number): number {
+function fdInfoOf(fd: number): string {
   // procfs answers from memory and never blocks: a synchronous read skips the thread pool, and
   // one read into a reused buffer skips readFileSync's fstat and second read.
   const info = openSync(`/proc/self/fdinfo/${fd}`, constants.O_RDONLY);
-  let text;
   try {
-    text = fdinfoBuffer.toString('latin1', 0, readSync(info, fdinfoBuffer, 0, fdinfoBuffer.length, 0));
+    return fdinfoBuffer.toString('latin1', 0, readSync(info, fdinfoBuffer, 0, fdinfoBuffer.length, 0));
   } finally {
     closeSync(info);
   }
-  const match = /^mnt_id:\s*(\d+)$/m.exec(text);
+}
+
+export function mountIdOfFd(fd: number): number {
+  const match = /^mnt_id:\s*(\d+)$/m.exec(fdInfoOf(fd));
   if (!match) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
   return Number(match[1]);
+}
+
+/**
+ * The inode number of the open file, in decimal (NFS file ids use all 64 bits, more than a
+ * number holds), read from fdinfo without asking the filesystem; undefined on kernels before
+ * 5.14, which do not show it.
+ */
+export function inodeOfFd(fd: number): string | undefined {
+  return /^ino:\s*(\d+)$/m.exec(fdInfoOf(fd))?.[1];
+}
+
+/**
+ * The inode number (see `inodeOfFd`) of what `path` names, a final symlink not followed: on a
+ * mount point, the root of that mount. In libuv's threads: a mount point may hang (callers bound it).
+ */
+export async function inodeAt(path: string): Promise<string | undefined> {
+  const fd = await openPath(path, pathFlags);
+  try {
+    return inodeOfFd(fd);
+  } finally {
+    closePath(fd);
+  }
 }
 
 /** Whether something is mounted exactly at `path` (a symlink is never a mount point). */

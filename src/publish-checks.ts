@@ -14,9 +14,10 @@ import { withTimeout, type Deadline } from './timeout.js';
 import { admitHostDirectory, withHostDirectory } from './host-directory.js';
 
 /*
- * The checks a publication makes before its bind mount or symlink, in libuv's threads while
- * the caller records the reference: the target is not already someone else's mount point, and
- * the share is mounted (mounted now if need be) and answers, with the sub-path opened inside it.
+ * The checks a publication makes before it records its reference and makes its bind mount or
+ * symlink, side by side in libuv's threads: the target is not already someone else's mount
+ * point, and the share is mounted (mounted now if need be) and answers, with the sub-path
+ * opened inside it.
  */
 
 /** What the checks need of the manager. */

@@ -3,6 +3,7 @@ import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
 import { flagsOfMount, isRestrictedCopy } from './mount-flags.js';
+import { inodeAt } from './mount-point.js';
 import { entriesOfFilesystemAt, parseMountInfo, readMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
 import { strategies } from './strategies/index.js';
 import { isWithin } from './target.js';
@@ -13,6 +14,7 @@ import { isShareKeyShape, refRecordSchema, tempIndexPrefix, type StateStore, typ
 import type { ShareKey } from './share-key.js';
 import type { Timeouts } from './manager-options.js';
 import { withHostDirectory } from './host-directory.js';
+import { withTimeout } from './timeout.js';
 
 /** What `reconcile` found and did. */
 export interface ReconcileReport {
@@ -95,9 +97,13 @@ async function reconcileShare(
       await locks.withLock(`share:${key}`, () => dropUnreadable(deps, key, file, report));
       continue;
     }
-    if ((await verdict(ref, sharePath, shareMount, snapshot)) === 'ok') {
+    const found = await verdict(deps, ref, sharePath, shareMount, snapshot);
+    if (found === 'ok') {
       healthy++;
       healthyRefs.add(`${key}\0${ref.target}`);
+    } else if (found === 'unchecked') {
+      healthyRefs.add(`${key}\0${ref.target}`); // kept, and so is its index entry
+      report.problems.push({ share: key, message: `the publication at ${ref.target} could not be checked (is the share hung?); its reference is kept` });
     } else suspects.push(ref);
   }
   for (const ref of suspects) {
@@ -111,13 +117,16 @@ async function reconcileShare(
   await locks.withLock(`share:${key}`, () => settleShare(deps, key, report));
 }
 
-type Verdict = 'ok' | 'missing' | 'writable';
+/** 'unchecked': the check itself failed (a hung share): a reference is never dropped on that. */
+type Verdict = 'ok' | 'missing' | 'writable' | 'unchecked';
 
-async function verdict(ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, mounts: Mounts): Promise<Verdict> {
-  const published = await strategies[ref.strategy].isPublished({ target: ref.target, sharePath, subPath: ref.subPath, shareMount, mounts });
+async function verdict(deps: ReconcileDeps, ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, mounts: Mounts): Promise<Verdict> {
+  const { target, subPath, directoryInode } = ref;
+  const published = await strategies[ref.strategy].isPublished({ target, sharePath, subPath, directoryInode, shareMount, mounts, timeoutMs: deps.timeouts.fsMs }).catch(() => undefined);
+  if (published === undefined) return 'unchecked';
   if (!published) return 'missing';
   // A read-only publication must be read-only and keep the share's restrictions (nosuid...).
-  if (ref.strategy === 'bind' && ref.readOnly && !isRestrictedCopy(mounts.get(ref.target)?.mountOptions ?? [], shareMount ? flagsOfMount(shareMount.mountOptions) : [])) return 'writable';
+  if (ref.strategy === 'bind' && ref.readOnly && !isRestrictedCopy(mounts.get(target)?.mountOptions ?? [], shareMount ? flagsOfMount(shareMount.mountOptions) : [])) return 'writable';
   return 'ok';
 }
 
@@ -127,8 +136,8 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
   if (!ref) return; // unpublished meanwhile
   const mounts = topMounts(await readMountInfo());
   const sharePath = deps.state.mountPoint(key);
-  const now = await verdict(ref, sharePath, mounts.get(sharePath), mounts);
-  if (now === 'ok') return;
+  const now = await verdict(deps, ref, sharePath, mounts.get(sharePath), mounts);
+  if (now === 'ok' || now === 'unchecked') return;
   if (now === 'writable') {
     // A publish killed between the bind and its read-only remount (the pod must not get rw), or
     // one made before read-only publications kept the share's flags.
@@ -212,6 +221,7 @@ async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report:
   // mounts of a pod's volume, a tool's own bind mount), never to be adopted and unmounted later.
   if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== key) return;
   const subPath = posix.relative(shareMount.root, entry.root);
+  const directoryInode = await withTimeout(inodeAt(target), deps.timeouts.fsMs, 'checking the publication').catch(() => undefined);
   await state.writeRef(key, {
     version: 1,
     target,
@@ -220,6 +230,7 @@ async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report:
     strategy: 'bind',
     createdTarget: false,
     publishedAt: new Date().toISOString(),
+    ...(directoryInode === undefined ? {} : { directoryInode }),
   });
   await state.writeIndex(target, key);
   report.adoptedPublications.push({ share: key, target });

@@ -42,6 +42,12 @@ export const refRecordSchema = z.object({
   publishedAt: z.string(),
   /** The caller's label of the publication (PublishRequest.label), when it gave one. */
   label: z.optional(z.string()),
+  /**
+   * The inode number (decimal) of the directory published, in the share's filesystem: a bind
+   * publication whose directory was renamed since still shows that inode, and no other mount of
+   * the share does. Absent in records made before it was kept, and on kernels before 5.14.
+   */
+  directoryInode: z.optional(z.string().check(z.regex(/^\d{1,20}$/))),
 });
 export type RefRecord = z.infer<typeof refRecordSchema>;
 

@@ -1,9 +1,9 @@
 /**
  * Where the time of one publish and unpublish goes: replays MountManager's steps one by one
  * (the same functions from src/, while the share is already mounted) and times each, next to the
- * real `publish`/`unpublish` for comparison. The real publish overlaps some of them (the records
- * are written while the target and share checks run in libuv's threads), so the sum of the steps
- * is more than it costs.
+ * real `publish`/`unpublish` for comparison. The real publish overlaps some of them (the target's
+ * and the share's checks run side by side in libuv's threads), so the sum of the steps is more
+ * than it costs.
  * A diagnostic for when a core target is not met; not a section of docs/benchmarks.md.
  * Run as root in a private mount namespace:
  *   unshare -m --propagation private -- tsx bench/tools/publish-steps.ts [bind|symlink] [samples]
@@ -15,7 +15,7 @@ import { bindBackend } from '../../src/backends/bind.js';
 import { KeyedLock } from '../../src/lock.js';
 import { silentLogger } from '../../src/logger.js';
 import { MountManager } from '../../src/mount-manager.js';
-import { isMountPoint } from '../../src/mount-point.js';
+import { inodeOfFd, isMountPoint } from '../../src/mount-point.js';
 import { mount } from '../../src/mount-command.js';
 import { run } from '../../src/exec.js';
 import { checkPublishRequest, type PublishRequest } from '../../src/publish-request.js';
@@ -127,7 +127,9 @@ try {
         try {
           const prepared = checked.strategy === 'bind' ? prepareTarget(target) : { created: false };
           lap('publish: prepareTarget (bind only)', keep);
-          const ref: RefRecord = { version: 1, target, subPath: checked.subPath, readOnly: false, strategy: checked.strategy, createdTarget: prepared.created, publishedAt: new Date().toISOString() };
+          const directoryInode = inodeOfFd(directory.fd);
+          lap('publish: inodeOfFd (the directory for the reference, from fdinfo)', keep);
+          const ref: RefRecord = { version: 1, target, subPath: checked.subPath, readOnly: false, strategy: checked.strategy, createdTarget: prepared.created, publishedAt: new Date().toISOString(), ...(directoryInode === undefined ? {} : { directoryInode }) };
           await state.writeRef(key, ref);
           lap('publish: state.writeRef', keep);
           await state.writeIndex(target, key);

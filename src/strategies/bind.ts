@@ -2,7 +2,9 @@ import { readdir, rmdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { mount, unmountPublication } from '../mount-command.js';
 import { withCopiedFlags } from '../mount-flags.js';
-import { isMountPoint } from '../mount-point.js';
+import { inodeAt, isMountPoint } from '../mount-point.js';
+import { isWithin } from '../target.js';
+import { withTimeout } from '../timeout.js';
 import type { PublishStrategy } from './strategy.js';
 
 /**
@@ -45,22 +47,31 @@ export const bindStrategy: PublishStrategy = {
     }
   },
 
-  async looksPublished({ target, sharePath, subPath }) {
+  async looksPublished({ target, sharePath, subPath, directoryInode }) {
     // A mount point that shows the sub-path's own directory (a bind mount has its inode): not
-    // merely any mount, which could be someone else's made after ours went.
+    // merely any mount, which could be someone else's made after ours went. Or one that shows
+    // the very directory published, renamed since (see isPublished).
     try {
       if (!(await isMountPoint(target))) return false;
-      const [shown, expected] = await Promise.all([stat(target), stat(subPath === '' ? sharePath : `${sharePath}/${subPath}`)]);
-      return shown.dev === expected.dev && shown.ino === expected.ino;
+      const [shown, expected] = await Promise.all([stat(target, { bigint: true }), stat(subPath === '' ? sharePath : `${sharePath}/${subPath}`, { bigint: true }).catch(() => undefined)]);
+      if (expected && shown.dev === expected.dev && shown.ino === expected.ino) return true;
+      return directoryInode === String(shown.ino) && shown.dev === (await stat(sharePath, { bigint: true })).dev;
     } catch {
       return false;
     }
   },
 
-  async isPublished({ target, subPath, shareMount, mounts }) {
+  async isPublished({ target, subPath, directoryInode, shareMount, mounts, timeoutMs }) {
     const entry = mounts.get(target);
     if (!entry) return false;
     if (!shareMount) return subPath === '' || entry.root.endsWith(`/${subPath}`);
-    return entry.device === shareMount.device && entry.root === posix.join(shareMount.root, subPath);
+    if (entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) return false;
+    if (entry.root === posix.join(shareMount.root, subPath)) return true;
+    // The mount shows another directory of the share. When one volume lies inside another, the
+    // outer one's consumer can rename the inner one's directory: the mount table then shows the
+    // new name, but the mount still has the directory published, the inode recorded. While
+    // that mount holds the directory no other one gets its number, so any other mount of the
+    // share there shows another inode.
+    return directoryInode !== undefined && (await withTimeout(inodeAt(target), timeoutMs, `checking the publication at ${target}`)) === directoryInode;
   },
 };

@@ -11,11 +11,23 @@ export interface PublishStrategy {
   publish(context: { directory: OpenedSubPath; sharePath: string; target: string; readOnly: boolean; shareFlags: readonly string[]; timeoutMs: number }): Promise<void>;
   /** Unmakes it; a target that shows no publication is already done. Never deletes data. */
   unpublish(context: { target: string; sharePath: string; subPath: string; removeTarget: boolean; timeoutMs: number; logger: Logger }): Promise<void>;
-  /** A quick check that `target` shows this publication (for idempotent repeats), not just anything. */
-  looksPublished(context: { target: string; sharePath: string; subPath: string }): Promise<boolean>;
+  /**
+   * A quick check that `target` shows this publication (for idempotent repeats), not just
+   * anything. `directoryInode`: the published directory's, from its reference when recorded.
+   */
+  looksPublished(context: { target: string; sharePath: string; subPath: string; directoryInode?: string | undefined }): Promise<boolean>;
   /**
    * The kernel's verdict for reconcile: does `target` show exactly this sub-path of the share
-   * whose mount is `shareMount` (undefined when the share is not mounted)?
+   * whose mount is `shareMount` (undefined when the share is not mounted), or the directory
+   * published there under another name now? Rejects when that cannot be checked within `timeoutMs`.
    */
-  isPublished(context: { target: string; sharePath: string; subPath: string; shareMount: MountInfoEntry | undefined; mounts: ReadonlyMap<string, MountInfoEntry> }): Promise<boolean>;
+  isPublished(context: {
+    target: string;
+    sharePath: string;
+    subPath: string;
+    directoryInode?: string | undefined;
+    shareMount: MountInfoEntry | undefined;
+    mounts: ReadonlyMap<string, MountInfoEntry>;
+    timeoutMs: number;
+  }): Promise<boolean>;
 }

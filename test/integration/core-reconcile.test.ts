@@ -156,6 +156,45 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     }
   });
 
+  it('keeps the reference of a publication whose directory a consumer of the share renamed under it (nested volumes)', async () => {
+    // Two volumes, one inside the other (`outer` and `outer/inner`): the outer volume's pod can
+    // rename `inner`, and the inner publication then shows a directory of another name.
+    await mkdir(join(sandbox.source, 'outer', 'inner'), { recursive: true });
+    const outer = await publish('outer', 'outer');
+    const inner = await publish('inner', 'outer/inner');
+    await writeFile(join(inner.target, 'pod-data.txt'), 'written by the inner pod');
+    await rename(join(outer.target, 'inner'), join(outer.target, 'renamed'));
+    try {
+      expect(await manager.reconcile()).toMatchObject(nothing);
+      expect(await manager.reconcile({ share: inner.shareKey })).toMatchObject(nothing);
+      // A repeat publish (a kubelet retrying) finds its publication still there.
+      expect(await publish('inner', 'outer/inner')).toEqual(inner);
+      expect(await readFile(join(inner.target, 'pod-data.txt'), 'utf8')).toBe('written by the inner pod');
+      // Each unpublish takes off its own mount; the last one releases the share.
+      expect(await manager.unpublish(outer.target)).toEqual({ unpublished: true, shareUnmounted: false });
+      expect(await manager.unpublish(inner.target)).toEqual({ unpublished: true, shareUnmounted: true });
+      expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    } finally {
+      await rename(join(sandbox.source, 'outer', 'renamed'), join(sandbox.source, 'outer', 'inner'));
+    }
+  });
+
+  it('drops the reference when another directory of the share is bind-mounted at its target in its place', async () => {
+    await mkdir(join(sandbox.source, 'swapped', 'mine'), { recursive: true });
+    await mkdir(join(sandbox.source, 'swapped', 'theirs'));
+    const holder = await publish('holder', 'd000');
+    const mine = await publish('mine', 'swapped/mine');
+    await execa('umount', [mine.target]);
+    await execa('mount', ['--bind', '--', join(holder.sharePath, 'swapped', 'theirs'), mine.target]);
+    try {
+      expect(await manager.reconcile()).toMatchObject({ droppedReferences: [{ share: mine.shareKey, target: mine.target, reason: expect.any(String) }] });
+      expect(await manager.unpublish(mine.target)).toEqual({ unpublished: false, shareUnmounted: false });
+      expect((await mountsUnder(sandbox.dir)).some((m) => m.mountPoint === mine.target)).toBe(true); // not ours: left alone
+    } finally {
+      await execa('umount', [mine.target]);
+    }
+  });
+
   it('reconcile({ share }) repairs that share alone, from the lines of its own filesystem', async () => {
     const keep = await publish('keep', 'd000');
     const gone = await publish('gone', 'd001');

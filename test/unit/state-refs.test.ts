@@ -46,4 +46,16 @@ describe('StateStore: reference records', () => {
       expect(await state.hasRefs(key)).toBe(true);
     }
   });
+
+  it("keeps the published directory's inode, a decimal of up to 20 digits (64-bit NFS file ids), and reads a record without one", async () => {
+    const withInode = { ...ref, directoryInode: '18446744073709551615' };
+    await state.createRef(key, withInode);
+    expect(await state.readRef(key, target)).toEqual(withInode);
+    await state.writeRef(key, ref);
+    expect(await state.readRef(key, target)).toEqual(ref);
+    for (const directoryInode of ['', '-1', '1e9', '123456789012345678901']) {
+      await writeFile(file(), JSON.stringify({ ...ref, directoryInode }));
+      expect(await state.readRef(key, target)).toBeUndefined();
+    }
+  });
 });
