@@ -146,11 +146,12 @@ async function tryBind(name: string): Promise<Server | undefined> {
 
 /**
  * Node binds inside listen() itself, so `listening` says at once whether the name was free;
- * only a refusal comes later, as an error event that says why.
+ * only a refusal comes later, as an error event that says why. `exclusive`: in a cluster worker
+ * too (which would otherwise ask the primary, later, for a shared handle).
  */
 function listenOn(name: string): Server {
   const server = createServer();
-  server.listen({ path: name });
+  server.listen({ path: name, exclusive: true });
   if (server.listening) server.unref(); // a held lock must not keep a finished process alive
   return server;
 }

@@ -7,7 +7,7 @@ import { KeyedLock } from './lock.js';
 import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
-import { inodeOfFd, localMountIdOf } from './mount-point.js';
+import { identityOfFd, localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
@@ -206,7 +206,7 @@ export class MountManager {
   async reconcile(options: { share?: ShareKey } = {}): Promise<ReconcileReport> {
     const { share } = checkReconcileOptions(options);
     const context = await this.context();
-    return reconcileShares({ ...context, backends: this.backends }, share);
+    return reconcileShares({ ...context, backends: this.backends, hungShares: this.hungShares }, share);
   }
 
   private async publishLocked(context: Context, request: CheckedRequest, key: ShareKey): Promise<Publication> {
@@ -275,25 +275,26 @@ export class MountManager {
     const directory = opened.value;
     const createdTarget = (existing?.createdTarget ?? false) || readied.value.created;
     try {
-      // The reference before the publication: a crash after it leaves a reference that reconcile
-      // checks against the mount table and drops; a crash after an unrecorded mount would leave a
-      // pod that nobody counts (a share mounted just now, with no reference yet, reconcile
-      // unmounts). It holds the opened directory's inode, by which the publication is still told
-      // apart from any other mount of the share once its directory has been renamed (by a
-      // consumer of an enclosing directory, when one volume lies inside another).
-      const directoryInode = inodeOfFd(directory.fd);
-      const ref: RefRecord = {
-        version: 1,
-        target,
-        subPath: request.subPath,
-        readOnly: request.readOnly,
-        strategy: request.strategy,
-        createdTarget,
-        publishedAt: new Date().toISOString(),
-        ...(request.label === undefined ? {} : { label: request.label }),
-        ...(directoryInode === undefined ? {} : { directoryInode }),
-      };
+      let ref: RefRecord;
       try {
+        // The reference before the publication: a crash after it leaves a reference that
+        // reconcile checks against the mount table and drops; a crash after an unrecorded mount
+        // would leave a pod that nobody counts (a share mounted just now, with no reference yet,
+        // reconcile unmounts). It holds the opened directory's inode, by which the publication
+        // is still told apart from any other mount of the share once its directory has been
+        // renamed (by a consumer of an enclosing directory, when one volume lies inside another).
+        const directoryInode = identityOfFd(directory.fd).inode;
+        ref = {
+          version: 1,
+          target,
+          subPath: request.subPath,
+          readOnly: request.readOnly,
+          strategy: request.strategy,
+          createdTarget,
+          publishedAt: new Date().toISOString(),
+          ...(request.label === undefined ? {} : { label: request.label }),
+          ...(directoryInode === undefined ? {} : { directoryInode }),
+        };
         await (claimed ? state.createRef(key, ref) : state.writeRef(key, ref));
         if (!claimed) await state.writeIndex(target, key); // an entry without its reference: replaced
         const shareFlags = request.readOnly && request.strategy === 'bind' ? await shareMountFlags(context, key) : [];

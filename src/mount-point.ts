@@ -45,28 +45,29 @@ function fdInfoOf(fd: number): string {
 }
 
 export function mountIdOfFd(fd: number): number {
-  const match = /^mnt_id:\s*(\d+)$/m.exec(fdInfoOf(fd));
-  if (!match) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
-  return Number(match[1]);
+  return identityOfFd(fd).mountId;
 }
 
 /**
  * The inode number of the open file, in decimal (NFS file ids use all 64 bits, more than a
- * number holds), read from fdinfo without asking the filesystem; undefined on kernels before
- * 5.14, which do not show it.
+ * number holds), and the id of the mount it lies on, read from fdinfo without asking the
+ * filesystem; no inode on kernels before 5.14, which do not show it.
  */
-export function inodeOfFd(fd: number): string | undefined {
-  return /^ino:\s*(\d+)$/m.exec(fdInfoOf(fd))?.[1];
+export function identityOfFd(fd: number): { inode: string | undefined; mountId: number } {
+  const info = fdInfoOf(fd);
+  const mountId = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1];
+  if (mountId === undefined) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
+  return { inode: /^ino:\s*(\d+)$/m.exec(info)?.[1], mountId: Number(mountId) };
 }
 
 /**
- * The inode number (see `inodeOfFd`) of what `path` names, a final symlink not followed: on a
- * mount point, the root of that mount. In libuv's threads: a mount point may hang (callers bound it).
+ * `identityOfFd` of what `path` names, a final symlink not followed: on a mount point, the
+ * root of that mount. In libuv's threads: a mount point may hang (callers bound it).
  */
-export async function inodeAt(path: string): Promise<string | undefined> {
+export async function identityAt(path: string): Promise<{ inode: string | undefined; mountId: number }> {
   const fd = await openPath(path, pathFlags);
   try {
-    return inodeOfFd(fd);
+    return identityOfFd(fd);
   } finally {
     closePath(fd);
   }

@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import { decodeComponent, isHashedComponent } from './escape.js';
 import { unmount, remountReadOnly } from './mount-command.js';
 import { flagsOfMount, isRestrictedCopy } from './mount-flags.js';
-import { inodeAt } from './mount-point.js';
+import { identityAt } from './mount-point.js';
 import { entriesOfFilesystemAt, parseMountInfo, readMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
 import { strategies } from './strategies/index.js';
 import { isWithin } from './target.js';
@@ -14,6 +14,8 @@ import { isShareKeyShape, refRecordSchema, tempIndexPrefix, type StateStore, typ
 import type { ShareKey } from './share-key.js';
 import type { Timeouts } from './manager-options.js';
 import { withHostDirectory } from './host-directory.js';
+import { isSharemountError } from './errors.js';
+import type { HungShares } from './hung-shares.js';
 import { withTimeout } from './timeout.js';
 
 /** What `reconcile` found and did. */
@@ -36,6 +38,8 @@ export interface ReconcileDeps {
   backends: ReadonlyMap<string, AnyBackend>;
   timeouts: Timeouts;
   logger: Logger;
+  /** The manager's record of shares that stopped answering: never looked into in-process again until they answer. */
+  hungShares: HungShares;
 }
 
 type Mounts = ReadonlyMap<string, MountInfoEntry>;
@@ -97,13 +101,13 @@ async function reconcileShare(
       await locks.withLock(`share:${key}`, () => dropUnreadable(deps, key, file, report));
       continue;
     }
-    const found = await verdict(deps, ref, sharePath, shareMount, snapshot);
+    const found = await verdict(deps, key, ref, sharePath, shareMount, snapshot);
     if (found === 'ok') {
       healthy++;
       healthyRefs.add(`${key}\0${ref.target}`);
     } else if (found === 'unchecked') {
       healthyRefs.add(`${key}\0${ref.target}`); // kept, and so is its index entry
-      report.problems.push({ share: key, message: `the publication at ${ref.target} could not be checked (is the share hung?); its reference is kept` });
+      report.problems.push({ share: key, message: `the publication at ${ref.target} could not be checked in time (is the share hung?); its reference is kept` });
     } else suspects.push(ref);
   }
   for (const ref of suspects) {
@@ -117,13 +121,25 @@ async function reconcileShare(
   await locks.withLock(`share:${key}`, () => settleShare(deps, key, report));
 }
 
-/** 'unchecked': the check itself failed (a hung share): a reference is never dropped on that. */
+/** 'unchecked': the share did not answer the check in time; a reference is never dropped on that. */
 type Verdict = 'ok' | 'missing' | 'writable' | 'unchecked';
 
-async function verdict(deps: ReconcileDeps, ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, mounts: Mounts): Promise<Verdict> {
+async function verdict(deps: ReconcileDeps, key: ShareKey, ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, mounts: Mounts): Promise<Verdict> {
   const { target, subPath, directoryInode } = ref;
-  const published = await strategies[ref.strategy].isPublished({ target, sharePath, subPath, directoryInode, shareMount, mounts, timeoutMs: deps.timeouts.fsMs }).catch(() => undefined);
-  if (published === undefined) return 'unchecked';
+  const strategy = strategies[ref.strategy];
+  let published = await strategy.isPublished({ target, sharePath, subPath, shareMount, mounts });
+  if (!published && directoryInode !== undefined && shareMount && strategy.showsRenamedDirectory) {
+    // Its directory renamed since, perhaps: that looks into the share, bounded and guarded.
+    const { fsMs } = deps.timeouts;
+    try {
+      published = await deps.hungShares.guard(key, sharePath, fsMs, () =>
+        withTimeout(strategy.showsRenamedDirectory!({ target, sharePath, directoryInode, shareMount, mounts }), fsMs, `checking the publication at ${target}`),
+      );
+    } catch (error) {
+      if (isSharemountError(error, 'TIMEOUT')) return 'unchecked';
+      published = false; // gone meanwhile, or broken: not shown
+    }
+  }
   if (!published) return 'missing';
   // A read-only publication must be read-only and keep the share's restrictions (nosuid...).
   if (ref.strategy === 'bind' && ref.readOnly && !isRestrictedCopy(mounts.get(target)?.mountOptions ?? [], shareMount ? flagsOfMount(shareMount.mountOptions) : [])) return 'writable';
@@ -136,7 +152,7 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
   if (!ref) return; // unpublished meanwhile
   const mounts = topMounts(await readMountInfo());
   const sharePath = deps.state.mountPoint(key);
-  const now = await verdict(deps, ref, sharePath, mounts.get(sharePath), mounts);
+  const now = await verdict(deps, key, ref, sharePath, mounts.get(sharePath), mounts);
   if (now === 'ok' || now === 'unchecked') return;
   if (now === 'writable') {
     // A publish killed between the bind and its read-only remount (the pod must not get rw), or
@@ -221,7 +237,9 @@ async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report:
   // mounts of a pod's volume, a tool's own bind mount), never to be adopted and unmounted later.
   if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== key) return;
   const subPath = posix.relative(shareMount.root, entry.root);
-  const directoryInode = await withTimeout(inodeAt(target), deps.timeouts.fsMs, 'checking the publication').catch(() => undefined);
+  const directoryInode = await deps.hungShares
+    .guard(key, state.mountPoint(key), deps.timeouts.fsMs, () => withTimeout(identityAt(target), deps.timeouts.fsMs, 'checking the publication'))
+    .then((identity) => identity.inode, () => undefined);
   await state.writeRef(key, {
     version: 1,
     target,

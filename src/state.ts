@@ -43,9 +43,10 @@ export const refRecordSchema = z.object({
   /** The caller's label of the publication (PublishRequest.label), when it gave one. */
   label: z.optional(z.string()),
   /**
-   * The inode number (decimal) of the directory published, in the share's filesystem: a bind
-   * publication whose directory was renamed since still shows that inode, and no other mount of
-   * the share does. Absent in records made before it was kept, and on kernels before 5.14.
+   * The inode number (decimal, as /proc/self/fdinfo shows it) of the directory published: a
+   * bind publication whose directory was renamed since still shows it (see
+   * PublishStrategy.showsRenamedDirectory). Absent in records made before it was kept, and on
+   * kernels before 5.14.
    */
   directoryInode: z.optional(z.string().check(z.regex(/^\d{1,20}$/))),
 });
@@ -161,9 +162,9 @@ export class StateStore {
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw error;
-        // A share's first reference is written while the share is being mounted, before its
-        // directories exist. Again after ENOENT: a sibling share's removeShare may take away
-        // an empty parent between mkdir's steps.
+        // The refs directory is made with the share, but a record may still find it missing
+        // (taken away by hand, or by a removeShare that a crash cut short). Again after ENOENT:
+        // a sibling share's removeShare may take away an empty parent between mkdir's steps.
         try {
           mkdirSync(this.refsDir(key), { recursive: true });
         } catch (mkdirError) {

@@ -15,7 +15,7 @@ import { bindBackend } from '../../src/backends/bind.js';
 import { KeyedLock } from '../../src/lock.js';
 import { silentLogger } from '../../src/logger.js';
 import { MountManager } from '../../src/mount-manager.js';
-import { inodeOfFd, isMountPoint } from '../../src/mount-point.js';
+import { identityOfFd, isMountPoint } from '../../src/mount-point.js';
 import { mount } from '../../src/mount-command.js';
 import { run } from '../../src/exec.js';
 import { checkPublishRequest, type PublishRequest } from '../../src/publish-request.js';
@@ -127,8 +127,8 @@ try {
         try {
           const prepared = checked.strategy === 'bind' ? prepareTarget(target) : { created: false };
           lap('publish: prepareTarget (bind only)', keep);
-          const directoryInode = inodeOfFd(directory.fd);
-          lap('publish: inodeOfFd (the directory for the reference, from fdinfo)', keep);
+          const directoryInode = identityOfFd(directory.fd).inode;
+          lap('publish: identityOfFd (the directory for the reference, from fdinfo)', keep);
           const ref: RefRecord = { version: 1, target, subPath: checked.subPath, readOnly: false, strategy: checked.strategy, createdTarget: prepared.created, publishedAt: new Date().toISOString(), ...(directoryInode === undefined ? {} : { directoryInode }) };
           await state.writeRef(key, ref);
           lap('publish: state.writeRef', keep);

@@ -25,6 +25,7 @@ import { StateStore } from '../../src/state.js';
 import { ms, table } from '../lib.js';
 import { forEachConcurrently } from '../core/concurrently.js';
 import { createWorkspace } from '../core/workspace.js';
+import { HungShares } from '../../src/hung-shares.js';
 
 const shares = Number(process.argv[2] ?? 100);
 const perShare = Number(process.argv[3] ?? 50);
@@ -49,7 +50,7 @@ try {
   const identity = await stat(root);
   const state = new StateStore(root);
   const locks = new KeyedLock(`${identity.dev}:${identity.ino}`, 60_000);
-  const deps = { root, state, locks, backends: new Map([['bind', bindBackend()]]), timeouts: defaultTimeouts, logger: silentLogger };
+  const deps = { root, state, locks, backends: new Map([['bind', bindBackend()]]), timeouts: defaultTimeouts, logger: silentLogger, hungShares: new HungShares() };
 
   const rows: Array<[string, string]> = [];
   const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {

@@ -1,10 +1,10 @@
 import { readdir, rmdir, stat } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { isBrokenMountError } from '../broken-mount.js';
 import { mount, unmountPublication } from '../mount-command.js';
 import { withCopiedFlags } from '../mount-flags.js';
-import { inodeAt, isMountPoint } from '../mount-point.js';
+import { identityAt, isMountPoint } from '../mount-point.js';
 import { isWithin } from '../target.js';
-import { withTimeout } from '../timeout.js';
 import type { PublishStrategy } from './strategy.js';
 
 /**
@@ -50,28 +50,48 @@ export const bindStrategy: PublishStrategy = {
   async looksPublished({ target, sharePath, subPath, directoryInode }) {
     // A mount point that shows the sub-path's own directory (a bind mount has its inode): not
     // merely any mount, which could be someone else's made after ours went. Or one that shows
-    // the very directory published, renamed since (see isPublished).
+    // the very directory published, renamed since (see showsRenamedDirectory).
     try {
       if (!(await isMountPoint(target))) return false;
-      const [shown, expected] = await Promise.all([stat(target, { bigint: true }), stat(subPath === '' ? sharePath : `${sharePath}/${subPath}`, { bigint: true }).catch(() => undefined)]);
+      const [shown, expected] = await Promise.all([stat(target), stat(subPath === '' ? sharePath : `${sharePath}/${subPath}`).catch(() => undefined)]);
       if (expected && shown.dev === expected.dev && shown.ino === expected.ino) return true;
-      return directoryInode === String(shown.ino) && shown.dev === (await stat(sharePath, { bigint: true })).dev;
-    } catch {
+      return directoryInode !== undefined && (await showsDirectory(target, sharePath, directoryInode));
+    } catch (error) {
+      // A broken share cannot say: not "not published", which would drop the reference of a
+      // pod's mount (the caller's bound reports it as BROKEN_MOUNT).
+      if (isBrokenMountError(error)) throw error;
       return false;
     }
   },
 
-  async isPublished({ target, subPath, directoryInode, shareMount, mounts, timeoutMs }) {
+  async isPublished({ target, subPath, shareMount, mounts }) {
     const entry = mounts.get(target);
     if (!entry) return false;
     if (!shareMount) return subPath === '' || entry.root.endsWith(`/${subPath}`);
-    if (entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) return false;
-    if (entry.root === posix.join(shareMount.root, subPath)) return true;
-    // The mount shows another directory of the share. When one volume lies inside another, the
-    // outer one's consumer can rename the inner one's directory: the mount table then shows the
-    // new name, but the mount still has the directory published, the inode recorded. While
-    // that mount holds the directory no other one gets its number, so any other mount of the
-    // share there shows another inode.
-    return directoryInode !== undefined && (await withTimeout(inodeAt(target), timeoutMs, `checking the publication at ${target}`)) === directoryInode;
+    return entry.device === shareMount.device && entry.root === posix.join(shareMount.root, subPath);
+  },
+
+  async showsRenamedDirectory({ target, sharePath, directoryInode, shareMount, mounts }) {
+    // When one volume lies inside another, the outer one's consumer can rename the inner one's
+    // directory: the mount table then shows the new name, but the mount still has the
+    // directory published.
+    const entry = mounts.get(target);
+    if (!entry || entry.device !== shareMount.device || !isWithin(entry.root, shareMount.root)) return false;
+    return showsDirectory(target, sharePath, directoryInode, entry.id);
   },
 };
+
+/**
+ * Whether the mount at `target` (the one with `mountId`, when known) has the directory whose
+ * inode is `directoryInode`, on the share's filesystem: the inode as fdinfo shows it, the same
+ * number the reference recorded (stat's may differ: NFS without 64-bit inode numbers), and the
+ * device as stat shows it (btrfs subvolumes share one device in the mount table, and number
+ * their inodes alike). While a publication's mount holds its directory no other directory
+ * there gets its number.
+ */
+async function showsDirectory(target: string, sharePath: string, directoryInode: string, mountId?: number): Promise<boolean> {
+  const shown = await identityAt(target);
+  if (shown.inode !== directoryInode || (mountId !== undefined && shown.mountId !== mountId)) return false;
+  const [targetStat, shareStat] = await Promise.all([stat(target), stat(sharePath)]);
+  return targetStat.dev === shareStat.dev;
+}

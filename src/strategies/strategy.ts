@@ -18,16 +18,13 @@ export interface PublishStrategy {
   looksPublished(context: { target: string; sharePath: string; subPath: string; directoryInode?: string | undefined }): Promise<boolean>;
   /**
    * The kernel's verdict for reconcile: does `target` show exactly this sub-path of the share
-   * whose mount is `shareMount` (undefined when the share is not mounted), or the directory
-   * published there under another name now? Rejects when that cannot be checked within `timeoutMs`.
+   * whose mount is `shareMount` (undefined when the share is not mounted)?
    */
-  isPublished(context: {
-    target: string;
-    sharePath: string;
-    subPath: string;
-    directoryInode?: string | undefined;
-    shareMount: MountInfoEntry | undefined;
-    mounts: ReadonlyMap<string, MountInfoEntry>;
-    timeoutMs: number;
-  }): Promise<boolean>;
+  isPublished(context: { target: string; sharePath: string; subPath: string; shareMount: MountInfoEntry | undefined; mounts: ReadonlyMap<string, MountInfoEntry> }): Promise<boolean>;
+  /**
+   * For a publication `isPublished` does not find: does `target` still show the very directory
+   * published (`directoryInode`, from its reference) under another name? Looks into the share
+   * (callers bound it, and guard a hung share).
+   */
+  showsRenamedDirectory?(context: { target: string; sharePath: string; directoryInode: string; shareMount: MountInfoEntry; mounts: ReadonlyMap<string, MountInfoEntry> }): Promise<boolean>;
 }

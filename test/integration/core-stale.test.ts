@@ -4,7 +4,7 @@
  * succeed on both; publish on a hung share fails with TIMEOUT at the configured bound while
  * other shares keep working. Hung paths are only ever probed from child processes here.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
@@ -115,6 +115,19 @@ describe.skipIf(skip)('core: stale and hung shares (bindfs)', () => {
     expect(outcome).toMatchObject({ code: 'BROKEN_MOUNT' });
   });
 
+  it('a repeat publish on a stale share is refused with BROKEN_MOUNT and keeps the reference of the publication it repeats', async () => {
+    const stale = await fuseSource('dead-repeat');
+    const request = { source: bind(stale.mountPoint), subPath: 'd000', target: join(sandbox.pods, 'repeat-0') };
+    const publication = await manager.publish(request);
+    stale.daemon.kill('SIGKILL');
+    await exited(stale.daemon);
+    const outcome = await settles(manager.publish(request).catch((e: unknown) => e), 'repeat publish on a stale share');
+    expect(outcome).toMatchObject({ code: 'BROKEN_MOUNT' });
+    expect((await manager.list()).flatMap((share) => share.publications)).toEqual([publication]);
+    expect(await settles(manager.unpublish(publication.target), 'unpublish')).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await rootMounts()).toEqual([]);
+  });
+
   it('a hung share (FUSE daemon stopped): publish fails with TIMEOUT at the bound, other shares keep working, unpublish succeeds', async () => {
     const hung = await fuseSource('hung');
     const hungPublications = [
@@ -167,6 +180,28 @@ describe.skipIf(skip)('core: stale and hung shares (bindfs)', () => {
 
     process.kill(hung.pid, 'SIGCONT');
     expect(await manager.unpublish(healthy.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await rootMounts()).toEqual([]);
+  });
+
+  it('a publication whose directory was renamed, on a share that hangs: reconcile keeps its reference and says so, and knows it again once the share answers', async () => {
+    const hung = await fuseSource('hung-renamed');
+    await mkdir(join(sandbox.dir, 'hung-renamed-backing', 'outer', 'inner'), { recursive: true });
+    const outer = await manager.publish({ source: bind(hung.mountPoint), subPath: 'outer', target: join(sandbox.pods, 'outer') });
+    const inner = await manager.publish({ source: bind(hung.mountPoint), subPath: 'outer/inner', target: join(sandbox.pods, 'inner') });
+    await rename(join(outer.target, 'inner'), join(outer.target, 'renamed'));
+    expect(await manager.reconcile()).toMatchObject({ droppedReferences: [], problems: [] });
+
+    process.kill(hung.pid, 'SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // past bindfs's attribute cache: a stat now asks the daemon
+    for (const round of ['first', 'known to hang']) {
+      const report = await settles(manager.reconcile(), `reconcile, ${round}`);
+      expect(report.droppedReferences).toEqual([]);
+      expect(report.problems).toEqual([{ share: inner.shareKey, message: expect.stringMatching(/could not be checked in time.*reference is kept/) }]);
+    }
+    process.kill(hung.pid, 'SIGCONT');
+    expect(await manager.reconcile()).toMatchObject({ droppedReferences: [], problems: [] });
+    expect(await manager.unpublish(outer.target)).toEqual({ unpublished: true, shareUnmounted: false });
+    expect(await manager.unpublish(inner.target)).toEqual({ unpublished: true, shareUnmounted: true });
     expect(await rootMounts()).toEqual([]);
   });
 });
