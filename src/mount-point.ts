@@ -12,12 +12,7 @@ export { O_PATH } from './path-descriptor.js';
  * whose link names the directory wanted).
  */
 export async function mountIdOf(path: string, { follow = false } = {}): Promise<number> {
-  const fd = await openPath(path, follow ? O_PATH : pathFlags);
-  try {
-    return mountIdOfFd(fd);
-  } finally {
-    closePath(fd);
-  }
+  return (await identityOfPath(path, follow ? O_PATH : pathFlags)).mountId;
 }
 
 /** `mountIdOf` made synchronously, for a path whose walk cannot hang (see openLocalPath). */
@@ -64,8 +59,12 @@ export function identityOfFd(fd: number): { inode: string | undefined; mountId: 
  * `identityOfFd` of what `path` names, a final symlink not followed: on a mount point, the
  * root of that mount. In libuv's threads: a mount point may hang (callers bound it).
  */
-export async function identityAt(path: string): Promise<{ inode: string | undefined; mountId: number }> {
-  const fd = await openPath(path, pathFlags);
+export function identityAt(path: string): Promise<{ inode: string | undefined; mountId: number }> {
+  return identityOfPath(path, pathFlags);
+}
+
+async function identityOfPath(path: string, flags: number): Promise<{ inode: string | undefined; mountId: number }> {
+  const fd = await openPath(path, flags);
   try {
     return identityOfFd(fd);
   } finally {

@@ -130,11 +130,8 @@ async function verdict(deps: ReconcileDeps, key: ShareKey, ref: RefRecord, share
   let published = await strategy.isPublished({ target, sharePath, subPath, shareMount, mounts });
   if (!published && directoryInode !== undefined && shareMount && strategy.showsRenamedDirectory) {
     // Its directory renamed since, perhaps: that looks into the share, bounded and guarded.
-    const { fsMs } = deps.timeouts;
     try {
-      published = await deps.hungShares.guard(key, sharePath, fsMs, () =>
-        withTimeout(strategy.showsRenamedDirectory!({ target, sharePath, directoryInode, shareMount, mounts }), fsMs, `checking the publication at ${target}`),
-      );
+      published = await lookIntoShare(deps, key, `checking the publication at ${target}`, () => strategy.showsRenamedDirectory!({ target, sharePath, directoryInode, shareMount, mounts }));
     } catch (error) {
       if (isSharemountError(error, 'TIMEOUT')) return 'unchecked';
       published = false; // gone meanwhile, or broken: not shown
@@ -144,6 +141,12 @@ async function verdict(deps: ReconcileDeps, key: ShareKey, ref: RefRecord, share
   // A read-only publication must be read-only and keep the share's restrictions (nosuid...).
   if (ref.strategy === 'bind' && ref.readOnly && !isRestrictedCopy(mounts.get(target)?.mountOptions ?? [], shareMount ? flagsOfMount(shareMount.mountOptions) : [])) return 'writable';
   return 'ok';
+}
+
+/** In-process calls into a share, bounded by fsMs; a share known to hang is probed from a child first. */
+function lookIntoShare<T>(deps: ReconcileDeps, key: ShareKey, what: string, work: () => Promise<T>): Promise<T> {
+  const { fsMs } = deps.timeouts;
+  return deps.hungShares.guard(key, deps.state.mountPoint(key), fsMs, () => withTimeout(work(), fsMs, what));
 }
 
 /** Under the target's and share's locks, on a fresh mount table: drop or repair one reference. */
@@ -237,9 +240,7 @@ async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report:
   // mounts of a pod's volume, a tool's own bind mount), never to be adopted and unmounted later.
   if ((await state.readRef(key, target)) || (await state.readIndex(target)) !== key) return;
   const subPath = posix.relative(shareMount.root, entry.root);
-  const directoryInode = await deps.hungShares
-    .guard(key, state.mountPoint(key), deps.timeouts.fsMs, () => withTimeout(identityAt(target), deps.timeouts.fsMs, 'checking the publication'))
-    .then((identity) => identity.inode, () => undefined);
+  const directoryInode = await lookIntoShare(deps, key, 'checking the publication', () => identityAt(target)).then((identity) => identity.inode, () => undefined);
   await state.writeRef(key, {
     version: 1,
     target,
