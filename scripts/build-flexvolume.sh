@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Builds FlexVolume drivers into single executables that run on a node without Node.js:
 #   1. esbuild bundles the driver's entry and everything it imports into one CommonJS file
-#      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it);
-#   2. node --experimental-sea-config builds a V8 startup snapshot of a process that loaded the
-#      bundle and ran harmless calls of it (scripts/flexvolume-snapshot-entry.cjs; nothing is
-#      mounted), so that a call starts with zod, execa, pino, the core, its schemas and its lazy
-#      imports loaded, and what the warm-up ran compiled (docs/flexvolume.md);
-#   3. postject injects the blob into a copy of this node binary.
+#      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it), and the launcher
+#      (src/flexvolume/launcher.ts) with the bundle's hash as the build id;
+#   2. the bundle's V8 code cache is made (scripts/flexvolume-code-cache.cjs);
+#   3. node --experimental-sea-config makes the blob: the launcher as the main script (with its
+#      code cache), the bundle and its cache as assets. A call starts the launcher, which asks
+#      the driver's resident helper and evaluates the bundle only when it answers the call
+#      itself (docs/flexvolume.md, "The resident helper");
+#   4. postject injects the blob into a copy of this node binary.
 # Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
 # Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)
 set -euo pipefail
@@ -31,17 +33,15 @@ for spec in "$@"; do
   work=build/flexvolume/.work/$driver_dir
   mkdir -p "$out" "$work"
 
-  node scripts/bundle-flexvolume.mjs "$entry" "$work/$driver.cjs"
-
-  # The executable starts from a V8 startup snapshot of the bundle, loaded and warmed up
-  # (scripts/flexvolume-snapshot-entry.cjs): a call does not evaluate the bundle.
-  # The snapshot builder warns on stderr about built-in modules it has not verified; the log
-  # keeps them, and is shown only when the build fails.
-  node scripts/flexvolume-snapshot-entry.cjs "$work/$driver.cjs" "$work/$driver.snapshot.cjs"
+  node scripts/bundle-flexvolume.mjs "$entry" "$work/driver.cjs"
+  build_id=$(sha256sum "$work/driver.cjs" | cut -c1-16)
+  node scripts/bundle-flexvolume.mjs --launcher "$work/launcher.cjs" "$build_id" "$driver_dir"
+  node scripts/flexvolume-code-cache.cjs "$work/driver.cjs" "$work/driver.cache"
   # execArgvExtension "none": NODE_OPTIONS in kubelet's environment is ignored, so no flag or
   # --require from a node's environment reaches the driver (or breaks its one-document reply).
   cat >"$work/sea-config.json" <<JSON
-{ "main": "$work/$driver.snapshot.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useSnapshot": true, "execArgvExtension": "none" }
+{ "main": "$work/launcher.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true, "execArgvExtension": "none",
+  "assets": { "driver.cjs": "$work/driver.cjs", "driver.cache": "$work/driver.cache" } }
 JSON
   node --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
 
@@ -53,7 +53,8 @@ JSON
   fi
   # A Node that does not know execArgvExtension would ignore it: refuse to ship an executable
   # that a node's NODE_OPTIONS can reach (here a --require of nothing, which would fail the call).
-  if ! NODE_OPTIONS="--require=/nonexistent/sharemount-build-check" "$work/$driver" init | grep -q '"status":"Success"'; then
+  # SHAREMOUNT_HELPER=off: the check answers init itself and starts no resident helper.
+  if ! SHAREMOUNT_HELPER=off NODE_OPTIONS="--require=/nonexistent/sharemount-build-check" "$work/$driver" init | grep -q '"status":"Success"'; then
     echo "build-flexvolume: $driver honours NODE_OPTIONS; build with a Node that supports the SEA setting execArgvExtension" >&2; exit 1
   fi
   # Rename into place, so that a running test or installer never sees a half-written file.

@@ -116,7 +116,8 @@ function readConfigFile(path: string, required: boolean): z.infer<typeof fileSch
   return parsed.data;
 }
 
-function checkOutside(field: string, path: string, forbidden: readonly string[]): void {
+/** Refuses a path inside one of `forbidden` (the plugin directories), as written or through a symlink. */
+export function checkOutside(field: string, path: string, forbidden: readonly string[]): void {
   const real = resolvedPath(path); // a symlink on the way must not lead into it either
   for (const dir of forbidden) {
     if (isInside(path, dir) || isInside(real, dir)) throw invalidArgument(field, `${path} is inside the plugin directory ${dir}: kubelet re-runs init for every file written there; choose a path outside it`);

@@ -3,6 +3,8 @@ import { parseCall, type ParsedCall } from './calls.js';
 import { resolveCapabilities } from './capabilities.js';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import type { FileLogger } from './log-file.js';
+import { helperWanted, startHelper } from './helper-start.js';
+import { launchGlobal, type Launch } from './helper-protocol.js';
 import { quietProcess } from './quiet-process.js';
 import { exitCodeOf, failure, failureFrom, ReplyWriter, success, type Reply } from './reply.js';
 
@@ -25,68 +27,102 @@ const logFlushMs = 1_000;
  * call needs it (run-call.js, then the core and the backends).
  */
 export function createFlexVolumeDriver(driver: FlexVolumeDriverOptions): FlexVolumeDriver {
-  const executable = driver.executable ?? (process.argv[1] === undefined ? undefined : resolve(process.argv[1]));
-  const shownName = executable === undefined ? (driver.name.split('/').pop() ?? driver.name) : basename(executable);
+  const executable = executableOf(driver);
   let logger: FileLogger | undefined;
-
-  const handle = async (argv: readonly string[], onDeadline?: (reply: Reply) => void): Promise<Reply> => {
-    const startedAt = Date.now();
-    const parsed = parseCall(argv, shownName);
-    if (!parsed.ok) return failure(parsed.message);
-    if (parsed.parsed.call === 'init') return success({ capabilities: resolveCapabilities(driver.capabilities) });
-    try {
-      const { runCall } = await import('./run-call.js');
-      return await runCall(parsed.parsed as ParsedCall, { driver, executable, startedAt, onLogger: (l) => (logger = l), onDeadline });
-    } catch (error) {
-      return failureFrom(error); // the lazy import itself failed
-    }
-  };
+  const handle = (argv: readonly string[], onDeadline?: (reply: Reply) => void) =>
+    answerCall(driver, argv, { executable, onLogger: (l) => (logger = l), onDeadline });
 
   return {
     handle: (argv) => handle(argv),
-    async main(): Promise<never> {
-      const writer = new ReplyWriter();
-      let exiting = false;
-      const finish = (reply: Reply) => {
-        const sent = writer.send(reply);
-        if (exiting) return;
-        exiting = true;
-        const flushed = logger?.flush() ?? Promise.resolve();
-        const cap = new Promise((done) => setTimeout(done, logFlushMs).unref());
-        void Promise.race([flushed, cap]).finally(() => process.exit(exitCodeOf(sent)));
-      };
-      quietProcess({
-        onStray: (stream, text) => logger?.warn({ stream, text: text.slice(0, strayTextChars) }, 'stray output kept off stdout/stderr'),
-        onFatal: (error) => {
-          logger?.error({ error: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'uncaught error');
-          finish(failureFrom(error));
-        },
-      });
-      // The last guard: a call whose work was dropped on the floor still answers.
-      process.on('exit', () => {
-        if (writer.replied) return;
-        writer.send(failure('the driver exited without a reply (internal error)'));
-        process.exitCode = 1;
-      });
-      finish(await handle(driver.argv ?? process.argv.slice(2), finish));
-      return new Promise<never>(() => {});
-    },
+    main: () => runMain(driver, handle, () => logger),
   };
 }
 
-/** Builds the driver and runs it: the one line a driver's entry file needs. */
-export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<never> {
-  const built = createFlexVolumeDriver(driver);
-  // The build's startup-snapshot script sets this global (never the environment, so nothing a
-  // caller of the installed driver controls can reach it) to warm up instead of answering a call.
-  // The promise resolves to the executable's entry point: the driver's main, made afresh in the
-  // process started from the snapshot, whose argv and environment are the call's.
-  const build = globalThis as { __sharemountWarmUp?: unknown };
-  if (build.__sharemountWarmUp === true) {
-    build.__sharemountWarmUp = import('./warm-up.js')
-      .then(({ warmUp }) => warmUp(built))
-      .then(() => () => createFlexVolumeDriver(driver).main());
-    return new Promise<never>(() => {});
+/** The installed executable: the driver's `executable`, else this process's script or single executable. */
+export function executableOf(driver: FlexVolumeDriverOptions): string | undefined {
+  return driver.executable ?? (process.argv[1] === undefined ? undefined : resolve(process.argv[1]));
+}
+
+export interface AnswerHooks {
+  executable: string | undefined;
+  /** Called with the call's logger as soon as it exists. */
+  onLogger(logger: FileLogger): void;
+  /** Called with a Failure reply when the deadline passes before the call is done. */
+  onDeadline?(reply: Reply): void;
+}
+
+/**
+ * Answers one call (argv after the executable); never throws. `init` and usage errors are
+ * answered here, everything else is imported when a call needs it (run-call.js, then the core
+ * and the backends). The resident helper answers its callers' calls through this too.
+ */
+export async function answerCall(driver: FlexVolumeDriverOptions, argv: readonly string[], hooks: AnswerHooks): Promise<Reply> {
+  const startedAt = Date.now();
+  const shownName = hooks.executable === undefined ? (driver.name.split('/').pop() ?? driver.name) : basename(hooks.executable);
+  const parsed = parseCall(argv, shownName);
+  if (!parsed.ok) return failure(parsed.message);
+  if (parsed.parsed.call === 'init') return success({ capabilities: resolveCapabilities(driver.capabilities) });
+  try {
+    const { runCall } = await import('./run-call.js');
+    return await runCall(parsed.parsed as ParsedCall, { driver, executable: hooks.executable, startedAt, onLogger: hooks.onLogger, onDeadline: hooks.onDeadline });
+  } catch (error) {
+    return failureFrom(error); // the lazy import itself failed
   }
-  return built.main();
+}
+
+/** The whole process: one call, one reply on fd 1, `afterReply`, then exit with the matching code. */
+async function runMain(
+  driver: FlexVolumeDriverOptions,
+  handle: (argv: readonly string[], onDeadline: (reply: Reply) => void) => Promise<Reply>,
+  currentLogger: () => FileLogger | undefined,
+  afterReply?: (logger: FileLogger | undefined) => void,
+): Promise<never> {
+  const writer = new ReplyWriter();
+  let exiting = false;
+  const finish = (reply: Reply) => {
+    const sent = writer.send(reply);
+    if (exiting) return;
+    exiting = true;
+    try {
+      afterReply?.(currentLogger());
+    } catch {
+      // nothing after the reply may change it
+    }
+    const flushed = currentLogger()?.flush() ?? Promise.resolve();
+    const cap = new Promise((done) => setTimeout(done, logFlushMs).unref());
+    void Promise.race([flushed, cap]).finally(() => process.exit(exitCodeOf(sent)));
+  };
+  quietProcess({
+    onStray: (stream, text) => currentLogger()?.warn({ stream, text: text.slice(0, strayTextChars) }, 'stray output kept off stdout/stderr'),
+    onFatal: (error) => {
+      currentLogger()?.error({ error: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'uncaught error');
+      finish(failureFrom(error));
+    },
+  });
+  // The last guard: a call whose work was dropped on the floor still answers.
+  process.on('exit', () => {
+    if (writer.replied) return;
+    writer.send(failure('the driver exited without a reply (internal error)'));
+    process.exitCode = 1;
+  });
+  finish(await handle(driver.argv ?? process.argv.slice(2), finish));
+  return new Promise<never>(() => {});
+}
+
+/**
+ * Builds the driver and runs it: the one line a driver's entry file needs. In a single
+ * executable the launcher (launcher.ts) has already asked the resident helper and says, in a
+ * global, whether this process is to answer the call (and then perhaps start a helper) or to
+ * serve as the helper.
+ */
+export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<never> {
+  const launch = (globalThis as Record<string, unknown>)[launchGlobal] as Launch | undefined;
+  if (launch?.mode === 'serve') {
+    return import('./helper-server.js').then(({ serveHelper }) => serveHelper(driver, launch));
+  }
+  const executable = executableOf(driver);
+  let logger: FileLogger | undefined;
+  const handle = (argv: readonly string[], onDeadline: (reply: Reply) => void) => answerCall(driver, argv, { executable, onLogger: (l) => (logger = l), onDeadline });
+  const starter = launch !== undefined && helperWanted(driver, launch) ? (log: FileLogger | undefined) => startHelper(launch, log) : undefined;
+  return runMain(driver, handle, () => logger, starter);
 }

@@ -7,6 +7,8 @@ import type { LogLevel } from './config.js';
 export interface FileLogger extends Logger {
   /** Resolves when every line logged so far is in the file (or could not be written). */
   flush(): Promise<void>;
+  /** Flushes, then closes the file: for a process that lives on (the resident helper). Later lines are dropped. */
+  close(): Promise<void>;
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -121,8 +123,9 @@ export function createFileLogger(options: { file: string | undefined; level: Log
   };
 
   const threshold = levelOrder.indexOf(options.level);
+  let closed = false;
   const log = (level: Level) => (fields: Record<string, unknown>, message: string) => {
-    if (options.file === undefined || levelOrder.indexOf(level) < threshold) return;
+    if (closed || options.file === undefined || levelOrder.indexOf(level) < threshold) return;
     queue.push([level, fields, message]);
     target ??= load();
     void target.then(drain);
@@ -135,6 +138,11 @@ export function createFileLogger(options: { file: string | undefined; level: Log
     error: log('error'),
     async flush() {
       if (target !== undefined) drain(await target);
+    },
+    async close() {
+      closed = true;
+      const file = target === undefined ? undefined : drain(await target);
+      if (file !== undefined) closeSync(file.fd);
     },
   };
 }

@@ -82,7 +82,8 @@ export class ReplyWriter {
 
 const statuses: readonly string[] = ['Success', 'Not supported', 'Failure'];
 
-function wellFormed(reply: unknown): [Reply, string] {
+/** The reply that would go out for `reply`, and its line: a Failure saying so when it is not a reply. */
+export function wellFormed(reply: unknown): [Reply, string] {
   const status = (reply as { status?: unknown } | null | undefined)?.status;
   if (typeof status !== 'string' || !statuses.includes(status)) {
     const bad = failure(`internal error: the driver's handler answered ${reply === null || typeof reply !== 'object' ? String(reply) : 'an object with no known status'} instead of a reply`);
@@ -96,7 +97,8 @@ function wellFormed(reply: unknown): [Reply, string] {
   }
 }
 
-function writeFully(fd: number, data: Buffer): void {
+/** Writes all of `data` to `fd`, synchronously; gives up silently when the reader is gone. */
+export function writeFully(fd: number, data: Buffer): void {
   let offset = 0;
   while (offset < data.length) {
     try {

@@ -6,6 +6,7 @@ import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../help
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
+import { stopHelpers } from '../helpers/flexvolume-helper.js';
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 
 // examples/flexvolume-nfs built into its single executable and called as kubelet calls it,
@@ -32,12 +33,13 @@ suite('FlexVolume NFS example driver against nfs-ganesha', () => {
     server = await startNfsServer();
     seam = await installMountNfsSeam([server]);
     const executable = await installDriver('sharemount~nfs', join(sandbox.dir, 'plugins'));
-    env = { SHAREMOUNT_ROOT: sandbox.root, SHAREMOUNT_LOG: join(sandbox.dir, 'log', 'nfs.log'), SHAREMOUNT_CONFIG: join(sandbox.dir, 'config.json') };
+    env = { SHAREMOUNT_ROOT: sandbox.root, SHAREMOUNT_LOG: join(sandbox.dir, 'log', 'nfs.log'), SHAREMOUNT_CONFIG: join(sandbox.dir, 'config.json'), SHAREMOUNT_HELPER_DIR: join(sandbox.dir, 'helper') };
     await writeFile(env.SHAREMOUNT_CONFIG!, '{}');
     kubelet = new FakeKubelet({ executable, driverDir: 'sharemount~nfs', kubeletRoot: join(sandbox.dir, 'kubelet'), env });
   }, 180_000);
 
   afterAll(async () => {
+    if (env !== undefined) await stopHelpers(env.SHAREMOUNT_HELPER_DIR!);
     await sandbox?.cleanup();
     await seam?.uninstall();
     await server?.stop();
