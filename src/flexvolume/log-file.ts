@@ -30,10 +30,9 @@ const sink = {
 let shared: Promise<Logger & { child(bindings: Record<string, unknown>): Logger }> | undefined;
 
 /**
- * pino, built once per process with everything but the file and the line's base fields. A
- * FlexVolume executable builds it in its warm-up and so finds it in its startup snapshot:
- * building it (its redaction, its stack inspection, its first compiles) costs a few ms that a
- * call then does not pay.
+ * pino, built once per process with everything but the file and the line's base fields:
+ * building it (its redaction, its stack inspection, its first compiles) costs a few ms, which
+ * the resident helper pays once for all the calls it answers.
  */
 function sharedPino() {
   shared ??= import('pino').then((module) => {
