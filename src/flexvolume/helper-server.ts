@@ -26,8 +26,9 @@ import { defaultPath } from './run-call.js';
  * closed to others (0700), since whoever can send a call can mount. One helper per socket: the
  * one that holds the start lock (an abstract unix name; a second one started at the same time
  * exits). It retires, finishing the calls in flight, when it has been idle for
- * SHAREMOUNT_HELPER_IDLE_MS, when a caller of another build (an upgraded driver) or with
- * another environment (a restarted kubelet) asks, and when its socket is removed or replaced.
+ * SHAREMOUNT_HELPER_IDLE_MS, when a caller of another build (an upgraded driver), with another
+ * environment (a restarted kubelet) or in another mount namespace asks, and when its socket is
+ * removed or replaced.
  * The environment matters because the commands a call runs (mount, lvm...) inherit the helper's
  * own; the SHAREMOUNT_* settings are read from each caller's, so they may differ per call.
  */
@@ -150,7 +151,12 @@ class Helper {
       this.decline(connection, 'environment', 'a caller with another environment');
       return this.retire('a caller with another environment (kubelet restarted with new settings)');
     }
-    if (request.value.mountNamespace !== this.ownNamespace) return this.decline(connection, 'namespace', `a caller in mount namespace ${request.value.mountNamespace}`);
+    if (request.value.mountNamespace !== this.ownNamespace) {
+      // Its mounts would not be the caller's. The namespace the callers live in now wins: a
+      // helper left in another one (a test's, a restarted kubelet's container) serves nobody.
+      this.decline(connection, 'namespace', `a caller in mount namespace ${request.value.mountNamespace}`);
+      return this.retire('a caller in another mount namespace');
+    }
     if (this.retiring) return this.decline(connection, 'retiring', 'retiring');
 
     this.inFlight++;
@@ -222,7 +228,7 @@ class Helper {
  * An environment as the commands of a call would see it: without the SHAREMOUNT_* settings
  * (read per call) and with PATH as run-call.ts defaults it, in a stable order.
  */
-function environmentKey(env: Readonly<Record<string, string | undefined>>): string {
+export function environmentKey(env: Readonly<Record<string, string | undefined>>): string {
   const entries = Object.entries({ ...env, PATH: env.PATH ?? defaultPath }).filter(([key, value]) => value !== undefined && !key.startsWith('SHAREMOUNT_'));
   return JSON.stringify(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -3,7 +3,7 @@ import { serveVariable, type HelperOutcome, type Launch } from './helper-protoco
 import type { FileLogger } from './log-file.js';
 
 /** The launcher's outcomes after which no helper is serving this driver's socket. */
-const noHelperServing: readonly HelperOutcome[] = ['absent', 'lost', 'declined:stale', 'declined:environment'];
+const noHelperServing: readonly HelperOutcome[] = ['absent', 'lost', 'declined:stale', 'declined:environment', 'declined:namespace'];
 
 /** Whether a call answered in this process should start a helper for the calls after it. */
 export function helperWanted(driver: FlexVolumeDriverOptions, launch: Launch): boolean {

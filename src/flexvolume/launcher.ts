@@ -1,4 +1,4 @@
-import { readlinkSync, writeSync } from 'node:fs';
+import { readlinkSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { failure, serialize, writeFully } from './reply.js';
@@ -40,6 +40,10 @@ async function launch(): Promise<void> {
 
   const request: HelperRequest = { build: SHAREMOUNT_BUILD, mountNamespace: ownMountNamespace(), argv: process.argv.slice(2), env: definedOnly(env) };
   const result = await askHelper(socket, request);
+  // A helper that does not even accept a call is stuck (an event loop blocked on hung storage,
+  // a stopped process): its socket goes, so that the calls after this one do not wait for it
+  // too; the helper retires when it sees that, should it ever run again.
+  if ('outcome' in result && result.outcome === 'unresponsive') removeSocket(socket);
   if ('reply' in result) {
     writeReply(result.reply);
     process.exit(exitCodeOf(result.reply));
@@ -121,6 +125,14 @@ function evaluateDriver(launch: Launch): void {
   const wrapper = new Script(source, { filename: bundleAsset, cachedData }).runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };
   wrapper(module.exports, require, module, process.execPath, dirname(process.execPath));
+}
+
+function removeSocket(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // gone already, or not ours to remove (a caller that is not root)
+  }
 }
 
 function ownMountNamespace(): string {

@@ -133,7 +133,7 @@ suite('FlexVolume resident helper', () => {
     expect(next).not.toBe(pid);
   });
 
-  it('a helper that stopped responding (SIGSTOP): the caller answers the call itself after a short wait', async () => {
+  it('a helper that stopped responding (SIGSTOP): the caller answers the call itself after a short wait and removes the socket; the helper retires when it runs again', async () => {
     await startHelper();
     const { pid } = await serving();
     process.kill(pid, 'SIGSTOP');
@@ -143,11 +143,16 @@ suite('FlexVolume resident helper', () => {
       expect(op.ok, op.error).toBe(true);
       expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
       expect((await pidsThatLogged(logFile, 'mounted')).at(-1)).not.toBe(pid);
+      await expect(stat(socket)).rejects.toThrow(/ENOENT/); // the next caller does not wait
+      const quick = Date.now();
+      expect((await kubelet.unmountVolume(pod(30).uid, 'data')).ok).toBe(true);
+      expect(Date.now() - quick).toBeLessThan(2_000);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
-    expect((await kubelet.unmountVolume(pod(30).uid, 'data')).ok).toBe(true);
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    await waitForHelpers(helperDir, 0, 3_000);
+    expect(await helperPids(helperDir)).not.toContain(pid);
   });
 
   it('a caller of another build (an upgraded driver): declined, and the helper retires, removing its socket', async () => {
@@ -176,15 +181,17 @@ suite('FlexVolume resident helper', () => {
     expect(await readFile(logFile, 'utf8')).toMatch(/"reason":"environment".*"msg":"declined a call"/);
   });
 
-  it('a caller in another mount namespace is declined (its mounts would not be its own); the helper serves on', async () => {
+  it('a caller in another mount namespace is declined (its mounts would not be its own), and the helper retires for one in the caller\'s namespace', async () => {
     await startHelper();
     const { build, pid } = await serving();
-    expect(await talkToHelper(socket, request({ build, mountNamespace: 'mnt:[1]' }))).toEqual(['{"declined":"namespace"}']);
     const lines = await talkToHelper(socket, request({ build }));
     expect(lines).toHaveLength(2);
     expect(JSON.parse(lines[0]!)).toEqual({ accepted: { timeoutMs: 60_000 } });
     expect(JSON.parse(JSON.parse(lines[1]!).reply)).toMatchObject({ status: 'Success', capabilities: { attach: false } });
-    expect(await helperPids(helperDir)).toEqual([pid]);
+    expect(await talkToHelper(socket, request({ build, mountNamespace: 'mnt:[1]' }))).toEqual(['{"declined":"namespace"}']);
+    await waitForHelpers(helperDir, 0);
+    expect(await helperPids(helperDir)).not.toContain(pid);
+    await expect(stat(socket)).rejects.toThrow(/ENOENT/);
   });
 
   it('garbage on the socket: not JSON, unknown fields, a line over the limit; each declined as malformed, the helper serves on', async () => {
