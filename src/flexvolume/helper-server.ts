@@ -33,8 +33,6 @@ import { defaultPath } from './run-call.js';
  * own; the SHAREMOUNT_* settings are read from each caller's, so they may differ per call.
  */
 
-const defaultIdleMs = 10 * 60_000;
-const idleSchema = z.pipe(z.coerce.number(), z.int().check(z.minimum(1_000), z.maximum(86_400_000)));
 // A connection that sends no complete request in this long is dropped.
 const requestWaitMs = 5_000;
 // How often the helper checks that its socket is still the one at its path.
@@ -68,7 +66,7 @@ export async function serveHelper(driver: FlexVolumeDriverOptions, launch: Launc
       onFatal: (error) => exit(1, 'uncaught error', error),
     });
     if (socketPath === undefined) return exit(1, 'no socket to serve (SHAREMOUNT_HELPER is off)');
-    const idleMs = parseIdle(process.env.SHAREMOUNT_HELPER_IDLE_MS);
+    const idleMs = config.helper.idleMs;
     checkOutside('SHAREMOUNT_HELPER_DIR', socketPath, forbiddenDirs(executable));
     ensurePrivateDirectory(dirname(socketPath));
     const startLock = await holdStartLock(socketPath);
@@ -255,13 +253,6 @@ function timeoutOf(driver: FlexVolumeDriverOptions, executable: string | undefin
   } catch {
     return defaultTimeoutMs;
   }
-}
-
-function parseIdle(value: string | undefined): number {
-  if (value === undefined || value === '') return defaultIdleMs;
-  const parsed = idleSchema.safeParse(value);
-  if (!parsed.success) throw fromZodError(parsed.error, 'SHAREMOUNT_HELPER_IDLE_MS');
-  return parsed.data;
 }
 
 /**
