@@ -1,11 +1,15 @@
 // Build step of scripts/build-flexvolume.sh: the V8 code cache of a driver bundle, so that a call
-// answered without the resident helper reads the bundle's compiled top level instead of
-// compiling it. Usage: node scripts/flexvolume-code-cache.cjs <bundle.cjs> <out.cache>
-// The source is wrapped exactly as src/flexvolume/launcher.ts wraps it (V8 accepts a cache only
-// for the same source, made by the same V8 with the same flags: this Node, the one in the
-// executable); functions compiled lazily are not in it.
+// answered without the resident helper neither parses nor compiles what the cache holds.
+// Usage: node scripts/flexvolume-code-cache.cjs <bundle.cjs> <out.cache>
+//
+// The bundle is evaluated and warmed up first (src/flexvolume/warm-up.ts: harmless calls in a
+// temp dir, nothing mounted), and the cache taken after, so that it holds the bytecode of every
+// function those calls ran, not only the top level. The source is wrapped exactly as
+// src/flexvolume/launcher.ts wraps it: V8 accepts a cache only for the same source, made by the
+// same V8 with the same flags (this Node, the one copied into the executable).
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
+const { dirname } = require('node:path');
 const { Script } = require('node:vm');
 
 const [bundlePath, outPath] = process.argv.slice(2);
@@ -14,4 +18,22 @@ if (!bundlePath || !outPath) {
   process.exit(2);
 }
 const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundlePath, 'utf8')}\n})`;
-writeFileSync(outPath, new Script(source, { filename: 'driver.cjs' }).createCachedData());
+const script = new Script(source, { filename: 'driver.cjs' });
+const launch = { mode: 'warm-up', build: 'warm-up', socket: undefined };
+globalThis.__sharemountLaunch = launch;
+const bundleModule = { exports: {} };
+script.runInThisContext()(bundleModule.exports, require, bundleModule, bundlePath, dirname(bundlePath));
+if (!(launch.warmedUp instanceof Promise)) {
+  console.error('flexvolume code cache: the bundle did not start a warm-up (is it a runFlexVolumeDriver entry?)');
+  process.exit(1);
+}
+launch.warmedUp.then(
+  () => {
+    writeFileSync(outPath, script.createCachedData());
+    process.exit(0); // a handle the warm-up left (a log file's stream) must not hold the build
+  },
+  (error) => {
+    console.error('flexvolume code cache: the warm-up failed:', error);
+    process.exit(1);
+  },
+);

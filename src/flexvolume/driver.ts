@@ -113,12 +113,17 @@ async function runMain(
  * Builds the driver and runs it: the one line a driver's entry file needs. In a single
  * executable the launcher (launcher.ts) has already asked the resident helper and says, in a
  * global, whether this process is to answer the call (and then perhaps start a helper) or to
- * serve as the helper.
+ * serve as the helper; the build's code-cache step sets it to warm up. The global is never
+ * taken from the environment or argv, which kubelet's callers control.
  */
 export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<never> {
   const launch = (globalThis as Record<string, unknown>)[launchGlobal] as Launch | undefined;
   if (launch?.mode === 'serve') {
     return import('./helper-server.js').then(({ serveHelper }) => serveHelper(driver, launch));
+  }
+  if (launch?.mode === 'warm-up') {
+    launch.warmedUp = import('./warm-up.js').then(({ warmUp }) => warmUp(driver));
+    return new Promise<never>(() => {});
   }
   const executable = executableOf(driver);
   let logger: FileLogger | undefined;

@@ -49,12 +49,15 @@ export type HelperOutcome = 'off' | 'absent' | `declined:${DeclineReason}` | 'un
 
 /** What the launcher tells the driver bundle it evaluates, through a global. */
 export interface Launch {
-  mode: 'call' | 'serve';
+  /** `warm-up`: the build's code-cache step (scripts/flexvolume-code-cache.cjs), which waits for `warmedUp`. */
+  mode: 'call' | 'serve' | 'warm-up';
   build: string;
   /** The helper's socket; undefined when the helper is off. */
   socket: string | undefined;
   /** Set in `call` mode: why the call is answered here and not by a helper. */
   outcome?: HelperOutcome;
+  /** Set by the driver in `warm-up` mode. */
+  warmedUp?: Promise<void>;
 }
 
 /** The global the launcher sets before evaluating the bundle. */
