@@ -27,14 +27,18 @@ const logFlushMs = 1_000;
  * call needs it (run-call.js, then the core and the backends).
  */
 export function createFlexVolumeDriver(driver: FlexVolumeDriverOptions): FlexVolumeDriver {
+  return buildDriver(driver);
+}
+
+/** The driver, with `afterReply` run by `main` once the reply is out (the helper's start). */
+function buildDriver(driver: FlexVolumeDriverOptions, afterReply?: (logger: FileLogger | undefined) => void): FlexVolumeDriver {
   const executable = executableOf(driver);
   let logger: FileLogger | undefined;
   const handle = (argv: readonly string[], onDeadline?: (reply: Reply) => void) =>
     answerCall(driver, argv, { executable, onLogger: (l) => (logger = l), onDeadline });
-
   return {
     handle: (argv) => handle(argv),
-    main: () => runMain(driver, handle, () => logger),
+    main: () => runMain(driver, handle, () => logger, afterReply),
   };
 }
 
@@ -125,9 +129,6 @@ export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<ne
     launch.warmedUp = import('./warm-up.js').then(({ warmUp }) => warmUp(driver));
     return new Promise<never>(() => {});
   }
-  const executable = executableOf(driver);
-  let logger: FileLogger | undefined;
-  const handle = (argv: readonly string[], onDeadline: (reply: Reply) => void) => answerCall(driver, argv, { executable, onLogger: (l) => (logger = l), onDeadline });
-  const starter = launch !== undefined && helperWanted(driver, launch) ? (log: FileLogger | undefined) => startHelper(launch, log) : undefined;
-  return runMain(driver, handle, () => logger, starter);
+  const starter = launch !== undefined && helperWanted(driver, launch) ? (logger: FileLogger | undefined) => startHelper(launch, logger) : undefined;
+  return buildDriver(driver, starter).main();
 }

@@ -4,12 +4,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import * as z from '../zod.js';
 import { fromZodError } from '../errors.js';
-import { checkOutside, loadConfig, defaultTimeoutMs } from './config.js';
+import { loadConfig, defaultTimeoutMs } from './config.js';
 import { answerCall, executableOf } from './driver.js';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import { maxRequestBytes, type DeclineReason, type HelperLine, type Launch } from './helper-protocol.js';
 import { createFileLogger, type FileLogger } from './log-file.js';
-import { forbiddenDirs } from './plugin-dir.js';
 import { quietProcess } from './quiet-process.js';
 import { wellFormed, type Reply } from './reply.js';
 import { defaultPath } from './run-call.js';
@@ -66,8 +65,7 @@ export async function serveHelper(driver: FlexVolumeDriverOptions, launch: Launc
       onFatal: (error) => exit(1, 'uncaught error', error),
     });
     if (socketPath === undefined) return exit(1, 'no socket to serve (SHAREMOUNT_HELPER is off)');
-    const idleMs = config.helper.idleMs;
-    checkOutside('SHAREMOUNT_HELPER_DIR', socketPath, forbiddenDirs(executable));
+    const idleMs = config.helper.idleMs; // loadConfig also refused a helper directory inside the plugin directory
     ensurePrivateDirectory(dirname(socketPath));
     const startLock = await holdStartLock(socketPath);
     if (startLock === undefined) return exit(0, 'another helper is starting or serving this socket');
@@ -176,7 +174,7 @@ class Helper {
       await callLogger?.close();
       this.inFlight--;
       if (this.retiring && this.inFlight === 0) this.exit(0, 'resident helper retired');
-      else this.armIdle();
+      else if (this.inFlight === 0) this.armIdle(); // idle means no call at all, not a call that takes long
     }
   }
 
