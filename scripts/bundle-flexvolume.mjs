@@ -11,6 +11,9 @@ import { build } from 'esbuild';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
+// What both bundles are: one minified CommonJS file for Node 22 that requires built-ins only.
+const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
+
 const args = process.argv.slice(2);
 if (args[0] === '--launcher') {
   // The launcher (src/flexvolume/launcher.ts) runs before anything else: it learns its build and
@@ -21,15 +24,9 @@ if (args[0] === '--launcher') {
     process.exit(2);
   }
   await build({
+    ...common,
     entryPoints: [join(dirname(new URL(import.meta.url).pathname), '../src/flexvolume/launcher.ts')],
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'warning',
     define: { SHAREMOUNT_BUILD: JSON.stringify(buildId), SHAREMOUNT_DRIVER_DIR: JSON.stringify(driverDir) },
   });
   process.exit(0);
@@ -55,15 +52,9 @@ const englishOnly = {
 };
 
 await build({
+  ...common,
   entryPoints: [entry],
   outfile,
-  bundle: true,
-  platform: 'node',
-  target: 'node22',
-  format: 'cjs',
-  minify: true,
-  legalComments: 'none',
-  logLevel: 'warning',
   // CommonJS has no import.meta; a few dependencies read import.meta.url at load time.
   define: { 'import.meta.url': '__sharemount_import_meta_url' },
   banner: { js: 'var __sharemount_import_meta_url=require("node:url").pathToFileURL(__filename).href;' },
