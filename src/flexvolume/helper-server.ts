@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmodSync, lstatSync, mkdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -9,6 +8,7 @@ import { answerCall, executableOf } from './driver.js';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import { maxRequestBytes, type DeclineReason, type HelperLine, type Launch } from './helper-protocol.js';
 import { createFileLogger, type FileLogger } from './log-file.js';
+import { startLockName } from './helper-start.js';
 import { quietProcess } from './quiet-process.js';
 import { wellFormed, type Reply } from './reply.js';
 import { defaultPath } from './run-call.js';
@@ -221,11 +221,18 @@ class Helper {
 }
 
 /**
+ * What a shell sets afresh for every command it runs (`_` is the command's own path), so that a
+ * driver called from a script would otherwise never match its helper. kubelet, a Go program,
+ * passes its own environment unchanged to every call.
+ */
+const shellBookkeeping = new Set(['_', 'SHLVL', 'PWD', 'OLDPWD']);
+
+/**
  * An environment as the commands of a call would see it: without the SHAREMOUNT_* settings
- * (read per call) and with PATH as run-call.ts defaults it, in a stable order.
+ * (read per call) and a shell's bookkeeping, with PATH as run-call.ts defaults it, in a stable order.
  */
 export function environmentKey(env: Readonly<Record<string, string | undefined>>): string {
-  const entries = Object.entries({ ...env, PATH: env.PATH ?? defaultPath }).filter(([key, value]) => value !== undefined && !key.startsWith('SHAREMOUNT_'));
+  const entries = Object.entries({ ...env, PATH: env.PATH ?? defaultPath }).filter(([key, value]) => value !== undefined && !key.startsWith('SHAREMOUNT_') && !shellBookkeeping.has(key));
   return JSON.stringify(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
@@ -269,7 +276,7 @@ function ensurePrivateDirectory(dir: string): void {
 
 /** The abstract name only one helper of this socket can hold. */
 function holdStartLock(socketPath: string): Promise<Server | undefined> {
-  const name = `\0sharemount-helper/${createHash('sha256').update(socketPath).digest('hex').slice(0, 48)}`;
+  const name = startLockName(socketPath);
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(undefined) : reject(error)));

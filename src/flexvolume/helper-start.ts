@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import { serveVariable, type HelperOutcome, type Launch } from './helper-protocol.js';
 import type { FileLogger } from './log-file.js';
@@ -21,6 +23,10 @@ export function helperWanted(driver: FlexVolumeDriverOptions, launch: Launch): b
 export function startHelper(launch: Launch, logger: FileLogger | undefined): void {
   // Loaded here, not at import: `init` and usage errors load nothing they do not use.
   const { spawn } = process.getBuiltinModule('node:child_process');
+  // When many calls find no helper at once (a node starting its pods), the first one's helper
+  // holds the start lock within milliseconds: the calls after it start none (each would only
+  // start a whole process to find the lock taken).
+  if (launch.socket === undefined || startLockHeld(launch.socket)) return;
   try {
     const child = spawn(process.execPath, [], {
       detached: true,
@@ -34,4 +40,22 @@ export function startHelper(launch: Launch, logger: FileLogger | undefined): voi
   } catch (error) {
     logger?.warn({ error: error instanceof Error ? error.message : String(error) }, 'could not start the resident helper');
   }
+}
+
+/** The abstract unix name that only one helper of a socket can hold (helper-server.ts). */
+export function startLockName(socket: string): string {
+  return `\0sharemount-helper/${createHash('sha256').update(socket).digest('hex').slice(0, 48)}`;
+}
+
+/**
+ * Whether a helper holds the start lock now. Node binds a unix socket inside listen(), so
+ * `listening` tells at once; a free name is released again on the spot.
+ */
+function startLockHeld(socket: string): boolean {
+  const probe = createServer();
+  probe.on('error', () => {}); // the refusal, reported on the next tick: already known
+  probe.listen({ path: startLockName(socket), exclusive: true });
+  if (!probe.listening) return true;
+  probe.close();
+  return false;
 }

@@ -88,6 +88,24 @@ suite('FlexVolume resident helper', () => {
     expect(await helperPids(helperDir)).toEqual([helper]); // and the helper serves on
   });
 
+  it('calls in parallel (a node starting its pods): a single helper starts and answers the calls after it, side by side; one share, 20 publications', async () => {
+    const pods = Array.from({ length: 20 }, (_, i) => pod(40 + i));
+    const first = await Promise.all(pods.slice(0, 10).map((p) => kubelet.mountVolume(p, 'data', volume()))); // no helper yet
+    expect(first.map((op) => op.error)).toEqual(Array(10).fill(undefined));
+    const [helper] = await waitForHelpers(helperDir, 1);
+    await waitForSocket(socket);
+    await sleep(300);
+    expect(await helperPids(helperDir)).toEqual([helper]); // one helper, whoever started it
+    const rest = await Promise.all(pods.slice(10).map((p) => kubelet.mountVolume(p, 'data', volume())));
+    expect(rest.map((op) => op.error)).toEqual(Array(10).fill(undefined));
+    expect((await pidsThatLogged(logFile, 'mounted')).slice(-10)).toEqual(Array(10).fill(helper));
+    expect((await mountsUnder(join(sandbox.dir, 'kubelet'))).length).toBe(20);
+    expect((await mountsUnder(sandbox.root)).filter((m) => m.mountPoint.endsWith('/mnt'))).toHaveLength(1);
+    const gone = await Promise.all(pods.map((p) => kubelet.unmountVolume(p.uid, 'data')));
+    expect(gone.map((op) => op.error)).toEqual(Array(20).fill(undefined));
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
   it('SHAREMOUNT_HELPER=off: every call answers itself and no helper starts', async () => {
     const off = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_HELPER: 'off' } });
     expect((await off.mountVolume(pod(20), 'data', volume())).ok).toBe(true);

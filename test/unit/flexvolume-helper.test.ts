@@ -32,5 +32,7 @@ describe('the resident helper: where it listens, when a call starts one, which c
     expect(environmentKey({ PATH: '/usr/bin', LVM_SYSTEM_DIR: '/etc/lvm', HOME: '/root' })).not.toBe(base);
     expect(environmentKey({})).toBe(environmentKey({ PATH: defaultPath }));
     expect(environmentKey({ A: undefined })).toBe(environmentKey({}));
+    // What a shell sets for each command it runs does not count.
+    expect(environmentKey({ PATH: '/usr/bin', LVM_SYSTEM_DIR: '/etc/lvm', _: '/usr/bin/xargs', SHLVL: '2', PWD: '/tmp', OLDPWD: '/' })).toBe(base);
   });
 });
