@@ -139,6 +139,7 @@ export function createFileLogger(options: { file: string | undefined; level: Log
       if (target !== undefined) drain(await target);
     },
     async close() {
+      if (closed) return; // the fd number may belong to another file by now
       closed = true;
       const file = target === undefined ? undefined : drain(await target);
       if (file !== undefined) closeSync(file.fd);
