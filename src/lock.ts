@@ -125,7 +125,7 @@ function lockAtOnce(mutex: Mutex): (() => void) | undefined {
 }
 
 /** Binds a free name on the spot; undefined when that failed (tryBind then says why). */
-function bindAtOnce(name: string): Server | undefined {
+export function bindAtOnce(name: string): Server | undefined {
   const server = listenOn(name);
   if (server.listening) return server;
   server.on('error', () => {}); // the refusal, on the next tick: tryBind meets it again
@@ -135,7 +135,7 @@ function bindAtOnce(name: string): Server | undefined {
 /**
  * Binds the name: the server when it is ours, undefined when another process holds it.
  */
-async function tryBind(name: string): Promise<Server | undefined> {
+export async function tryBind(name: string): Promise<Server | undefined> {
   const server = listenOn(name);
   if (server.listening) return server;
   // Emitted on the next tick: listening for it now is in time.

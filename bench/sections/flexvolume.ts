@@ -1,9 +1,8 @@
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { readMountInfo } from '../../src/mountinfo.js';
 import { buildDriver } from '../../test/helpers/flexvolume-drivers.js';
 import { goJsonMarshal } from '../../test/helpers/kubelet.js';
-import { stopHelpers, waitForHelpers } from '../../test/helpers/flexvolume-helper.js';
+import { stopHelpers, waitForHelpers, waitForSocket } from '../../test/helpers/flexvolume-helper.js';
 import { ms, spawnOk, summarize, table, verdict, type BenchSection } from '../lib.js';
 import { measureInterleaved, type OperationPair } from '../core/interleave.js';
 import { createWorkspace } from '../core/workspace.js';
@@ -59,7 +58,7 @@ export async function run(): Promise<BenchSection> {
     await spawnOk(executable, ['mount', await podDir(holderUid), json(holderUid)], env); // answered in its own process, which starts the helper
     const [helperPid] = await waitForHelpers(helperDir, 1);
     if (helperPid === undefined) throw new Error('the first call started no resident helper');
-    await waitForPath(`${helperDir}/sharemount~bind.sock`);
+    await waitForSocket(`${helperDir}/sharemount~bind.sock`);
     const measured = await podDir(measuredUid);
     const bareTarget = ws.path('bare-target');
     await mkdir(bareTarget);
@@ -152,14 +151,6 @@ export async function run(): Promise<BenchSection> {
     await stopHelpers(ws.path('helper'));
     await ws.dispose();
   }
-}
-
-async function waitForPath(path: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await stat(path).then(() => true, () => false)) return;
-    await sleep(50);
-  }
-  throw new Error(`${path} did not appear`);
 }
 
 /** VmRSS of a process, as /proc reports it. */

@@ -31,7 +31,7 @@ export function createFlexVolumeDriver(driver: FlexVolumeDriverOptions): FlexVol
 }
 
 /** The driver, with `afterReply` run by `main` once the reply is out (the helper's start). */
-function buildDriver(driver: FlexVolumeDriverOptions, afterReply?: (logger: FileLogger | undefined) => void): FlexVolumeDriver {
+function buildDriver(driver: FlexVolumeDriverOptions, afterReply?: (logger: FileLogger | undefined) => Promise<void>): FlexVolumeDriver {
   const executable = executableOf(driver);
   let logger: FileLogger | undefined;
   const handle = (argv: readonly string[], onDeadline?: (reply: Reply) => void) =>
@@ -79,7 +79,7 @@ async function runMain(
   driver: FlexVolumeDriverOptions,
   handle: (argv: readonly string[], onDeadline: (reply: Reply) => void) => Promise<Reply>,
   currentLogger: () => FileLogger | undefined,
-  afterReply?: (logger: FileLogger | undefined) => void,
+  afterReply?: (logger: FileLogger | undefined) => Promise<void>,
 ): Promise<never> {
   const writer = new ReplyWriter();
   let exiting = false;
@@ -87,12 +87,9 @@ async function runMain(
     const sent = writer.send(reply);
     if (exiting) return;
     exiting = true;
-    try {
-      afterReply?.(currentLogger());
-    } catch {
-      // nothing after the reply may change it
-    }
-    const flushed = currentLogger()?.flush() ?? Promise.resolve();
+    // Nothing after the reply may change it: what comes after only delays the exit, at most by logFlushMs.
+    const after = afterReply?.(currentLogger()).catch(() => {}) ?? Promise.resolve();
+    const flushed = after.then(() => currentLogger()?.flush());
     const cap = new Promise((done) => setTimeout(done, logFlushMs).unref());
     void Promise.race([flushed, cap]).finally(() => process.exit(exitCodeOf(sent)));
   };

@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import * as z from '../zod.js';
 import { fromZodError } from '../errors.js';
+import { tryBind } from '../lock.js';
 import { loadConfig, defaultTimeoutMs } from './config.js';
 import { answerCall, executableOf } from './driver.js';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
@@ -67,7 +68,7 @@ export async function serveHelper(driver: FlexVolumeDriverOptions, launch: Launc
     if (socketPath === undefined) return exit(1, 'no socket to serve (SHAREMOUNT_HELPER is off)');
     const idleMs = config.helper.idleMs; // loadConfig also refused a helper directory inside the plugin directory
     ensurePrivateDirectory(dirname(socketPath));
-    const startLock = await holdStartLock(socketPath);
+    const startLock = await tryBind(startLockName(socketPath));
     if (startLock === undefined) return exit(0, 'another helper is starting or serving this socket');
     const server = await listenPrivately(socketPath);
     const helper = new Helper(driver, executable, launch.build, socketPath, server, startLock, logger, idleMs, exit);
@@ -272,16 +273,6 @@ function ensurePrivateDirectory(dir: string): void {
   if (!stat.isDirectory()) throw new Error(`${dir} is not a directory`);
   if (stat.uid !== uid) throw new Error(`${dir} is owned by uid ${stat.uid}, not ${uid}`);
   if ((stat.mode & 0o077) !== 0) throw new Error(`${dir} is open to group or others (mode ${(stat.mode & 0o777).toString(8)}); it must be 0700`);
-}
-
-/** The abstract name only one helper of this socket can hold. */
-function holdStartLock(socketPath: string): Promise<Server | undefined> {
-  const name = startLockName(socketPath);
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(undefined) : reject(error)));
-    server.listen({ path: name, exclusive: true }, () => resolve(server));
-  });
 }
 
 /** Replaces a socket left by a helper that died (the start lock says none is serving it) and listens. */

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import { serveVariable, type HelperOutcome, type Launch } from './helper-protocol.js';
 import type { FileLogger } from './log-file.js';
@@ -20,13 +18,17 @@ export function helperWanted(driver: FlexVolumeDriverOptions, launch: Launch): b
  * node:child_process and not execa: this is not a command whose result is read, and a call
  * that starts a helper must not wait for, or fail with, anything the helper does.
  */
-export function startHelper(launch: Launch, logger: FileLogger | undefined): void {
+export async function startHelper(launch: Launch, logger: FileLogger | undefined): Promise<void> {
+  if (launch.socket === undefined) return;
   // Loaded here, not at import: `init` and usage errors load nothing they do not use.
   const { spawn } = process.getBuiltinModule('node:child_process');
+  const { bindAtOnce } = await import('../lock.js');
   // When many calls find no helper at once (a node starting its pods), the first one's helper
   // holds the start lock within milliseconds: the calls after it start none (each would only
-  // start a whole process to find the lock taken).
-  if (launch.socket === undefined || startLockHeld(launch.socket)) return;
+  // start a whole process to find the lock taken). A free name is released again on the spot.
+  const probe = bindAtOnce(startLockName(launch.socket));
+  if (probe === undefined) return;
+  probe.close();
   try {
     const child = spawn(process.execPath, [], {
       detached: true,
@@ -44,18 +46,6 @@ export function startHelper(launch: Launch, logger: FileLogger | undefined): voi
 
 /** The abstract unix name that only one helper of a socket can hold (helper-server.ts). */
 export function startLockName(socket: string): string {
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return `\0sharemount-helper/${createHash('sha256').update(socket).digest('hex').slice(0, 48)}`;
-}
-
-/**
- * Whether a helper holds the start lock now. Node binds a unix socket inside listen(), so
- * `listening` tells at once; a free name is released again on the spot.
- */
-function startLockHeld(socket: string): boolean {
-  const probe = createServer();
-  probe.on('error', () => {}); // the refusal, reported on the next tick: already known
-  probe.listen({ path: startLockName(socket), exclusive: true });
-  if (!probe.listening) return true;
-  probe.close();
-  return false;
 }

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -63,4 +63,13 @@ export function talkToHelper(socket: string, text: string | Buffer, timeoutMs = 
 export async function pidsThatLogged(logFile: string, msg: string): Promise<number[]> {
   const lines = (await readFile(logFile, 'utf8')).split('\n').filter((line) => line !== '');
   return lines.map((line) => JSON.parse(line) as { msg?: string; pid?: number }).filter((line) => line.msg === msg).map((line) => line.pid!);
+}
+
+/** Waits until a socket is at `path` (a helper listening there). */
+export async function waitForSocket(path: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await stat(path).catch(() => undefined))?.isSocket()) return;
+    await sleep(50);
+  }
+  throw new Error(`no socket at ${path}`);
 }

@@ -7,7 +7,7 @@ import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js'
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, type PodInfo } from '../helpers/kubelet.js';
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
-import { helperPids, pidsThatLogged, stopHelpers, talkToHelper, waitForHelpers } from '../helpers/flexvolume-helper.js';
+import { helperPids, pidsThatLogged, stopHelpers, talkToHelper, waitForHelpers, waitForSocket } from '../helpers/flexvolume-helper.js';
 
 // The resident helper (docs/flexvolume.md): the bind test driver's single executable, called as
 // kubelet calls it, answering through a helper that its first call starts; and the helper's
@@ -245,10 +245,3 @@ suite('FlexVolume resident helper', () => {
   }
 });
 
-async function waitForSocket(path: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if ((await stat(path).catch(() => undefined))?.isSocket()) return;
-    await sleep(50);
-  }
-  throw new Error(`no socket at ${path}`);
-}
