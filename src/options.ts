@@ -1,4 +1,5 @@
 import { invalidArgument } from './errors.js';
+import { contradictoryPair } from './option-conflicts.js';
 
 /**
  * Mount options as one canonical set: sorted, without duplicates, each one checked so that it
@@ -32,6 +33,7 @@ export function canonicalOptions(input: string | readonly string[] | undefined, 
   if (input === undefined) return [];
   const items = typeof input === 'string' ? input.split(',') : input;
   const seen = new Map<string, string>();
+  const indexOf = new Map<string, number>();
   items.forEach((raw, index) => {
     if (typeof raw !== 'string') throw invalidArgument(`${field}[${index}]`, 'must be a string');
     const option = raw.trim();
@@ -47,8 +49,16 @@ export function canonicalOptions(input: string | readonly string[] | undefined, 
       throw invalidArgument(`${field}[${index}]`, `sets option "${printable(name)}" twice with different values`);
     }
     seen.set(name, option);
+    if (!indexOf.has(name)) indexOf.set(name, index);
   });
-  if (seen.has('ro') && seen.has('rw')) throw invalidArgument(field, 'has both "ro" and "rw"');
+  const pair = contradictoryPair(new Set(seen.keys()));
+  if (pair) {
+    // A sensitive list's names are not quoted (a bare secret can look like a flag); its indexes say which.
+    const [a, b] = pair;
+    throw invalidArgument(field, sensitive
+      ? `has two options that contradict each other: ${field}[${indexOf.get(a)}] and ${field}[${indexOf.get(b)}]`
+      : `has both "${printable(a)}" and "${printable(b)}"`);
+  }
   return [...seen.values()].sort(compareCodeUnits);
 }
 

@@ -1,6 +1,7 @@
 import * as z from './zod.js';
 import { fromZodError, invalidArgument, isSharemountError } from './errors.js';
 import { canonicalOptions, optionName, type OptionList } from './options.js';
+import { contradictoryPair } from './option-conflicts.js';
 import { checkSubPath } from './subpath.js';
 import { checkTargetShape } from './target.js';
 import type { AnyBackend, Source, SourceInput } from './backend.js';
@@ -133,9 +134,12 @@ function checkNoConflict(options: OptionList, sensitiveOptions: OptionList, inpu
   const values = new Map(options.map((option) => [optionName(option), option]));
   for (const option of sensitiveOptions) {
     const name = optionName(option);
-    const other = values.get(name) ?? (name === 'ro' ? values.get('rw') : name === 'rw' ? values.get('ro') : undefined);
-    if (other !== undefined && other !== option) {
-      throw invalidArgument(`sensitiveOptions[${indexInInput(input, option)}]`, `sets option "${name}" in a way that conflicts with options`);
+    const other = values.get(name);
+    // Each list has no contradiction of its own, so one found with `name` added involves it.
+    const pair = other === undefined ? contradictoryPair(new Set([...values.keys(), name])) : undefined;
+    if ((other !== undefined && other !== option) || pair) {
+      const what = pair ? `contradicts "${pair[0] === name ? pair[1] : pair[0]}" in options` : 'conflicts with options';
+      throw invalidArgument(`sensitiveOptions[${indexInInput(input, option)}]`, `sets option "${name}" in a way that ${what}`);
     }
   }
 }

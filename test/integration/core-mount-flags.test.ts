@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
 import { bindBackend } from '../../src/backends/bind.js';
 import { assertInvariants } from '../helpers/invariants.js';
-import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
+import { createSandbox, entriesOf, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();
 
@@ -19,6 +19,7 @@ describe.skipIf(skip)('core: read-only bind mounts keep the restrictions of what
   let sandbox: Sandbox;
   let manager: MountManager;
   let restricted: string; // a tmpfs source mounted nosuid,nodev,noexec
+  let mountsBefore: Awaited<ReturnType<typeof mountsUnder>>; // the sandbox's own mounts, before any test
   const bind = (path: string) => ({ backend: 'bind', path });
   const optionsAt = async (path: string) => (await mountsUnder(sandbox.dir)).findLast((m) => m.mountPoint === path)?.mountOptions ?? [];
 
@@ -30,6 +31,7 @@ describe.skipIf(skip)('core: read-only bind mounts keep the restrictions of what
     await execa('mount', ['-t', 'tmpfs', '-o', 'nosuid,nodev,noexec', 'tmpfs', restricted]);
     await mkdir(join(restricted, 'd'));
     manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    mountsBefore = await mountsUnder(sandbox.dir);
   });
 
   afterEach(async () => {
@@ -91,5 +93,22 @@ describe.skipIf(skip)('core: read-only bind mounts keep the restrictions of what
     expect(shareFlags).not.toContain('noexec');
     expect(await optionsAt(target)).toEqual(expect.arrayContaining(['ro', ...shareFlags.filter((flag) => flag !== 'rw')]));
     expect(await optionsAt(target)).not.toContain('noexec');
+  });
+
+  it('a contradictory pair of flags is refused naming both, and nothing is mounted or created', async () => {
+    const target = join(sandbox.pods, 'contradictory');
+    await mkdir(target);
+    const before = await entriesOf(sandbox.root);
+    for (const [options, message] of [
+      ['nosuid,suid', 'options: has both "suid" and "nosuid"'],
+      ['exec,ro,noexec', 'options: has both "exec" and "noexec"'],
+      ['relatime,noatime', 'options: has both "noatime" and "relatime"'],
+    ] as const) {
+      const refused = await manager.publish({ source: bind(sandbox.source), options, subPath: 'd000', target }).catch((error: unknown) => error);
+      expect(refused, options).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'options', message });
+    }
+    expect(await mountsUnder(sandbox.dir)).toEqual(mountsBefore);
+    expect(await entriesOf(sandbox.root)).toEqual(before);
+    expect(await manager.list()).toEqual([]);
   });
 });
