@@ -1,4 +1,5 @@
-import { readFile, statfs, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, statfs, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -10,6 +11,8 @@ import { lvNameProblem } from '../../src/backends/lvm/names.js';
 import { parseLvReport, parseVgReport } from '../../src/backends/lvm/reports.js';
 import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
+import { startBindfs, stopBindfs } from '../helpers/bindfs.js';
+import { exited } from '../helpers/processes.js';
 
 const MiB = 1024 ** 2;
 const missing = missingLvmPrerequisite();
@@ -230,6 +233,39 @@ describe.skipIf(missing !== undefined)('LVM backend on real lvm2 (activation off
       const { source } = backend.toVolume(backend.parameters.parse({ volumeGroup: env.vg, logicalVolume: 'blank', mountOptions: 'ro' }));
       await expect(manager.publish({ source, options: ['ro'], target: target('blank-ro') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
       await expect(execa('blkid', ['-p', await env.standIn(env.vg, 'blank')])).rejects.toMatchObject({ exitCode: 2 });
+    });
+
+    it('never formats a device blkid could not read (blkid exits 2 then too, as for a blank one)', async () => {
+      // A real unreadable device: a loop device over a file on a FUSE mount whose daemon is
+      // killed, so every read of it fails with EIO. mkfs is replaced on PATH by a recorder.
+      const fuseSource = join(sandbox.dir, 'unreadable-src');
+      await mkdir(fuseSource);
+      await writeFile(join(fuseSource, 'disk.img'), '');
+      await truncate(join(fuseSource, 'disk.img'), 16 * MiB);
+      const fuse = await startBindfs(sandbox, fuseSource, join(sandbox.dir, 'unreadable-fuse'));
+      const device = (await execa('losetup', ['--find', '--show', '--', join(fuse.mountPoint, 'disk.img')])).stdout.trim();
+      const bin = join(sandbox.dir, 'mkfs-recorder');
+      await mkdir(bin);
+      const called = join(sandbox.dir, 'mkfs-called');
+      for (const command of ['mkfs.ext4', 'mkfs.xfs']) {
+        await writeFile(join(bin, command), `#!/bin/sh\necho "$@" >> ${called}\nexit 1\n`, { mode: 0o755 });
+      }
+      const path = process.env.PATH;
+      process.env.PATH = `${bin}:${path ?? '/usr/sbin:/usr/bin:/sbin:/bin'}`;
+      try {
+        process.kill(fuse.pid, 'SIGKILL');
+        await exited(fuse.daemon);
+        await expect(execa('blkid', ['-p', '--', device])).rejects.toMatchObject({ exitCode: 2 });
+        const unreadable = new MountManager({ root: join(sandbox.dir, 'root-unreadable'), backends: [lvmBackend({ ...env.backendOptions(), devicePath: async () => device })] });
+        const { source } = backend.toVolume(backend.parameters.parse({ volumeGroup: env.vg, logicalVolume: 'unreadable' }));
+        await expect(unreadable.publish({ source, target: target('unreadable') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', message: expect.stringContaining('could not be read') });
+        expect(existsSync(called)).toBe(false);
+        expect((await mountsUnder(join(sandbox.dir, 'root-unreadable'))).length).toBe(0);
+      } finally {
+        process.env.PATH = path;
+        await execa('losetup', ['--detach', device], { reject: false });
+        await stopBindfs(fuse);
+      }
     });
 
     it('grows a mounted xfs filesystem online with xfs_growfs', async () => {

@@ -1,9 +1,10 @@
-import { mkdtemp, rmdir } from 'node:fs/promises';
+import { mkdtemp, open, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../exec.js';
 import { SharemountError, isSharemountError } from '../../errors.js';
 import { mount, unmount } from '../../mount-command.js';
+import { withTimeout } from '../../timeout.js';
 import { fsTypes, type FsType } from './mkfs-options.js';
 
 /** What blkid's low-level probe found on a device. */
@@ -33,19 +34,52 @@ export function parseBlkidExport(text: string): DeviceSignature {
 /**
  * Probes the device itself (`-p`: no blkid cache, which can be stale). blkid exits 2 when it
  * finds nothing, which is the one answer that allows formatting; 8 means two signatures that
- * contradict each other, which is refused like any other content.
+ * contradict each other, which is refused like any other content. blkid also exits 2, silently,
+ * when it cannot open or read the device at all (a missing node, an I/O error): so "nothing
+ * found" counts only once the device's start has been read here (see `assertReadable`).
  */
 export async function probeDevice(device: string, timeoutMs: number): Promise<DeviceSignature> {
   try {
     const { stdout } = await run('blkid', ['-p', '-o', 'export', '--', device], { timeoutMs, env: commandEnv });
     return parseBlkidExport(stdout);
   } catch (error) {
-    if (isSharemountError(error, 'COMMAND_FAILED') && error.details?.exitCode === 2) return {};
+    if (isSharemountError(error, 'COMMAND_FAILED') && error.details?.exitCode === 2) {
+      await assertReadable(device, timeoutMs);
+      return {};
+    }
     if (isSharemountError(error, 'COMMAND_FAILED') && error.details?.exitCode === 8) {
       throw new SharemountError('FAILED_PRECONDITION', `${device} carries contradicting signatures; refusing to format or mount it`, { cause: error });
     }
     throw error;
   }
+}
+
+/** The bytes where every signature blkid knows of at a device's start lies (superblocks, labels). */
+const probedBytes = 64 * 1024;
+
+/**
+ * Reads the device's first bytes, so that blkid's "nothing found" is known to come from a
+ * device it could read: one that cannot be opened or read, or that is empty, is refused
+ * (FAILED_PRECONDITION), never formatted. Bounded: a read of a hung device never returns.
+ */
+async function assertReadable(device: string, timeoutMs: number): Promise<void> {
+  const reading = (async () => {
+    const handle = await open(device, 'r');
+    try {
+      return (await handle.read(Buffer.alloc(probedBytes), 0, probedBytes, 0)).bytesRead;
+    } finally {
+      await handle.close();
+    }
+  })();
+  reading.catch(() => {}); // a hung read's late failure, after the bound has answered
+  let bytesRead: number;
+  try {
+    bytesRead = await withTimeout(reading, timeoutMs, `reading ${device}`);
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new SharemountError('FAILED_PRECONDITION', `${device} could not be read (${why}), so blkid's "no signature" proves nothing; refusing to format it`, { cause: error });
+  }
+  if (bytesRead === 0) throw new SharemountError('FAILED_PRECONDITION', `${device} is empty (nothing could be read); refusing to format it`);
 }
 
 /** argv for formatting: quiet, the validated options, then the device after `--`. */
