@@ -113,6 +113,11 @@ export interface Backend<S extends Source = Source, P = unknown> {
    * keep serving new consumers. Throw SharemountError naming the field.
    */
   admit?(source: S): Promise<void>;
+  /**
+   * For raw block volumes (CSI `volumeMode: Block`): the source's block device node, made ready
+   * (an LV activated). A backend without it serves filesystems only.
+   */
+  blockDevice?(source: S): Promise<string>;
 
   /** Validates a volume's parameters as a driver receives them (flat strings); a zod 4 schema, classic or mini. */
   readonly parameters?: Schema<P>;

@@ -108,6 +108,9 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       await mount({ fsType, source: device, target: context.mountPoint, options: context.options, sensitiveOptions: context.sensitiveOptions }, context.timeoutMs);
     },
 
+    // A raw block volume is the LV's device itself, never formatted.
+    blockDevice: (source: LvmSource) => devices.devicePath(source.vg, source.lv),
+
     toVolume(input: LvmParametersInput): VolumeSpec<LvmSource> {
       const params = parseLvmParameters(input);
       if (params.logicalVolume === undefined) throw invalidArgument('parameters.logicalVolume', 'is required to publish a volume');

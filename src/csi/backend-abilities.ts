@@ -1,5 +1,6 @@
 import type { AnyBackend } from '../backend.js';
-import { SharemountError } from '../errors.js';
+import { SharemountError, invalidArgument } from '../errors.js';
+import type { MountCapability } from './requests.js';
 
 /* What the plugin's backends can do, which decides the capabilities the plugin advertises. */
 
@@ -26,4 +27,11 @@ export async function existingVolume(backend: AnyBackend, volumeId: string, csiV
   const described = backend.describeVolume ? await backend.describeVolume(volumeId) : {};
   if (described === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${csiVolumeId}`, { field: 'volume_id' });
   return described;
+}
+
+/** A block capability needs a backend that has block devices (`blockDevice`): INVALID_ARGUMENT naming it otherwise. */
+export function checkBackendServes(backend: AnyBackend, capability: MountCapability, field: string): void {
+  if (capability.block && backend.blockDevice === undefined) {
+    throw invalidArgument(`${field}.block`, `block volumes are not served by backend ${backend.name}: it publishes filesystems (use a mount capability)`);
+  }
 }

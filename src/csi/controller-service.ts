@@ -6,7 +6,7 @@ import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandReques
 import { checkCapability, parseRequest, type MountCapability } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
-import { existingVolume, expandsVolumes, provisioningBackends } from './backend-abilities.js';
+import { checkBackendServes, existingVolume, expandsVolumes, provisioningBackends } from './backend-abilities.js';
 
 type Topology = Readonly<Record<string, string>>;
 
@@ -48,6 +48,7 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       const parsed = backend.parameters ? backend.parameters.safeParse(parameters) : { success: true as const, data: parameters };
       if (!parsed.success) throw fromZodError(parsed.error, 'parameters');
       capabilities.forEach((capability, i) => checkReachableFromNodes(backend, capability, `volume_capabilities[${i}]`));
+      capabilities.forEach((capability, i) => checkBackendServes(backend, capability, `volume_capabilities[${i}]`));
       const requirement = request.accessibility_requirements;
       if (backend.nodeLocal && requirement !== null && requirement.requisite.length > 0 && !reachable(requirement.requisite)) {
         throw new SharemountError('RESOURCE_EXHAUSTED', `accessibility_requirements: ${backend.name} volumes are made on this node only, which none of the requisite topologies is`);
@@ -89,7 +90,9 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
       for (const [i, cap] of request.volume_capabilities.entries()) {
         try {
           const field = `volume_capabilities[${i}]`;
-          checkReachableFromNodes(found.backend, checkCapability(cap, field), field);
+          const capability = checkCapability(cap, field);
+          checkReachableFromNodes(found.backend, capability, field);
+          checkBackendServes(found.backend, capability, field);
         } catch (error) {
           if (!isSharemountError(error, 'INVALID_ARGUMENT')) throw error;
           return { message: error.message }; // not confirmed, and why

@@ -3,7 +3,8 @@ import { isWithin } from '../target.js';
 import { optionName } from '../options.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
-import { existingVolume, expandsOnNodes } from './backend-abilities.js';
+import { checkBackendServes, existingVolume, expandsOnNodes } from './backend-abilities.js';
+import { blockVolumeStats, checkBlockTargetShows, publishBlockVolume, stageBlockVolume, unstageBlockVolume } from './block-node.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
@@ -41,10 +42,13 @@ export function splitMountFlags(flags: readonly string[]): { plain: string[]; se
  * - NodePublishVolume bind-mounts the staging path onto the pod's target (`ro` when asked);
  * - NodeUnpublishVolume unmounts the target and removes it;
  * - NodeUnstageVolume unpublishes the staging path: the share's last one unmounts the share.
+ * A raw block volume (a block capability, LVM) goes through block-node.ts instead: its device
+ * node is bound onto a staging file, and that onto the target file.
  * Calls for one volume run one at a time (VolumeQueue); every input is checked before anything
  * is touched.
  */
-export function nodeService({ options, manager, queue, logger, topology }: ServiceContext) {
+export function nodeService(service: ServiceContext) {
+  const { options, manager, queue, logger, topology } = service;
   const timeouts = manager.timeouts;
   let intents: ReadOnlyIntents | undefined;
   const readOnlyIntents = async () => (intents ??= new ReadOnlyIntents(`${await manager.root()}/_csi-read-only`));
@@ -55,8 +59,10 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
       const context = { ...request.volume_context };
       const backend = pickBackend(context, options.backends, 'volume_context');
+      checkBackendServes(backend, capability, 'volume_capability');
       const input = options.toParameters ? options.toParameters(context, { secrets: request.secrets, fsType: capability.fsType }, backend) : context;
       const { volume } = volumeOf(backend, input, 'volume_context');
+      if (capability.block) return stageBlockVolume(service, request, capability, backend, volume.source, staging, call);
       return queue.run(request.volume_id, call.deadline, async () => {
         const other = otherVolumeIn(await manager.publicationAt(staging), request.volume_id);
         if (other !== undefined) {
@@ -84,6 +90,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
         if (other !== undefined) {
           throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not staged at ${staging} (volume ${other} is); left alone`, { field: 'volume_id' });
         }
+        if (await unstageBlockVolume(service, staging, request.volume_id)) return {};
         // kubelet made the staging directory and removes it itself.
         const result = await manager.unpublish(staging, { removeTarget: false }).catch((error: unknown) => {
           throw renameTargetField(error, 'staging_target_path');
@@ -103,6 +110,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
         throw invalidArgument('target_path', `must lie outside staging_target_path ${staging}, and it outside the target`);
       }
       const readOnly = request.readonly || capability.readerOnly;
+      if (capability.block) return publishBlockVolume(service, request, capability, readOnly, staging, target, call);
       return queue.run(request.volume_id, call.deadline, async () => {
         const staged = await manager.publicationAt(staging);
         const other = otherVolumeIn(staged, request.volume_id);
@@ -129,6 +137,7 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
       return queue.run(request.volume_id, call.deadline, async () => {
         // Another volume's publication is left alone; a mount the records say nothing of (its
         // staging gone) is this call's to remove, as kubelet asks.
+        checkBlockTargetShows(target, request.volume_id);
         const found = await volumesAt(manager, target);
         if (found.mounted && found.volumes.size > 0 && !mayShow(found, request.volume_id)) {
           throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not published at ${target} (it shows volume ${[...found.volumes].join(', ')}); left alone`, { field: 'volume_id' });
@@ -141,6 +150,8 @@ export function nodeService({ options, manager, queue, logger, topology }: Servi
 
     async NodeGetVolumeStats(raw: unknown) {
       const request = parseRequest(statsRequest, raw);
+      const block = await blockVolumeStats(request.volume_id, request.volume_path);
+      if (block !== undefined) return block;
       const path = await pathShowing(manager, request.volume_id, request.volume_path);
       try {
         const stats = await volumeStats(path, timeouts.fsMs);

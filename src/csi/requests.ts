@@ -34,6 +34,7 @@ export const publishRequest = z.looseObject({
   target_path: required,
   volume_capability: z._default(z.nullable(capability), null),
   readonly: z._default(z.boolean(), false),
+  volume_context: stringMap,
 });
 
 export const unpublishRequest = z.looseObject({ volume_id: id, target_path: required });
@@ -56,8 +57,13 @@ export function parseRequest<T>(schema: z.ZodMiniType<T>, request: unknown): T {
 export type AccessMode = 'SINGLE_NODE_WRITER' | 'SINGLE_NODE_READER_ONLY' | 'MULTI_NODE_READER_ONLY' | 'MULTI_NODE_SINGLE_WRITER' | 'MULTI_NODE_MULTI_WRITER' | 'SINGLE_NODE_SINGLE_WRITER' | 'SINGLE_NODE_MULTI_WRITER';
 
 const accessModes: readonly AccessMode[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
-/** A mount capability, checked: sharemount publishes filesystems, never raw block devices. */
+/**
+ * A capability, checked: a mount one (a filesystem), or a block one (a raw device, served only
+ * by backends with `blockDevice`: see `checkBackendServes`).
+ */
 export interface MountCapability {
+  /** A raw block volume (`volumeMode: Block`); fsType and mountFlags are empty then. */
+  block: boolean;
   fsType: string;
   mountFlags: string[];
   mode: AccessMode;
@@ -67,10 +73,11 @@ export interface MountCapability {
 
 export function checkCapability(value: z.infer<typeof capability> | null, field = 'volume_capability'): MountCapability {
   if (value === null) throw invalidArgument(field, 'is required');
-  if (value.access_type === 'block') throw invalidArgument(`${field}.block`, 'block volumes are not supported: sharemount publishes filesystems (use a mount capability)');
-  if (value.access_type !== 'mount' || !value.mount) throw invalidArgument(field, 'must have a mount access type');
+  const block = value.access_type === 'block';
+  if (!block && (value.access_type !== 'mount' || !value.mount)) throw invalidArgument(field, 'must have a mount or block access type');
   const mode = value.access_mode?.mode;
   if (mode === undefined || mode === 'UNKNOWN') throw invalidArgument(`${field}.access_mode`, 'is required');
   if (!accessModes.includes(mode as AccessMode)) throw invalidArgument(`${field}.access_mode.mode`, `must be one of ${accessModes.join(', ')}`);
-  return { fsType: value.mount.fs_type, mountFlags: value.mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
+  const mount = block ? { fs_type: '', mount_flags: [] } : value.mount!;
+  return { block, fsType: mount.fs_type, mountFlags: mount.mount_flags, mode: mode as AccessMode, readerOnly: mode === 'SINGLE_NODE_READER_ONLY' || mode === 'MULTI_NODE_READER_ONLY' };
 }

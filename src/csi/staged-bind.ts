@@ -6,6 +6,7 @@ import { mount, remountReadOnly, unmountPublication } from '../mount-command.js'
 import { flagsOfMount, withCopiedFlags } from '../mount-flags.js';
 import { mountAt, readMountInfoText } from '../mountinfo.js';
 import type { ReadOnlyIntents } from './read-only-intents.js';
+import { removeEmptyFile } from './block-volume.js';
 
 /*
  * NodePublishVolume and NodeUnpublishVolume: a bind mount of the staged volume onto the pod's
@@ -117,6 +118,8 @@ export async function unbindTarget(target: string, timeoutMs: number, logger: Lo
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { unmounted: mounted };
     throw error;
   }
+  // A block volume's target: the empty file made to bind its device onto (block-volume.ts).
+  if (stats.isFile() && stats.size === 0) return { unmounted: (await removeEmptyFile(target, 'target_path'), mounted) };
   if (!stats.isDirectory()) {
     throw new SharemountError('FAILED_PRECONDITION', `target_path: ${target} is not a directory this plugin made (a ${stats.isSymbolicLink() ? 'symlink' : 'file'}); left alone`, { field: 'target_path' });
   }

@@ -104,7 +104,7 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect((await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: caps })).confirmed.volume_capabilities).toHaveLength(1);
     const block = await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: [{ block: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }] });
     expect(block.confirmed).toBeNull();
-    expect(block.message).toContain('block volumes are not supported');
+    expect(block.message).toContain('volume_capabilities[0].block: block volumes are not served by backend bind');
     const multiNode = await client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v', volume_capabilities: [...caps, mountCapability('MULTI_NODE_READER_ONLY')] });
     expect(multiNode).toMatchObject({ confirmed: null, message: expect.stringContaining('volume_capabilities[1].access_mode.mode: MULTI_NODE_READER_ONLY is not possible') });
     await expectStatus(client.controller.ValidateVolumeCapabilities({ volume_id: 'bind:pvc-v' }), status.INVALID_ARGUMENT, 'volume_capabilities: is required');

@@ -20,15 +20,17 @@ describe('splitMountFlags', () => {
 describe('checkCapability', () => {
   const mount = { access_type: 'mount', mount: { fs_type: 'ext4', mount_flags: ['noatime'], volume_mount_group: '' } };
   it('reads a mount capability, and which access modes allow no writer', () => {
-    expect(checkCapability({ ...mount, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } })).toEqual({ fsType: 'ext4', mountFlags: ['noatime'], mode: 'MULTI_NODE_MULTI_WRITER', readerOnly: false });
+    expect(checkCapability({ ...mount, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } })).toEqual({ block: false, fsType: 'ext4', mountFlags: ['noatime'], mode: 'MULTI_NODE_MULTI_WRITER', readerOnly: false });
     expect(checkCapability({ ...mount, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }).readerOnly).toBe(true);
     expect(checkCapability({ ...mount, access_mode: { mode: 'SINGLE_NODE_READER_ONLY' } }).readerOnly).toBe(true);
     for (const mode of ['SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']) expect(checkCapability({ ...mount, access_mode: { mode } })).toMatchObject({ mode, readerOnly: false });
   });
+  it('reads a block capability (whether its backend serves it is checked later, checkBackendServes)', () => {
+    expect(checkCapability({ access_type: 'block', access_mode: { mode: 'SINGLE_NODE_WRITER' } })).toEqual({ block: true, fsType: '', mountFlags: [], mode: 'SINGLE_NODE_WRITER', readerOnly: false });
+  });
   it.each([
     ['no capability', null, 'volume_capability: is required'],
-    ['a block capability', { access_type: 'block', access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'volume_capability.block: block volumes are not supported'],
-    ['no access type', { access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'volume_capability: must have a mount access type'],
+    ['no access type', { access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'volume_capability: must have a mount or block access type'],
     ['no access mode', { ...mount, access_mode: null }, 'volume_capability.access_mode: is required'],
     ['an UNKNOWN access mode', { ...mount, access_mode: { mode: 'UNKNOWN' } }, 'volume_capability.access_mode: is required'],
     ['an access mode of a later spec', { ...mount, access_mode: { mode: 'EVERYONE_WRITES' } }, 'volume_capability.access_mode.mode: must be one of'],
