@@ -1,9 +1,10 @@
 import { constants } from 'node:fs';
-import { access, mkdir, realpath, rmdir, stat } from 'node:fs/promises';
+import { access, realpath, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
 import { KeyedLock } from './lock.js';
+import { makeDirectories } from './make-directory.js';
 import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
@@ -330,14 +331,7 @@ export class MountManager {
   }
 
   private async initialise(): Promise<Context> {
-    await mkdir(this.rootPath, { recursive: true, mode: 0o700 }).catch(async (error: NodeJS.ErrnoException) => {
-      // A recursive mkdir on a read-only filesystem says ENOENT: the first missing directory's
-      // own mkdir says why.
-      let first = this.rootPath;
-      while (dirname(first) !== first && !(await stat(dirname(first)).then(() => true, () => false))) first = dirname(first);
-      const why = await mkdir(first).then(() => error.code, (direct: NodeJS.ErrnoException) => direct.code);
-      throw new SharemountError('FAILED_PRECONDITION', `root: the state root ${this.rootPath} cannot be created (${why})`, { field: 'root', cause: error });
-    });
+    await makeDirectories(this.rootPath, 0o700, 'root', `the state root ${this.rootPath}`);
     const root = await realpath(this.rootPath);
     const identity = await stat(root);
     const secretKey = await loadRootKey(join(root, '_key'));

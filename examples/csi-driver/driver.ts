@@ -5,7 +5,7 @@
 // - bind: sub-directories of one host directory (--bind-root), created by CreateVolume.
 // A volume names its backend (`backend: nfs`) in its StorageClass parameters or PV attributes.
 // Flags as the CSI sidecars' conventions have them:
-//   --endpoint unix:///csi/csi.sock  --node-id $(NODE_NAME)  [--root /var/lib/sharemount]
+//   --endpoint unix:///csi/csi.sock  --node-id $(NODE_NAME)  [--root /var/lib/sharemount/csi/<name>]
 //   [--bind-root /var/lib/sharemount-volumes]
 // See README.md and docs/csi.md.
 import { parseArgs } from 'node:util';

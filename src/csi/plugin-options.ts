@@ -16,7 +16,7 @@ export interface CsiPluginOptions {
   endpoint: string;
   /** The backends served; with more than one, a volume's context (or a StorageClass) picks one with `backend`. */
   backends: readonly AnyBackend[];
-  /** sharemount's state root on the node. Default `/var/lib/sharemount`. */
+  /** sharemount's state root on the node. Default `/var/lib/sharemount/csi/<name>` (see `defaultRoot`). */
   root?: string;
   /** Where the plugin logs (pino's call shape). Default: JSON lines on stderr, secrets redacted. */
   logger?: Logger;
@@ -46,7 +46,13 @@ export interface StageInputs {
   fsType: string;
 }
 
-export const defaultRoot = '/var/lib/sharemount';
+/**
+ * `/var/lib/sharemount/csi/<driver name>`: a root of each driver's own, never shared by accident
+ * with another driver or with a FlexVolume driver (whose default is under `flexvolume/`).
+ */
+export function defaultRoot(name: string): string {
+  return `/var/lib/sharemount/csi/${name}`;
+}
 
 // The spec's rule for GetPluginInfo's name: DNS-label characters, dots between, 63 at most.
 const pluginName = z.string().check(

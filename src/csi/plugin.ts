@@ -31,7 +31,7 @@ const defaultQueueLimit = 16;
 export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   const options = checkPluginOptions(input);
   const logger = options.logger ?? stderrLogger();
-  const manager = new MountManager({ root: options.root ?? defaultRoot, backends: options.backends, logger, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
+  const manager = new MountManager({ root: options.root ?? defaultRoot(options.name), backends: options.backends, logger, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   const socketPath = socketPathOf(options.endpoint);
   const context: ServiceContext = { options, manager, logger, topology: topologyOf(options), queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit) };
   const server = new Server();

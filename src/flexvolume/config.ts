@@ -34,7 +34,13 @@ export const fsGroupChangePolicies = ['Always', 'OnRootMismatch'] as const;
 export type FsGroupChangePolicy = (typeof fsGroupChangePolicies)[number];
 export type LogLevel = (typeof logLevels)[number];
 
-export const defaultRoot = '/var/lib/sharemount';
+/**
+ * `/var/lib/sharemount/flexvolume/<vendor~driver>`: a root of each driver's own, never shared
+ * by accident with another driver or with a CSI plugin (whose default is under `csi/`).
+ */
+export function defaultRoot(driverName: string): string {
+  return `/var/lib/sharemount/flexvolume/${driverName.replace('/', '~')}`;
+}
 export const defaultConfigFile = '/etc/sharemount/flexvolume.json';
 export const defaultTimeoutMs = 60_000;
 export const defaultHelperIdleMs = 10 * 60_000;
@@ -79,7 +85,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, de
   checkOutside('SHAREMOUNT_CONFIG', configPath, forbidden);
   const file = readConfigFile(configPath, env.SHAREMOUNT_CONFIG !== undefined && env.SHAREMOUNT_CONFIG !== '');
 
-  const root = pick('SHAREMOUNT_ROOT', env.SHAREMOUNT_ROOT, absolutePath) ?? file.root ?? defaults.root ?? defaultRoot;
+  const root = pick('SHAREMOUNT_ROOT', env.SHAREMOUNT_ROOT, absolutePath) ?? file.root ?? defaults.root ?? defaultRoot(driverName);
   const logSetting = pick('SHAREMOUNT_LOG', env.SHAREMOUNT_LOG, z.union([absolutePath, z.literal('off')])) ?? file.log ?? defaults.logFile ?? defaultLogFile(driverName);
   const logLevel = pick('SHAREMOUNT_LOG_LEVEL', env.SHAREMOUNT_LOG_LEVEL, z.enum(logLevels)) ?? file.logLevel ?? defaults.logLevel ?? 'info';
   const timeoutMs = pick('SHAREMOUNT_TIMEOUT_MS', env.SHAREMOUNT_TIMEOUT_MS, timeout) ?? file.timeoutMs ?? defaults.timeoutMs ?? defaultTimeoutMs;

@@ -179,6 +179,18 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
     }
   });
 
+  it('a state root under /proc fails at once naming the root (a recursive mkdir there never returns)', async () => {
+    for (const root of ['/proc/sharemount-state/deeper', '/proc/self/sharemount']) {
+      const unusable = new MountManager({ root, backends: [bindBackend()] });
+      await expect(unusable.publish({ source: bind(sandbox.source), subPath: 'd041', target: join(sandbox.pods, 'never') })).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        field: 'root',
+        message: expect.stringMatching(/state root .* cannot be created/),
+      });
+    }
+    await expect(stat(join(sandbox.pods, 'never'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('is idempotent by target: a repeat adds nothing, a different request is ALREADY_EXISTS', async () => {
     const target = join(sandbox.pods, 'idem');
     const request = { source: bind(sandbox.source), options: 'nosuid', subPath: 'd030', readOnly: true, target };

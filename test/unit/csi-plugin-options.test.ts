@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bindBackend } from '../../src/backends/bind.js';
-import { createCsiPlugin, socketPathOf, type CsiPluginOptions } from '../../src/csi/index.js';
+import { createCsiPlugin, defaultRoot, socketPathOf, type CsiPluginOptions } from '../../src/csi/index.js';
+import { defaultRoot as flexVolumeDefaultRoot } from '../../src/flexvolume/config.js';
 
 const good: CsiPluginOptions = { name: 'nfs.example.com', vendorVersion: '1.0.0', nodeId: 'node-1', endpoint: 'unix:///csi/csi.sock', backends: [bindBackend()], root: '/tmp/sharemount-unused' };
 
@@ -24,5 +25,16 @@ describe('createCsiPlugin options', () => {
     const plugin = createCsiPlugin(good);
     expect(plugin.socketPath).toBe('/csi/csi.sock');
     expect(socketPathOf('/run/csi.sock')).toBe('/run/csi.sock');
+  });
+});
+
+describe('default state roots', () => {
+  it('are each driver\'s own: a CSI plugin and a FlexVolume driver never share one by default', () => {
+    expect(defaultRoot('nfs.example.com')).toBe('/var/lib/sharemount/csi/nfs.example.com');
+    expect(defaultRoot('lvm.example.com')).not.toBe(defaultRoot('nfs.example.com'));
+    expect(flexVolumeDefaultRoot('example.com/nfs')).toBe('/var/lib/sharemount/flexvolume/example.com~nfs');
+    const roots = [defaultRoot('nfs.example.com'), flexVolumeDefaultRoot('example.com/nfs'), flexVolumeDefaultRoot('example.com/lvm')];
+    // None inside another: disjoint trees, not only different strings.
+    for (const a of roots) for (const b of roots) if (a !== b) expect(b.startsWith(`${a}/`)).toBe(false);
   });
 });

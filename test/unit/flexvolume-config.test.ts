@@ -14,10 +14,10 @@ const noFile = { SHAREMOUNT_CONFIG: '' };
 const tempDir = tempDirs('sharemount-config-');
 
 describe('loadConfig', () => {
-  it('defaults: /var/lib/sharemount, a log under /var/log/sharemount, 60 s', () => {
+  it('defaults: a root of the driver\'s own under /var/lib/sharemount/flexvolume, a log under /var/log/sharemount, 60 s', () => {
     const configFile = join(tmpdir(), 'does-not-exist-sharemount.json');
     expect(loadConfig(noFile, { configFile }, other, 'example.com/nfs')).toMatchObject({
-      root: '/var/lib/sharemount',
+      root: '/var/lib/sharemount/flexvolume/example.com~nfs',
       logFile: '/var/log/sharemount/example.com~nfs.log',
       logLevel: 'info',
       timeoutMs: 60_000,

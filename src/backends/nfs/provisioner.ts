@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { makeDirectories } from '../../make-directory.js';
 import { randomUUID } from 'node:crypto';
 import { SharemountError, invalidArgument } from '../../errors.js';
 import { KeyedLock } from '../../lock.js';
@@ -257,7 +257,7 @@ export class NfsProvisioner {
 
   /** Publishes the export's root at a fresh target, runs `work` on it, and always unpublishes. */
   private async withExportRoot<T>(location: NfsVolumeLocation, mountOptions: readonly string[], work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
-    await mkdir(this.options.workDir, { recursive: true, mode: 0o700 });
+    await makeDirectories(this.options.workDir, 0o700, 'provisioner.workDir');
     const source: NfsSource = { backend: 'nfs', server: location.server, export: location.export };
     const publication = await this.options.manager.publish({
       source,
