@@ -11,7 +11,7 @@ export type { NfsProvisionerOptions } from './nfs/provisioner.js';
 export { NfsProvisioner, archivePrefix } from './nfs/provisioner.js';
 export { nfsParametersSchema, splitShare } from './nfs/parameters.js';
 export { nfsSourceSchema, canonicalServer, canonicalExport } from './nfs/source.js';
-export { formatVolumeId, parseVolumeId } from './nfs/volume-id.js';
+export { fittedLocation, formatVolumeId, parseVolumeId } from './nfs/volume-id.js';
 export { defaultSubDirTemplate, renderSubDirName } from './nfs/subdir-name.js';
 
 export interface NfsBackendOptions {
@@ -23,7 +23,7 @@ type NfsBackendShape = Backend<NfsSource, NfsParameters>;
 /** The NFS backend as `nfsBackend()` returns it: parameters and toVolume always present. */
 export type NfsBackend = NfsBackendShape & Required<Pick<NfsBackendShape, 'checkOptions' | 'parameters' | 'toVolume'>>;
 /** The NFS backend with a provisioner: createVolume, deleteVolume and describeVolume present too. */
-export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume' | 'describeVolume'>>;
+export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume' | 'describeVolume' | 'expandVolume'>>;
 
 /**
  * The NFS backend: one share per (server, export, option set) per node, mounted with
@@ -61,6 +61,7 @@ export function nfsBackend(options: NfsBackendOptions = {}): NfsBackend {
           createVolume: (request) => provisioner.createVolume(request),
           deleteVolume: (volumeId, parameters) => provisioner.deleteVolume(volumeId, parameters),
           describeVolume: (volumeId) => provisioner.describeVolume(volumeId),
+          expandVolume: (volumeId, capacityBytes) => provisioner.expandVolume(volumeId, capacityBytes),
         }
       : {}),
   } satisfies Backend<NfsSource, NfsParameters>;

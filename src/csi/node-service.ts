@@ -172,11 +172,13 @@ export function nodeService(service: ServiceContext) {
     async NodeExpandVolume(raw: unknown, call: CallInfo) {
       const request = parseRequest(expandRequest, raw);
       const found = parseCsiVolumeId(request.volume_id, options.backends);
-      if (found === undefined || !found.backend.expandVolume) {
-        throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id} that grows on this node`, { field: 'volume_id' });
-      }
+      if (found === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
       await pathShowing(manager, request.volume_id, request.volume_path);
       const { backend, volumeId } = found;
+      // A volume that is not node-local (NFS) grew in ControllerExpandVolume, and has no
+      // filesystem of its own on this node to grow: the size asked is the answer.
+      if (!backend.nodeLocal) return { capacity_bytes: request.capacity_range?.required_bytes || request.capacity_range?.limit_bytes || 0 };
+      if (!backend.expandVolume) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id} that grows on this node`, { field: 'volume_id' });
       return queue.run(request.volume_id, call.deadline, async () => {
         const described = await existingVolume(backend, volumeId, request.volume_id);
         const range = request.capacity_range;

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nfsBackend } from '../../src/backends/nfs.js';
+import { bindBackend } from '../../src/backends/bind.js';
 import type { CsiPlugin } from '../../src/csi/index.js';
 import { silentLogger } from '../../src/logger.js';
 import type { MountManager } from '../../src/mount-manager.js';
@@ -101,6 +102,61 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
     expect((await client.controller.CreateVolume(request(2 << 20))).volume).toMatchObject({ volume_id: volume.volume_id, capacity_bytes: 2 << 20 });
     await client.controller.DeleteVolume({ volume_id: volume.volume_id });
     expect(await server.list()).not.toContain('sized');
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('a 128-character name gets a volume id of at most 128 bytes (a shorter directory with a hash), idempotent by name; the volume context keeps the directory', async () => {
+    const parameters = { share: `${server.host}:${server.exportPath}`, mountOptions: server.mountOptions.join(',') };
+    const name = 'a'.repeat(128);
+    const { volume } = await client.controller.CreateVolume({ name, volume_capabilities: [mountCapability()], parameters });
+    expect(Buffer.byteLength(volume.volume_id)).toBeLessThanOrEqual(128);
+    expect(volume.volume_context.subPath).toMatch(/^a+-[0-9a-f]{16}$/);
+    expect(await server.list()).toContain(volume.volume_context.subPath);
+    expect((await client.controller.CreateVolume({ name, volume_capabilities: [mountCapability()], parameters })).volume).toEqual(volume);
+    // A name of another length under the same prefix is another volume.
+    const other = (await client.controller.CreateVolume({ name: 'a'.repeat(127), volume_capabilities: [mountCapability()], parameters })).volume;
+    expect(other.volume_id).not.toBe(volume.volume_id);
+    for (const v of [volume, other]) await client.controller.DeleteVolume({ volume_id: v.volume_id });
+    expect(await server.list()).not.toContain(volume.volume_context.subPath);
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('ControllerExpandVolume records the new size (node_expansion_required false), never shrinks, NOT_FOUND for no volume; NodeExpandVolume on a published NFS volume succeeds', async () => {
+    const parameters = { share: `${server.host}:${server.exportPath}`, mountOptions: server.mountOptions.join(',') };
+    const { volume } = await client.controller.CreateVolume({ name: 'grows', capacity_range: { required_bytes: 1 << 20 }, volume_capabilities: [mountCapability()], parameters });
+    expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 4 << 20 } })).toMatchObject({ capacity_bytes: 4 << 20, node_expansion_required: false });
+    expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 2 << 20 } })).toMatchObject({ capacity_bytes: 4 << 20 });
+    // The record keeps it: a repeated CreateVolume of the first size still answers (a grown volume answers its own retry).
+    expect((await client.controller.CreateVolume({ name: 'grows', capacity_range: { required_bytes: 1 << 20 }, volume_capabilities: [mountCapability()], parameters })).volume).toMatchObject({ capacity_bytes: 4 << 20 });
+    await expectStatus(client.controller.ControllerExpandVolume({ volume_id: `nfs:${server.host}#${server.exportPath}#no-such`, capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'no');
+
+    // The node flow, on a plugin that serves NFS beside a node-local backend, as the example
+    // driver does: its nodes advertise EXPAND_VOLUME, so the CO calls NodeExpandVolume for NFS
+    // volumes too, which has nothing to grow there.
+    const manager: Pick<MountManager, 'publish' | 'unpublish'> = { publish: (r) => mixed.plugin.manager.publish(r), unpublish: (t, o) => mixed.plugin.manager.unpublish(t, o) };
+    const mixed = await startPlugin({
+      name: 'mixed.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'mixed.sock'), root: join(sandbox.dir, 'mixed-root'), logger: silentLogger,
+      backends: [nfsBackend({ provisioner: { manager, workDir: join(sandbox.dir, 'mixed-controller'), idOnlyDefaults: { onDelete: 'delete', mountOptions: server.mountOptions } } }), bindBackend({ provisioning: { root: join(sandbox.dir, 'mixed-volumes') } })],
+    });
+    const staging = join(sandbox.dir, 'staging', 'grows');
+    const target = join(sandbox.pods, 'grows', 'mount');
+    await mkdir(staging, { recursive: true });
+    await mkdir(join(target, '..'), { recursive: true });
+    const context = { ...volume.volume_context, backend: 'nfs' };
+    try {
+      const caps = (await mixed.client.node.NodeGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type);
+      expect(caps).toContain('EXPAND_VOLUME');
+      await mixed.client.node.NodeStageVolume({ volume_id: volume.volume_id, staging_target_path: staging, volume_capability: mountCapability(), volume_context: context });
+      await mixed.client.node.NodePublishVolume({ volume_id: volume.volume_id, staging_target_path: staging, target_path: target, volume_capability: mountCapability(), volume_context: context });
+      expect(await mixed.client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 8 << 20 } })).toMatchObject({ capacity_bytes: 8 << 20, node_expansion_required: false });
+      expect(await mixed.client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: target, capacity_range: { required_bytes: 8 << 20 } })).toMatchObject({ capacity_bytes: 8 << 20 });
+      await expectStatus(mixed.client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: join(sandbox.dir, 'nowhere'), capacity_range: { required_bytes: 1 } }), status.NOT_FOUND, 'volume_path');
+    } finally {
+      await mixed.client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
+      await mixed.client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: staging });
+      await mixed.close();
+      await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+    }
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 });

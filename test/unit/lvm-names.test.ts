@@ -68,3 +68,18 @@ describe('volume ids', () => {
     expect(() => parseVolumeId(id)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'volumeId' }));
   });
 });
+
+describe('lvNameOf', () => {
+  it('keeps a valid name that fits; hashes any other CSI name into a valid LV name within the id', async () => {
+    const { lvNameOf } = await import('../../src/backends/lvm/names.js');
+    expect(lvNameOf('pvc-1', 'vg0', 124)).toBe('pvc-1');
+    for (const name of ['snapshot-1', 'pvmove', '--yes', 'a_tmeta', 'ünï côdé', '.', 'x'.repeat(128), '_'.repeat(5)]) {
+      const lv = lvNameOf(name, 'vg0', 124);
+      expect(lvNameProblem(lv)).toBeUndefined();
+      expect(Buffer.byteLength(`vg0/${lv}`)).toBeLessThanOrEqual(124);
+      expect(lvNameOf(name, 'vg0', 124)).toBe(lv);
+    }
+    expect(lvNameOf('x'.repeat(128), 'vg0', 124)).not.toBe(lvNameOf('x'.repeat(127), 'vg0', 124));
+    expect(() => lvNameOf('x'.repeat(128), 'v'.repeat(110), 124)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', field: 'parameters.volumeGroup' }));
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatVolumeId, parseVolumeId, renderSubDirName } from '../../src/backends/nfs.js';
+import { fittedLocation, formatVolumeId, parseVolumeId, renderSubDirName } from '../../src/backends/nfs.js';
 import { isSharemountError } from '../../src/errors.js';
 
 function thrown(fn: () => unknown) {
@@ -86,4 +86,21 @@ describe('NFS volume ids', () => {
       expect(error.message).toMatch(problem);
     });
   }
+});
+
+describe('NFS volume ids for any name length', () => {
+  it('keeps a name whose id fits, and gives a longer one a readable prefix and a hash: stable, distinct, at most 124 bytes, parseable', () => {
+    expect(fittedLocation('nas', '/srv/k8s', 'pvc-1')).toEqual({ server: 'nas', export: '/srv/k8s', name: 'pvc-1' });
+    const long = fittedLocation('nas.example.com', '/srv/kubernetes/volumes', 'a'.repeat(128));
+    expect(long).toEqual(fittedLocation('nas.example.com', '/srv/kubernetes/volumes', 'a'.repeat(128)));
+    expect(long.name).toMatch(/^a+-[0-9a-f]{16}$/);
+    expect(Buffer.byteLength(formatVolumeId(long))).toBe(124);
+    expect(parseVolumeId(formatVolumeId(long))).toEqual(long);
+    expect(fittedLocation('nas.example.com', '/srv/kubernetes/volumes', 'a'.repeat(127)).name).not.toBe(long.name);
+  });
+
+  it('refuses only a server and export that leave no room for a hash, naming parameters.share', () => {
+    expect(fittedLocation('nas', `/${'e'.repeat(100)}`, 'n'.repeat(128)).name).toMatch(/^n*-?[0-9a-f]{16}$/);
+    expect(thrown(() => fittedLocation('nas', `/${'e'.repeat(110)}`, 'n'.repeat(128)))).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'parameters.share' });
+  });
 });

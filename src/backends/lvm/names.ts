@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as z from '../../zod.js';
+import { invalidArgument } from '../../errors.js';
 
 /**
  * lvm2's own rules for VG and LV names (lvm(8) "VALID NAMES", lib/misc/lvm-string.c), checked
@@ -36,6 +38,26 @@ export function lvNameProblem(name: string): string | undefined {
   for (const prefix of reservedLvPrefixes) if (name.startsWith(prefix)) return `must not start with "${prefix}" (reserved by lvm2)`;
   for (const part of reservedLvSubstrings) if (name.includes(part)) return `must not contain "${part}" (reserved by lvm2)`;
   return undefined;
+}
+
+const hashLength = 16;
+
+/**
+ * The LV a CSI name (a volume's or a snapshot's) gets in `vg`: the name itself when it is a valid
+ * LV name and `vg/name` fits `maxIdBytes`; else its LV-name characters, cut to fit, and a hash
+ * of the whole name. The same name always gives the same LV, so creation stays idempotent by
+ * name, and any CSI name (128 characters of anything) gets a valid, short one.
+ */
+export function lvNameOf(name: string, vg: string, maxIdBytes: number): string {
+  if (lvNameProblem(name) === undefined && Buffer.byteLength(`${vg}/${name}`) <= maxIdBytes) return name;
+  const room = Math.min(maxNameLength, maxIdBytes - vg.length - 1);
+  if (room < hashLength) throw invalidArgument('parameters.volumeGroup', `is too long: with it a volume id has no room for a logical volume name (${maxIdBytes} bytes in all)`);
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, hashLength);
+  // No "_" (every reserved sub-LV suffix has one) and no "+"; no leading "-" or "."; never a reserved prefix.
+  let readable = name.replace(/[^A-Za-z0-9.-]/g, '-').replace(/^[-.]+/, '');
+  if (reservedLvPrefixes.some((prefix) => readable.startsWith(prefix))) readable = `v-${readable}`;
+  readable = readable.slice(0, Math.max(0, room - hashLength - 1));
+  return readable === '' ? hash : `${readable}-${hash}`;
 }
 
 /** A volume group name (zod). */

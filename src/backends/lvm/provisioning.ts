@@ -4,7 +4,7 @@ import { checkCapacityFits, checkCapacityRange, type CapacityRange } from '../..
 import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, vgsArgs } from './commands.js';
 import { parseLvReport, parseVgReport, type LvRow, type VgRow } from './reports.js';
 import { formatVolumeId, parseLvmParameters, parseVolumeId, type LvmParameters } from './schemas.js';
-import { lvNameProblem } from './names.js';
+import { lvNameOf } from './names.js';
 import { mountsOfDevice, type LvmDeviceResolver } from './device.js';
 import { growMounted, growUnmounted, probeDevice } from './filesystem.js';
 import type { FsType } from './mkfs-options.js';
@@ -20,7 +20,7 @@ export interface LvmProvisioner {
 }
 
 // CSI limits volume ids to 128 bytes, and the CSI shim prefixes `lvm:` (sharemount/csi volume-id.ts).
-const maxVolumeIdBytes = 124;
+export const maxVolumeIdBytes = 124;
 
 /**
  * `lvcreate`, idempotent by LV name: an LV of that name in the same pool, with at least the size
@@ -28,11 +28,9 @@ const maxVolumeIdBytes = 124;
  */
 export async function createVolume(p: LvmProvisioner, request: CreateVolumeRequest<unknown>): Promise<ProvisionedVolume> {
   const params = parseLvmParameters(request.parameters);
-  const lv = request.name;
-  const nameProblem = typeof lv === 'string' ? lvNameProblem(lv) : 'must be a string';
-  if (nameProblem !== undefined) throw invalidArgument('name', `logical volume name ${nameProblem}`);
+  if (typeof request.name !== 'string' || request.name === '') throw invalidArgument('name', 'is required');
+  const lv = lvNameOf(request.name, params.volumeGroup, maxVolumeIdBytes);
   const volumeId = formatVolumeId(params.volumeGroup, lv);
-  if (Buffer.byteLength(volumeId) > maxVolumeIdBytes) throw invalidArgument('name', `volume group and name together exceed ${maxVolumeIdBytes - 1} bytes (a volume id is vg/name, at most ${maxVolumeIdBytes})`);
   const sizeBytes = requestedBytes(request, params.size);
   const vg = params.volumeGroup;
   const group = await readVg(p, vg);

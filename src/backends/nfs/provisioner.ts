@@ -9,7 +9,7 @@ import type { MountManager } from '../../mount-manager.js';
 import type { NfsParameters, OnDeletePolicy } from './parameters.js';
 import type { NfsSource } from './source.js';
 import { renderSubDirName } from './subdir-name.js';
-import { formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
+import { fittedLocation, formatVolumeId, parseVolumeId, type NfsVolumeLocation } from './volume-id.js';
 import { archiveDirectory, changeOwner, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeEmptyDirectory, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
 import { checkRecordedVolume, formatVolumeRecord, liveVolume, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 import { recordedSize } from '../../capacity-range.js';
@@ -74,12 +74,14 @@ export class NfsProvisioner {
   async createVolume(request: CreateVolumeRequest<NfsParameters>): Promise<ProvisionedVolume> {
     const { parameters } = request;
     if (typeof request.name !== 'string' || request.name === '') throw invalidArgument('name', 'is required');
-    const name = renderSubDirName(
+    const rendered = renderSubDirName(
       parameters.subDirTemplate,
       { pvName: parameters.pvName ?? request.name, pvcName: parameters.pvcName, pvcNamespace: parameters.pvcNamespace },
       'parameters.subDirTemplate',
     );
-    const location: NfsVolumeLocation = { server: parameters.server, export: parameters.export, name };
+    // A name too long for the volume id (CSI's 128 bytes) gets a shorter directory, with a hash.
+    const location: NfsVolumeLocation = fittedLocation(parameters.server, parameters.export, rendered);
+    const { name } = location;
     const volumeId = formatVolumeId(location);
     let capacityBytes = recordedSize(request);
     // One directory, one create or delete at a time: two claims whose template renders the same
@@ -147,6 +149,31 @@ export class NfsProvisioner {
     const context: Record<string, string> = { server: location.server, share: location.export, subPath: location.name };
     if (mountOptions.length > 0) context.mountOptions = mountOptions.join(',');
     return { ...found, context };
+  }
+
+  /**
+   * Records a larger size for a live volume: a sub-directory has no quota to grow, so, as
+   * csi-driver-nfs does, the size is what the record says. Never shrinks; NOT_FOUND for an id of
+   * no live volume.
+   */
+  async expandVolume(volumeId: string, capacityBytes: number): Promise<{ capacityBytes: number }> {
+    const notFound = () => new SharemountError('NOT_FOUND', `no NFS volume ${volumeId}`, { field: 'volumeId' });
+    let location: NfsVolumeLocation;
+    try {
+      location = parseVolumeId(volumeId);
+    } catch {
+      throw notFound();
+    }
+    const mountOptions = this.options.idOnlyDefaults?.mountOptions ?? [];
+    return this.directoryLock.withLock(volumeId, () => this.withExportRoot(location, mountOptions, async (root) => {
+      if ((await entryType(`${root}/${location.name}`, this.commandTimeoutMs)) !== 'directory') throw notFound();
+      const live = liveVolume(await this.readRecord(root, location.name));
+      if (live === undefined) throw notFound();
+      if (capacityBytes <= live.capacityBytes) return { capacityBytes: live.capacityBytes };
+      await this.writeRecord(root, location.name, { ...live, capacityBytes });
+      this.logger.info({ volumeId, capacityBytes }, 'recorded the NFS volume\'s new size');
+      return { capacityBytes };
+    }));
   }
 
   /**
