@@ -11,6 +11,11 @@ import { SharemountError, isSharemountError } from './errors.js';
 export class HungShares {
   private readonly hung = new Set<string>();
 
+  /** Whether the share is marked: it timed out, and has not answered a probe since. */
+  has(key: string): boolean {
+    return this.hung.has(key);
+  }
+
   /** Runs `work` (in-process calls into the share), marking the share when it times out. */
   async guard<T>(key: string, sharePath: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
     if (this.hung.has(key)) await this.probe(key, sharePath, timeoutMs);

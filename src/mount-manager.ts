@@ -52,6 +52,8 @@ export interface ShareStatus {
   mountPoint: string;
   /** Whether the kernel shows the share mounted now. */
   mounted: boolean;
+  /** Whether a call into the share timed out and it has not answered since (this process's view). */
+  hung: boolean;
   publications: Publication[];
 }
 
@@ -192,6 +194,7 @@ export class MountManager {
           hasSensitiveOptions: record?.hasSensitiveOptions ?? false,
           mountPoint: sharePath,
           mounted: mounts.has(sharePath),
+          hung: this.hungShares.has(key),
           publications: refs.flatMap(({ ref }) => (ref ? [toPublication(ref, key, sharePath)] : [])),
         };
       }),

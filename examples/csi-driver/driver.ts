@@ -6,7 +6,9 @@
 // A volume names its backend (`backend: nfs`) in its StorageClass parameters or PV attributes.
 // Flags as the CSI sidecars' conventions have them:
 //   --endpoint unix:///csi/csi.sock  --node-id $(NODE_NAME)  [--root /var/lib/sharemount/csi/<name>]
-//   [--bind-root /var/lib/sharemount-volumes]
+//   [--bind-root /var/lib/sharemount-volumes] [--metrics-address HOST:PORT]
+// --metrics-address serves Prometheus metrics at http://HOST:PORT/metrics (off without it;
+// `:9808` is every interface, port 9808): see docs/metrics.md.
 // See README.md and docs/csi.md.
 import { parseArgs } from 'node:util';
 import { bindBackend } from '../../src/backends/bind.js';
@@ -21,9 +23,18 @@ const { values } = parseArgs({
     'node-id': { type: 'string' },
     root: { type: 'string' },
     'bind-root': { type: 'string', default: '/var/lib/sharemount-volumes' },
+    'metrics-address': { type: 'string' },
   },
   strict: true,
 });
+
+/** `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (every interface) as the plugin's metrics option. */
+function metricsAddress(value: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (match === null || port > 65_535) throw new Error(`--metrics-address: "${value}" is not HOST:PORT (or :PORT for every interface)`);
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+}
 
 let plugin: CsiPlugin;
 try {
@@ -40,6 +51,7 @@ try {
     // Validated with the other options: a missing --node-id is refused by name.
     nodeId: values['node-id'] ?? '',
     ...(values.root === undefined ? {} : { root: values.root }),
+    ...(values['metrics-address'] === undefined ? {} : { metrics: metricsAddress(values['metrics-address']) }),
     backends: [
       // DeleteVolume brings only the volume id, so what it does with an NFS volume's data is
       // the driver's choice, not a StorageClass's: kept, renamed archived-<name>.

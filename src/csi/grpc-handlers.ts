@@ -1,5 +1,6 @@
 import { status, type sendUnaryData, type ServerUnaryCall, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from '../logger.js';
+import { noMetrics, type PluginMetrics } from './metrics.js';
 import type { CallInfo } from './service-context.js';
 import { toServiceError } from './status.js';
 
@@ -18,14 +19,16 @@ const loggedFields = ['volume_id', 'staging_target_path', 'target_path', 'volume
  * A service's async handlers as grpc-js unary handlers: each answers with its result, or with
  * the gRPC status of what it threw (status.ts), and leaves one log line per call.
  */
-export function toGrpcHandlers(handlers: Record<string, Handler>, logger: Logger): UntypedServiceImplementation {
+export function toGrpcHandlers(handlers: Record<string, Handler>, logger: Logger, metrics: PluginMetrics = noMetrics): UntypedServiceImplementation {
   const entries = Object.entries(handlers).map(([method, handle]) => [
     method,
     (call: ServerUnaryCall<unknown, object>, callback: sendUnaryData<object>) => {
       const startedAt = performance.now();
       const info: CallInfo = { deadline: deadlineOf(call.getDeadline()) };
       const finish = (code: status, message?: string) => {
-        const fields = { method, code: status[code], ms: Math.round(performance.now() - startedAt), ...loggable(call.request), ...(message === undefined ? {} : { message }) };
+        const elapsedMs = performance.now() - startedAt;
+        metrics.observeCall(method, status[code], elapsedMs / 1000);
+        const fields = { method, code: status[code], ms: Math.round(elapsedMs), ...loggable(call.request), ...(message === undefined ? {} : { message }) };
         if (code !== status.OK) logger.warn(fields, 'call failed');
         else if (quietCalls.has(method)) logger.debug(fields, 'call');
         else logger.info(fields, 'call');

@@ -7,3 +7,5 @@
 export { createCsiPlugin, runCsiPlugin, type CsiPlugin } from './plugin.js';
 export { defaultRoot, socketPathOf, type CsiPluginOptions, type StageInputs } from './plugin-options.js';
 export { csiProtoPath, loadCsiServices, type CsiServices } from './proto.js';
+export { noMetrics, type CopyKind, type PluginMetrics } from './metrics.js';
+export type { MetricsEndpointOptions } from './metrics-endpoint.js';

@@ -3,6 +3,7 @@ import { fromZodError } from '../errors.js';
 import type { AnyBackend } from '../backend.js';
 import type { Logger } from '../logger.js';
 import type { Timeouts } from '../manager-options.js';
+import type { MetricsEndpointOptions } from './metrics-endpoint.js';
 
 /** What a CSI driver built on sharemount is made of. */
 export interface CsiPluginOptions {
@@ -28,6 +29,12 @@ export interface CsiPluginOptions {
   topology?: Readonly<Record<string, string>>;
   /** NodeGetInfo's max_volumes_per_node; 0 (the default) means no limit. */
   maxVolumesPerNode?: number;
+  /**
+   * Serve Prometheus metrics over HTTP at `/metrics` (docs/metrics.md): `{ port, host? }`, host
+   * `127.0.0.1` by default, port 0 for any free one. Off when absent: nothing listens and
+   * prom-client (an optional peer dependency) is never loaded.
+   */
+  metrics?: MetricsEndpointOptions;
   /** Calls for one volume wait in line; this many waiting (default 16), a further one answers ABORTED. */
   maxQueuedPerVolume?: number;
   /**
@@ -73,6 +80,7 @@ const optionsSchema = z.looseObject({
   maxVolumesPerNode: z.optional(z.int().check(z.minimum(0))),
   maxQueuedPerVolume: z.optional(z.int().check(z.minimum(0), z.maximum(10_000))),
   toParameters: z.optional(z.custom(isFunction, 'must be a function')),
+  metrics: z.optional(z.object({ port: z.int().check(z.minimum(0), z.maximum(65_535)), host: z.optional(z.string().check(z.minLength(1, 'is required'))) })),
 });
 
 /** Validates the options (the MountManager checks the backends, root and timeouts again itself). */

@@ -12,6 +12,8 @@ import { nodeService } from './node-service.js';
 import { checkPluginOptions, defaultRoot, socketPathOf, type CsiPluginOptions } from './plugin-options.js';
 import { loadCsiServices } from './proto.js';
 import type { ServiceContext } from './service-context.js';
+import { createPrometheusMetrics, noMetrics, type PluginMetrics } from './metrics.js';
+import { serveMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
 import { VolumeQueue } from './volume-queue.js';
 
 /** A CSI plugin process: `start` serves the CO on the endpoint, `stop` lets calls finish and closes. */
@@ -23,6 +25,10 @@ export interface CsiPlugin {
   start(): Promise<void>;
   /** Stops taking calls, waits up to `graceMs` (default 10 s) for running ones, removes the socket. */
   stop(graceMs?: number): Promise<void>;
+  /** Records snapshot and clone copies (docs/metrics.md); does nothing when metrics are off or not started yet. */
+  readonly metrics: PluginMetrics;
+  /** Where the metrics endpoint listens once started; undefined when metrics are off. */
+  metricsAddress(): { host: string; port: number } | undefined;
 }
 
 const defaultQueueLimit = 16;
@@ -33,17 +39,28 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   const logger = options.logger ?? stderrLogger();
   const manager = new MountManager({ root: options.root ?? defaultRoot(options.name), backends: options.backends, logger, ...(options.timeouts ? { timeouts: options.timeouts } : {}) });
   const socketPath = socketPathOf(options.endpoint);
-  const context: ServiceContext = { options, manager, logger, topology: topologyOf(options), queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit) };
+  const context: ServiceContext = { options, manager, logger, topology: topologyOf(options), queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit), metrics: noMetrics };
   const server = new Server();
+  let metricsEndpoint: MetricsEndpoint | undefined;
 
   return {
     socketPath,
     manager,
+    get metrics() {
+      return context.metrics;
+    },
+    metricsAddress: () => metricsEndpoint?.address,
     async start() {
       const services = await loadCsiServices();
-      server.addService(services.Identity.service, toGrpcHandlers(identityService(context), logger));
-      server.addService(services.Controller.service, toGrpcHandlers(controllerService(context), logger));
-      server.addService(services.Node.service, toGrpcHandlers(nodeService(context), logger));
+      if (options.metrics !== undefined) {
+        const metrics = await createPrometheusMetrics(manager, options.backends.map((backend) => backend.name));
+        context.metrics = metrics;
+        metricsEndpoint = await serveMetrics(metrics, options.metrics, (error) => logger.error({ err: error }, 'collecting the metrics failed'));
+        logger.info({ ...metricsEndpoint.address }, 'serving metrics');
+      }
+      server.addService(services.Identity.service, toGrpcHandlers(identityService(context), logger, context.metrics));
+      server.addService(services.Controller.service, toGrpcHandlers(controllerService(context), logger, context.metrics));
+      server.addService(services.Node.service, toGrpcHandlers(nodeService(context), logger, context.metrics));
       // No process ran while the last one was down: repair what its crash left before serving.
       const report = await manager.reconcile();
       logger.info({ ...report }, 'reconciled the state root');
@@ -59,6 +76,8 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
         });
       });
       await rm(socketPath, { force: true });
+      await metricsEndpoint?.close();
+      metricsEndpoint = undefined;
     },
   };
 }

@@ -2,6 +2,7 @@ import { SharemountError, isSharemountError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { MountManager } from '../mount-manager.js';
 import { canonicalTarget, checkTargetShape } from '../target.js';
+import type { PluginMetrics } from './metrics.js';
 import type { CsiPluginOptions } from './plugin-options.js';
 import type { VolumeQueue } from './volume-queue.js';
 
@@ -13,6 +14,8 @@ export interface ServiceContext {
   logger: Logger;
   /** This node's topology segments: the options', or the default node-local provisioning needs (plugin.ts). */
   topology: Readonly<Record<string, string>> | undefined;
+  /** Where calls and copies are recorded: a recorder that does nothing when metrics are off (metrics.ts). */
+  metrics: PluginMetrics;
 }
 
 /** What a call gets besides its request: when the CO stops waiting for it (ms since the epoch; Infinity for never). */

@@ -46,6 +46,41 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     await sandbox?.cleanup();
   });
 
+  it('serves Prometheus metrics with --metrics-address, and stops serving them on SIGTERM', async () => {
+    const socket = join(sandbox.dir, 'metrics-csi.sock');
+    const child = execa(process.execPath, [...runDriver, `--endpoint=unix://${socket}`, '--node-id=node-8', `--root=${sandbox.root}`, `--bind-root=${join(sandbox.dir, 'volumes')}`, '--metrics-address=127.0.0.1:0'], { reject: false });
+    running = child;
+    // The plugin logs where it serves them (JSON lines on stderr): port 0 is a free port.
+    const port = await new Promise<number>((resolve, reject) => {
+      let text = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+        const line = text.split('\n').find((l) => l.includes('"serving metrics"'));
+        if (line !== undefined) resolve((JSON.parse(line) as { port: number }).port);
+      });
+      void child.then(() => reject(new Error(`the driver exited: ${text}`)));
+    });
+    await waitForSocket(socket, 30_000);
+    const client = await csiClient(socket);
+    try {
+      await client.identity.GetPluginInfo({});
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      expect(text).toContain('sharemount_csi_calls_total{method="GetPluginInfo",code="OK"} 1');
+      expect(text).toContain('sharemount_shares_mounted{backend="nfs"} 0');
+    } finally {
+      client.close();
+    }
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${port}/metrics`)).rejects.toThrow();
+  });
+
+  it('refuses a --metrics-address that is not HOST:PORT, naming the flag', async () => {
+    const result = await execa(process.execPath, [...runDriver, `--endpoint=unix://${join(sandbox.dir, 'bad.sock')}`, '--node-id=n', `--root=${sandbox.root}`, '--metrics-address=9808'], { reject: false });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('--metrics-address: "9808" is not HOST:PORT');
+  });
+
   it('serves nfs, lvm and bind volumes on its endpoint, creates bind volumes, and stops cleanly on SIGTERM', async () => {
     const socket = join(sandbox.dir, 'csi', 'csi.sock');
     await mkdir(join(sandbox.dir, 'csi'));
