@@ -24,7 +24,8 @@ const badRequest = `
   }
 `;
 
-describe("the library's zod messages", () => {
+// Each test starts tsx in a fresh process: seconds on a loaded machine, so the default 5 s is too tight.
+describe("the library's zod messages", { timeout: 30_000 }, () => {
   it('are zod English messages in a process that never loads classic zod', async () => {
     const message = await inFreshProcess(badRequest);
     expect(message).toContain('readOnly: Invalid input: expected boolean, received string');
