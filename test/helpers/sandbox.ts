@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { readMountInfo, type MountInfoEntry } from '../../src/mountinfo.js';
 import { stopProcesses } from './processes.js';
+import { skipWhenMissing } from './ci.js';
 import type { ChildProcess } from 'node:child_process';
 
 /**
@@ -98,9 +99,5 @@ export function missingPrerequisite(extra: Array<{ what: string; ok: () => boole
  * it returns true after saying what is missing, for `describe.skipIf`.
  */
 export function skipUnlessReady(extra: Array<{ what: string; ok: () => boolean }> = []): boolean {
-  const missing = missingPrerequisite(extra);
-  if (missing === undefined) return false;
-  if (process.env.CI === 'true') throw new Error(`integration prerequisite missing on CI: ${missing}`);
-  console.warn(`skipping: ${missing} is missing`);
-  return true;
+  return skipWhenMissing(missingPrerequisite(extra), 'these integration tests');
 }

@@ -15,15 +15,15 @@ import { parseLvReport } from '../../src/backends/lvm/reports.js';
 import { silentLogger } from '../../src/logger.js';
 import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 
 const MiB = 1024 ** 2;
 const missing = missingLvmPrerequisite();
-if (missing !== undefined && process.env.CI === 'true') throw new Error(`integration prerequisite missing on CI: ${missing}`);
-if (missing !== undefined) console.warn(`skipping the CSI LVM tests: ${missing} is missing`);
+const skip = skipWhenMissing(missing, 'the CSI LVM tests');
 
-describe.skipIf(missing !== undefined)('csi: LVM volumes through the Controller and Node services', () => {
+describe.skipIf(skip)('csi: LVM volumes through the Controller and Node services', () => {
   let env: LvmTestEnv;
   let sandbox: Sandbox;
   let client: CsiClient;

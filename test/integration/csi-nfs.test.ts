@@ -16,12 +16,12 @@ import { status } from '@grpc/grpc-js';
 import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 
 const missing = missingNfsPrerequisites();
-if (missing.length > 0 && process.env.CI !== 'true') console.warn(`skipping the CSI NFS tests: missing ${missing.join(', ')}`);
-const suite = missing.length > 0 && process.env.CI !== 'true' ? describe.skip : describe;
+const suite = describe.skipIf(skipWhenMissing(missing.length > 0 ? missing.join(', ') : undefined, 'the CSI NFS tests'));
 
 suite('csi: NFS volumes, one share for all the PVs of an export', () => {
   let sandbox: Sandbox;

@@ -5,7 +5,7 @@
  * created (a NOT_FOUND is fine there), then removes both directories, which must be empty by
  * then. The target is `<mount dir>/target`, which the plugin makes and must remove.
  */
-import { mkdir, rmdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -93,20 +93,43 @@ describe.skipIf(skip)('csi: the conformance suite\'s node flows, with its direct
     await stage(volume);
     await publish(volume);
     const stats = await client.node.NodeGetVolumeStats({ volume_id: volume.volume_id, volume_path: targetPath() });
-    expect(stats.usage.length).toBeGreaterThan(0);
+    expect(stats.usage.map((u: { unit: string }) => u.unit)).toEqual(['BYTES', 'INODES']);
+    for (const usage of stats.usage as { total: number; used: number; available: number }[]) expect(usage.used + usage.available).toBeLessThanOrEqual(usage.total);
     expect(stats.volume_condition).toEqual({ abnormal: false, message: 'the volume answers' });
     await client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: targetPath() });
     await expect(stat(targetPath())).rejects.toMatchObject({ code: 'ENOENT' });
     await client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: stagingDir() });
   });
 
-  it('should be idempotent: each call ten times', async () => {
+  it('should be idempotent: each call ten times, with one mount each and the same answer every time', async () => {
     const volume = await createVolume('sanity-node-idempotent-0123');
-    for (let i = 0; i < 10; i++) await stage(volume);
-    for (let i = 0; i < 10; i++) await publish(volume);
-    for (let i = 0; i < 10; i++) await client.node.NodeGetVolumeStats({ volume_id: volume.volume_id, volume_path: targetPath() });
-    for (let i = 0; i < 10; i++) await client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: targetPath() });
-    for (let i = 0; i < 10; i++) await client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: stagingDir() });
+    const mountsAt = async (path: string) => (await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint === path).length;
+    const tenTimes = async (call: () => Promise<unknown>) => {
+      const answers: unknown[] = [];
+      for (let i = 0; i < 10; i++) answers.push(await call());
+      return answers;
+    };
+
+    expect(await tenTimes(() => stage(volume))).toEqual(Array(10).fill({}));
+    expect(await mountsAt(stagingDir())).toBe(1);
+    expect(await mountsUnder(sandbox.root)).toHaveLength(1); // one share
+
+    expect(await tenTimes(() => publish(volume))).toEqual(Array(10).fill({}));
+    expect(await mountsAt(targetPath())).toBe(1); // never stacked
+    await writeFile(join(targetPath(), 'written-through-target'), 'x');
+    expect(await readFile(join(stagingDir(), 'written-through-target'), 'utf8')).toBe('x');
+
+    const stats = await tenTimes(() => client.node.NodeGetVolumeStats({ volume_id: volume.volume_id, volume_path: targetPath() }));
+    expect(stats[0]).toMatchObject({ volume_condition: { abnormal: false } });
+    expect(stats.map((s) => (s as { volume_condition: unknown }).volume_condition)).toEqual(Array(10).fill((stats[0] as { volume_condition: unknown }).volume_condition));
+
+    expect(await tenTimes(() => client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: targetPath() }))).toEqual(Array(10).fill({}));
+    await expect(stat(targetPath())).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await mountsAt(stagingDir())).toBe(1);
+
+    expect(await tenTimes(() => client.node.NodeUnstageVolume({ volume_id: volume.volume_id, staging_target_path: stagingDir() }))).toEqual(Array(10).fill({}));
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(await readdir(stagingDir())).toEqual([]); // the directory is the CO's, left empty
   });
 
   it('NodeGetVolumeStats fails with NOT_FOUND for an unknown volume, and for a volume not on the path', async () => {
@@ -123,7 +146,9 @@ describe.skipIf(skip)('csi: the conformance suite\'s node flows, with its direct
     expect(await client.controller.ControllerExpandVolume({ volume_id: volume.volume_id, capacity_range: { required_bytes: 11 * GiB } })).toMatchObject({ capacity_bytes: 11 * GiB });
     await stage(volume);
     await publish(volume);
-    await client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: targetPath(), capacity_range: { required_bytes: 11 * GiB } });
+    expect(await client.node.NodeExpandVolume({ volume_id: volume.volume_id, volume_path: targetPath(), capacity_range: { required_bytes: 11 * GiB } })).toEqual({ capacity_bytes: 11 * GiB });
+    // The volume stays published and answering.
+    expect(await client.node.NodeGetVolumeStats({ volume_id: volume.volume_id, volume_path: targetPath() })).toMatchObject({ volume_condition: { abnormal: false } });
   });
 
   it('with single node multi writer capability: a SINGLE_NODE_SINGLE_WRITER volume published at another target fails with FAILED_PRECONDITION', async () => {

@@ -2,6 +2,7 @@ import { chown, lstat, mkdir, readFile, readdir, readlink, rmdir, stat, symlink,
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, callDriver, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
@@ -13,11 +14,9 @@ import { stopHelpers } from '../helpers/flexvolume-helper.js';
 // The bind driver (test/fixtures/flexvolume-bind) built into a single executable, installed
 // with the example's install script, and called with a minimal environment exactly as kubelet
 // calls it. Everything is checked against the kernel's mount table.
-const notRoot = process.getuid?.() !== 0;
-if (notRoot && process.env.CI !== 'true') console.warn('skipping FlexVolume bind tests: they need root (real mounts)');
-const suite = notRoot && process.env.CI !== 'true' ? describe.skip : describe;
+const skip = skipWhenMissing(process.getuid?.() === 0 ? undefined : 'root (real mounts)', 'the FlexVolume bind tests');
 
-suite('FlexVolume bind driver, called as kubelet calls it', () => {
+describe.skipIf(skip)('FlexVolume bind driver, called as kubelet calls it', () => {
   let sandbox: Sandbox;
   let kubelet: FakeKubelet;
   let pluginDir: string;
@@ -35,7 +34,6 @@ suite('FlexVolume bind driver, called as kubelet calls it', () => {
   const shareDirs = async () => (await readdir(join(sandbox.root, 'bind')).catch(() => [])).length;
 
   beforeAll(async () => {
-    if (notRoot) throw new Error('FlexVolume integration tests need root');
     sandbox = await createSandbox('sharemount-flexbind-');
     pluginDir = join(sandbox.dir, 'plugins');
     logFile = join(sandbox.dir, 'log', 'driver.log');

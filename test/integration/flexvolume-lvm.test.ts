@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
@@ -15,8 +16,7 @@ import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 // switched off in the isolated config (lvmlocal.conf), and /dev/<vg> is a tmpfs, private to
 // this mount namespace, whose links point at loop devices standing in for the active LVs.
 const missing = missingLvmPrerequisite() ?? (process.getuid?.() === 0 ? undefined : 'root');
-if (missing !== undefined && process.env.CI !== 'true') console.warn(`skipping FlexVolume LVM tests: missing ${missing}`);
-const suite = missing !== undefined && process.env.CI !== 'true' ? describe.skip : describe;
+const suite = describe.skipIf(skipWhenMissing(missing, 'the FlexVolume LVM tests'));
 
 const vg = 'smflexlvm';
 

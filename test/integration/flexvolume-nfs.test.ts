@@ -2,6 +2,7 @@ import { lstat, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promi
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
@@ -13,8 +14,7 @@ import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 // against a real nfs-ganesha on 127.0.0.1. The kernel NFS client is the one stand-in (the
 // mount.nfs seam): the driver's own `mount -t nfs` reaches it.
 const missing = missingNfsPrerequisites();
-if (missing.length > 0 && process.env.CI !== 'true') console.warn(`skipping FlexVolume NFS tests: missing ${missing.join(', ')}`);
-const suite = missing.length > 0 && process.env.CI !== 'true' ? describe.skip : describe;
+const suite = describe.skipIf(skipWhenMissing(missing.length > 0 ? missing.join(', ') : undefined, 'the FlexVolume NFS tests'));
 
 suite('FlexVolume NFS example driver against nfs-ganesha', () => {
   let sandbox: Sandbox;

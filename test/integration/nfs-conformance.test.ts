@@ -1,5 +1,6 @@
 import { testBackend } from '../../src/testing/index.js';
 import { nfsBackend } from '../../src/backends/nfs.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { missingNfsPrerequisites, startNfsServer } from '../helpers/nfs-server.js';
 import { installMountNfsSeam } from '../helpers/mount-nfs-seam.js';
 
@@ -7,9 +8,7 @@ import { installMountNfsSeam } from '../helpers/mount-nfs-seam.js';
 // mount.nfs seam. The suite publishes without options, so the seam routes the default port to
 // the test server; the unmountable source is a path that server does not export.
 const missing = missingNfsPrerequisites();
-if (missing.length > 0 && process.env.CI !== 'true') {
-  console.warn(`skipping NFS conformance: missing ${missing.join(', ')}`);
-} else {
+if (!skipWhenMissing(missing.length > 0 ? missing.join(', ') : undefined, 'the NFS conformance suite')) {
   testBackend('nfs', {
     backend: nfsBackend(),
     async makeSource() {

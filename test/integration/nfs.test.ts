@@ -7,14 +7,14 @@ import { silentLogger } from '../../src/logger.js';
 import { volumeStats } from '../../src/volume-stats.js';
 import { unmount } from '../../src/mount-command.js';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 
 // Real nfs-ganesha on 127.0.0.1; the kernel NFS client is the only stand-in (the mount.nfs seam),
 // so every share below is made by the library's own `mount -t nfs`.
 const missing = missingNfsPrerequisites();
-if (missing.length > 0 && process.env.CI !== 'true') console.warn(`skipping NFS integration tests: missing ${missing.join(', ')}`);
-const suite = missing.length > 0 && process.env.CI !== 'true' ? describe.skip : describe;
+const suite = describe.skipIf(skipWhenMissing(missing.length > 0 ? missing.join(', ') : undefined, 'the NFS integration tests'));
 
 suite('NFS backend against nfs-ganesha', () => {
   let sandbox: Sandbox;
