@@ -38,6 +38,12 @@ export async function run(command: string, args: readonly string[], options: Run
     // (execa's types do not list plain descriptors for fd 3+, but it passes them through.)
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe', ...(options.inheritLocks ? heldLockFds() : [])] as unknown as ['pipe', 'pipe', 'pipe'],
     input: options.input,
+    // execa's default `cleanup` kills the child when this process exits (a FlexVolume deadline,
+    // a fatal error) and, through signal-exit, on SIGTERM, re-raising it: that would stop
+    // util-linux between a read-only bind and its `ro` remount, and free the lock mid-change.
+    // A command holding an inherited lock is left to finish (its own timeout still applies
+    // while we live); an orphan keeps the lock until it ends. Other commands go with us.
+    cleanup: !options.inheritLocks,
     env: options.env,
     extendEnv: true,
     stripFinalNewline: true,

@@ -8,14 +8,16 @@ import { execa } from 'execa';
  * its parent (the worker process under test) with SIGKILL just before running the real command
  * (`SM_CRASH_WHEN=before`; the command then does not run), just after it (`after`), or just
  * before it with the command still run half a second later (`during`: the caller died while
- * its command was in flight). The matching call touches `$SM_CRASH_DONE` (when set) as it
+ * its command was in flight; `SM_CRASH_SIGNAL` names another signal than KILL for it), or
+ * (`split`, for a read-only bind) between the bind and the `ro` remount that util-linux makes of
+ * it, both run by the script itself, the second a second after the signal. The matching call touches `$SM_CRASH_DONE` (when set) as it
  * exits. Any other call runs the real command unchanged: the library's code path stays the
  * production one.
  */
-export type CrashWhen = 'before' | 'during' | 'after';
+export type CrashWhen = 'before' | 'during' | 'after' | 'split';
 
 /** Writes the wrappers into `<dir>/crash-bin` and returns the environment that arms them. */
-export async function writeCrashWrappers(dir: string): Promise<{ bin: string; env: (target: string, when: CrashWhen, done?: string) => Record<string, string> }> {
+export async function writeCrashWrappers(dir: string): Promise<{ bin: string; env: (target: string, when: CrashWhen, done?: string, signal?: string) => Record<string, string> }> {
   const bin = join(dir, 'crash-bin');
   await mkdir(bin, { recursive: true });
   for (const command of ['mount', 'umount']) {
@@ -26,7 +28,16 @@ export async function writeCrashWrappers(dir: string): Promise<{ bin: string; en
       'hit=no; [ "$last" = "$SM_CRASH_TARGET" ] && hit=yes',
       'done_() { [ "$hit" = yes ] && [ -n "$SM_CRASH_DONE" ] && touch "$SM_CRASH_DONE"; exit "$1"; }',
       'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = before ]; then kill -9 "$PPID"; done_ 1; fi',
-      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = during ]; then kill -9 "$PPID"; sleep 0.5; fi',
+      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = during ]; then kill -"${SM_CRASH_SIGNAL:-KILL}" "$PPID"; sleep 0.5; fi',
+      // split: util-linux's read-only bind as its two steps, the caller signalled between them.
+      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = split ]; then',
+      '  n=$#; opts=; take=no',
+      '  for a; do if [ $take = yes ]; then opts=$a; take=no; elif [ "$a" = -o ]; then take=yes; else set -- "$@" "$a"; fi; done',
+      '  shift "$n"',
+      `  ${real} "$@" || done_ $?`,
+      '  kill -"${SM_CRASH_SIGNAL:-KILL}" "$PPID"; sleep 1',
+      `  ${real} --no-canonicalize -o "remount,bind,$opts" -- "$last"; done_ $?`,
+      'fi',
       `${real} "$@"`,
       'rc=$?',
       'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = after ]; then kill -9 "$PPID"; fi',
@@ -38,6 +49,6 @@ export async function writeCrashWrappers(dir: string): Promise<{ bin: string; en
   }
   return {
     bin,
-    env: (target, when, done = '') => ({ PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SM_CRASH_TARGET: target, SM_CRASH_WHEN: when, SM_CRASH_DONE: done }),
+    env: (target, when, done = '', signal = 'KILL') => ({ PATH: `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`, SM_CRASH_TARGET: target, SM_CRASH_WHEN: when, SM_CRASH_DONE: done, SM_CRASH_SIGNAL: signal }),
   };
 }

@@ -40,6 +40,9 @@ async function randomOperation(manager: MountManager, config: WorkerConfig, next
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2]!) as WorkerConfig;
+  // SIGUSR2 makes the worker exit at once with process.exit, as a FlexVolume call does at its
+  // deadline or on a fatal error (the crash tests' "normal exit").
+  process.on('SIGUSR2', () => process.exit(0));
   const manager = new MountManager({ root: config.root, backends: [bindBackend()], timeouts: config.timeouts });
   await manager.root();
   process.stdout.write('ready\n');

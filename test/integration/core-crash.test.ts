@@ -156,6 +156,32 @@ describe.skipIf(skip)('core: crashes (SIGKILL) during publish and unpublish', ()
     expect(changedOrRemoved(before, await fingerprint(sandbox.source))).toEqual([]);
   });
 
+  // A normal exit is not SIGKILL: Node runs its exit handlers, and execa's used to kill the
+  // commands still running, util-linux between a read-only bind and its ro remount included.
+  it.each([
+    ['SIGTERM', 'TERM', 'SIGTERM'],
+    ['process.exit (as at a FlexVolume deadline or a fatal error)', 'USR2', null],
+  ] as const)('a %s while mount(8) of a read-only publication runs never kills it: it finishes, holding the lock, and nothing needs repair', async (_, signal, expectedSignal) => {
+    const crash = await writeCrashWrappers(sandbox.dir);
+    const request = usualRequest(config, 0); // pod-0: bind, read-only, source a
+    const done = join(sandbox.dir, `mount-done-${signal}`);
+    const worker = startWorker(sandbox, { ...config, seed: 0, single: { kind: 'publish', request } }, crash.env(request.target, 'split', done, signal));
+    const result = await worker.done;
+    expect(result.signal, `the worker was meant to stop at the crash point: ${result.stdout} ${result.stderr}`).toBe(expectedSignal);
+    expect(result.stdout).not.toContain('"ok"'); // it stopped before its publish answered
+
+    // The orphaned mount(8) still holds the share's lock: a reconcile waits for it rather than
+    // dropping a reference whose bind mount is about to appear.
+    const report = await manager.reconcile();
+    expect(existsSync(done)).toBe(true);
+    expect(report.droppedReferences).toEqual([]);
+    expect(report.repairedReadOnly).toEqual([]);
+    expect(topMounts(await readMountInfo()).get(request.target)?.mountOptions).toContain('ro');
+    await reconcileAndCheck();
+    expect(await manager.unpublish(request.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
   it.each(['share', 'publication'] as const)('killed while mount(8) of the %s is still running: an immediate reconcile does no harm', async (at) => {
     const crash = await writeCrashWrappers(sandbox.dir);
     const request = usualRequest(config, 1); // pod-1: bind, writable, source b
