@@ -23,7 +23,11 @@ export interface CsiPlugin {
   readonly manager: MountManager;
   /** Reconciles every share under the root (a crash of the previous process), then listens. */
   start(): Promise<void>;
-  /** Stops taking calls, waits up to `graceMs` (default 10 s) for running ones, removes the socket. */
+  /**
+   * Stops taking calls, waits up to `graceMs` (default 10 s) for running ones, removes the
+   * socket. During `start`, lets its reconcile finish and never serves. A second call returns
+   * the first one's promise.
+   */
   stop(graceMs?: number): Promise<void>;
   /** Records snapshot and clone copies (docs/metrics.md); does nothing when metrics are off or not started yet. */
   readonly metrics: PluginMetrics;
@@ -42,6 +46,9 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   const context: ServiceContext = { options, manager, logger, topology: topologyOf(options), queue: new VolumeQueue(options.maxQueuedPerVolume ?? defaultQueueLimit), metrics: noMetrics };
   const server = new Server();
   let metricsEndpoint: MetricsEndpoint | undefined;
+  let starting: Promise<void> | undefined;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
 
   return {
     socketPath,
@@ -50,48 +57,76 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
       return context.metrics;
     },
     metricsAddress: () => metricsEndpoint?.address,
-    async start() {
-      const services = await loadCsiServices();
-      if (options.metrics !== undefined) {
-        const metrics = await createPrometheusMetrics(manager, options.backends.map((backend) => backend.name));
-        context.metrics = metrics;
-        metricsEndpoint = await serveMetrics(metrics, options.metrics, (error) => logger.error({ err: error }, 'collecting the metrics failed'));
-        logger.info({ ...metricsEndpoint.address }, 'serving metrics');
-      }
-      server.addService(services.Identity.service, toGrpcHandlers(identityService(context), logger, context.metrics));
-      server.addService(services.Controller.service, toGrpcHandlers(controllerService(context), logger, context.metrics));
-      server.addService(services.Node.service, toGrpcHandlers(nodeService(context), logger, context.metrics));
-      // No process ran while the last one was down: repair what its crash left before serving.
-      const report = await manager.reconcile();
-      logger.info({ ...report }, 'reconciled the state root');
-      await listenOnSocket(server, socketPath);
-      logger.info({ endpoint: socketPath, name: options.name, nodeId: options.nodeId }, 'serving CSI');
+    start() {
+      starting ??= (async () => {
+        const services = await loadCsiServices();
+        if (options.metrics !== undefined) {
+          const metrics = await createPrometheusMetrics(manager, options.backends.map((backend) => backend.name));
+          context.metrics = metrics;
+          metricsEndpoint = await serveMetrics(metrics, options.metrics, (error) => logger.error({ err: error }, 'collecting the metrics failed'));
+          logger.info({ ...metricsEndpoint.address }, 'serving metrics');
+        }
+        server.addService(services.Identity.service, toGrpcHandlers(identityService(context), logger, context.metrics));
+        server.addService(services.Controller.service, toGrpcHandlers(controllerService(context), logger, context.metrics));
+        server.addService(services.Node.service, toGrpcHandlers(nodeService(context), logger, context.metrics));
+        // No process ran while the last one was down: repair what its crash left before serving.
+        const report = await manager.reconcile();
+        logger.info({ ...report }, 'reconciled the state root');
+        if (stopping) return; // stopped while reconciling: never start serving
+        await listenOnSocket(server, socketPath);
+        logger.info({ endpoint: socketPath, name: options.name, nodeId: options.nodeId }, 'serving CSI');
+      })();
+      return starting;
     },
-    async stop(graceMs = 10_000) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.forceShutdown(), graceMs);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
+    stop(graceMs = 10_000) {
+      if (stopped !== undefined) {
+        logger.info({}, 'asked to stop again; still letting the running calls finish');
+        return stopped;
+      }
+      stopping = true;
+      logger.info({ graceMs }, 'stopping: no new calls; the running ones may finish');
+      stopped = (async () => {
+        // A start under way finishes its reconcile first (its commands hold the shares' locks).
+        await starting?.catch(() => {});
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => server.forceShutdown(), graceMs);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
         });
-      });
-      await rm(socketPath, { force: true });
-      await metricsEndpoint?.close();
-      metricsEndpoint = undefined;
+        await rm(socketPath, { force: true });
+        await metricsEndpoint?.close();
+        metricsEndpoint = undefined;
+        logger.info({}, 'stopped');
+      })();
+      return stopped;
     },
   };
 }
 
 /**
- * Starts the plugin (made from `options`, or made already) and stops it on SIGTERM or SIGINT:
- * the one call a driver's entry file needs.
+ * Starts the plugin (made from `options`, or made already) and stops it gracefully on SIGTERM
+ * or SIGINT, also one that comes during start-up: the running calls finish (up to `stop`'s
+ * grace), then the process exits 0. The one call a driver's entry file needs.
+ *
+ * The listeners are installed before anything starts and never removed (`on`, not `once`), and
+ * a second signal is only logged. While a command runs, execa's signal-exit listens too, and
+ * acts only when it is the last listener left: then it would kill the command and re-raise the
+ * signal, and the plugin would die with its calls in flight.
  */
 export async function runCsiPlugin(options: CsiPluginOptions | CsiPlugin): Promise<CsiPlugin> {
   const plugin = 'start' in options ? options : createCsiPlugin(options);
+  // A second signal gets the same stop (logged), never a harder one: the orchestrator's SIGKILL
+  // after the grace period is the hard stop.
+  const stop = () =>
+    void plugin.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   await plugin.start();
-  const stop = () => void plugin.stop().finally(() => process.exit(0));
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
   return plugin;
 }
 
