@@ -21,9 +21,11 @@ const skip = skipUnlessReady();
 const runDriver = ['--import', 'tsx', 'examples/csi-driver/driver.ts'];
 
 async function waitForSocket(path: string, child: ResultPromise, timeoutMs: number): Promise<void> {
+  let exited = false;
+  void child.finally(() => (exited = true));
   for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 50))) {
     if (await lstat(path).then((s) => s.isSocket(), () => false)) return;
-    if (typeof child.exitCode === 'number') throw new Error(`the plugin exited (${child.exitCode}) before serving`);
+    if (exited) throw new Error(`the plugin exited before serving: ${String((await child).stderr)}`);
   }
   throw new Error(`no socket at ${path} after ${timeoutMs} ms`);
 }
