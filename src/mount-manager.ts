@@ -127,6 +127,16 @@ export class MountManager {
   }
 
   /**
+   * Runs `work` holding the lock publish and unpublish take for `target` (a canonical path), in
+   * process and across processes: for a shim that mounts at a target of its own (CSI's bind of
+   * a staged volume), so that its commands, run with `inheritLocks`, keep the target locked
+   * until they end, even once this process is gone (docs/locking.md).
+   */
+  async withTargetLock<T>(target: string, work: () => Promise<T>): Promise<T> {
+    return (await this.context()).locks.withLock(`target:${target}`, work);
+  }
+
+  /**
    * Publishes `source/subPath` at `target`, mounting the share first if this is its first
    * publication. Repeating a publication is a success; publishing something else at a used
    * target is ALREADY_EXISTS. On failure nothing is left behind (no reference, no mount).

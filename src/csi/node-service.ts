@@ -125,7 +125,10 @@ export function nodeService(service: ServiceContext) {
             throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`, { field: 'target_path' });
           }
         }
-        const outcome = await bindStaged(staging, target, readOnly, timeouts.commandMs, await readOnlyIntents());
+        // Under the target's lock, which the bind and its ro step inherit: a mount left running by
+        // a killed plugin must end before a retry looks at the target, or it lands on top.
+        const intents = await readOnlyIntents();
+        const outcome = await manager.withTargetLock(target, () => bindStaged(staging, target, readOnly, timeouts.commandMs, intents));
         logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');
         return {};
       });
@@ -142,7 +145,8 @@ export function nodeService(service: ServiceContext) {
         if (found.mounted && found.volumes.size > 0 && !mayShow(found, request.volume_id)) {
           throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not published at ${target} (it shows volume ${[...found.volumes].join(', ')}); left alone`, { field: 'volume_id' });
         }
-        const { unmounted } = await unbindTarget(target, timeouts.commandMs, logger, await readOnlyIntents());
+        const intents = await readOnlyIntents();
+        const { unmounted } = await manager.withTargetLock(target, () => unbindTarget(target, timeouts.commandMs, logger, intents));
         logger.info({ volumeId: request.volume_id, target, unmounted }, 'unpublished');
         return {};
       });

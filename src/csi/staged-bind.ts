@@ -66,7 +66,8 @@ export async function bindStaged(staging: string, target: string, readOnly: bool
   else await intents.clear(target); // a note of a failed read-only attempt must not outlive this
   const options = readOnly ? withCopiedFlags(['ro'], copied) : [];
   try {
-    await mount({ bind: true, noCanonicalize: true, source: staging, target, options }, timeoutMs);
+    // The caller holds the target's lock: the mount inherits it (see MountManager.withTargetLock).
+    await mount({ bind: true, noCanonicalize: true, inheritLocks: true, source: staging, target, options }, timeoutMs);
   } catch (error) {
     // Nothing mounted: no publish to finish, and kubelet may never unpublish a failed target.
     if (readOnly && mountAt(readMountInfoText(), target) === undefined) await intents.clear(target);

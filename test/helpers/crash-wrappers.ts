@@ -8,7 +8,8 @@ import { execa } from 'execa';
  * its parent (the worker process under test) with SIGKILL just before running the real command
  * (`SM_CRASH_WHEN=before`; the command then does not run), just after it (`after`), or just
  * before it with the command still run half a second later (`during`: the caller died while
- * its command was in flight; `SM_CRASH_SIGNAL` names other signals than KILL, sent in turn), or
+ * its command was in flight; `SM_CRASH_SIGNAL` names other signals than KILL, sent in turn, and
+ * `SM_CRASH_SLEEP` a longer wait), or
  * (`split`, for a read-only bind) between the bind and the `ro` remount that util-linux makes of
  * it, both run by the script itself, the second a second after the signal. The matching call touches `$SM_CRASH_DONE` (when set) as it
  * exits. Any other call runs the real command unchanged: the library's code path stays the
@@ -28,7 +29,7 @@ export async function writeCrashWrappers(dir: string): Promise<{ bin: string; en
       'hit=no; [ "$last" = "$SM_CRASH_TARGET" ] && hit=yes',
       'done_() { [ "$hit" = yes ] && [ -n "$SM_CRASH_DONE" ] && touch "$SM_CRASH_DONE"; exit "$1"; }',
       'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = before ]; then kill -9 "$PPID"; done_ 1; fi',
-      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = during ]; then for sig in ${SM_CRASH_SIGNAL:-KILL}; do kill -"$sig" "$PPID"; sleep 0.25; done; sleep 0.25; fi',
+      'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = during ]; then for sig in ${SM_CRASH_SIGNAL:-KILL}; do kill -"$sig" "$PPID"; sleep 0.25; done; sleep "${SM_CRASH_SLEEP:-0.25}"; fi',
       // split: util-linux's read-only bind as its two steps, the caller signalled between them.
       'if [ "$hit" = yes ] && [ "$SM_CRASH_WHEN" = split ]; then',
       '  n=$#; opts=; take=no',

@@ -1,5 +1,6 @@
 /**
- * The CSI plugin stops gracefully on SIGTERM (every rolling update of its DaemonSet sends one),
+ * A plugin killed with a mount in flight never gets that mount stacked on its retry's (last
+ * test). The CSI plugin stops gracefully on SIGTERM (every rolling update of its DaemonSet sends one),
  * also while a command runs: the call in flight answers OK, the command is never killed, and the
  * process exits 0. The plugin runs as its image runs it (examples/csi-driver, one process); the
  * SIGTERM comes from a `mount`/`umount` wrapper on its PATH at the exact moment the command runs
@@ -14,7 +15,8 @@ import { bindBackend } from '../../src/backends/bind.js';
 import { MountManager } from '../../src/mount-manager.js';
 import { readMountInfo, topMounts } from '../../src/mountinfo.js';
 import { writeCrashWrappers, type CrashWhen } from '../helpers/crash-wrappers.js';
-import { csiClient, mountCapability } from '../helpers/csi-client.js';
+import { status } from '@grpc/grpc-js';
+import { csiClient, mountCapability, startPlugin as startInProcess } from '../helpers/csi-client.js';
 import { createSandbox, mountsUnder, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
 
 const skip = skipUnlessReady();
@@ -65,10 +67,10 @@ describe.skipIf(skip)('csi: a graceful stop on SIGTERM, also while a command run
   });
 
   /** The plugin as a process, its `mount`/`umount` sending `signals` when `commandTarget` is theirs. */
-  function startPlugin(commandTarget: string, when: CrashWhen, signals: string, done: string): ResultPromise {
+  function startPlugin(commandTarget: string, when: CrashWhen, signals: string, done: string, sleep = '0.25'): ResultPromise {
     const child = execa(process.execPath, [...runDriver, `--endpoint=unix://${socket}`, '--node-id=node-1', `--root=${sandbox.root}`, `--bind-root=${bindRoot}`], {
       reject: false,
-      env: crash.env(commandTarget, when, done, signals),
+      env: { ...crash.env(commandTarget, when, done, signals), SM_CRASH_SLEEP: sleep },
     });
     running = child;
     return child;
@@ -99,6 +101,9 @@ describe.skipIf(skip)('csi: a graceful stop on SIGTERM, also while a command run
     client.node.NodePublishVolume({ volume_id: volumeId, staging_target_path: staging, target_path: target, readonly: true, volume_capability: mountCapability(), volume_context: context() });
   const unpublish = (client: Awaited<ReturnType<typeof csiClient>>) => client.node.NodeUnpublishVolume({ volume_id: volumeId, target_path: target });
   const mounted = async (path: string) => topMounts(await readMountInfo()).get(path);
+  /** The same plugin in this process (no wrappers on its PATH), as a CO's retry reaches it. */
+  const startHere = () =>
+    startInProcess({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socket}`, root: sandbox.root, backends: [bindBackend({ allowedPaths: [bindRoot] })] });
 
   it("SIGTERM during a stage's mount, a read-only publish's ro step and an unstage's umount: each call answers OK, the plugin exits 0", async () => {
     const staged = await callDuringStop(staging, 'during', stage);
@@ -127,6 +132,41 @@ describe.skipIf(skip)('csi: a graceful stop on SIGTERM, also while a command run
     const unstaged = await callDuringStop(staging, 'during', unstage, 'TERM INT');
     expect(unstaged).toMatchObject({ answer: { ok: true }, exit: { exitCode: 0, signal: null }, commandFinished: true });
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  it("a killed plugin's mount that lands late never stacks on the retry's: the retry waits for it (the target's lock) and finds it made", async () => {
+    // Staged by a plugin in this process, which stays up to make the retry.
+    const retry = await startHere();
+    try {
+      await stage(retry.client);
+      await retry.close();
+      // A plugin process killed (SIGKILL) as its read-only bind starts; its mount(8) runs 2 s later.
+      const done = join(sandbox.dir, 'done-orphan');
+      const child = startPlugin(target, 'during', 'KILL', done, '2');
+      await waitForSocket(socket, child, 60_000);
+      const killed = await csiClient(socket);
+      await expect(publishReadOnly(killed)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      killed.close();
+      expect((await child).signal).toBe('SIGKILL');
+      expect(existsSync(done)).toBe(false); // the orphan has not mounted yet
+
+      // The CO retries at once, through a new plugin.
+      const again = await startHere();
+      try {
+        await publishReadOnly(again.client);
+        expect(existsSync(done)).toBe(true); // the retry waited for the orphan
+        const layers = (await readMountInfo()).filter((entry) => entry.mountPoint === target);
+        expect(layers).toHaveLength(1);
+        expect(layers[0]!.mountOptions).toContain('ro');
+        await unpublish(again.client);
+        await unstage(again.client);
+      } finally {
+        await again.close();
+      }
+      expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    } finally {
+      await retry.close().catch(() => {});
+    }
   });
 
   it("a SIGTERM during start-up (its reconcile's umount): the reconcile finishes, the plugin never serves and exits 0", async () => {
