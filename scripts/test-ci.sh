@@ -32,7 +32,8 @@ summarize() {
 tsc --noEmit -p tsconfig.json
 vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json" || { summarize unit; exit 1; }
 summarize unit
-# The package as users get it: every subpath builds and loads through import and require.
+# The package as users get it: packed, installed into an ESM and a CommonJS project, every entry
+# point loaded and type-checked there, and the examples type-checked against it.
 tsup --silent
 node scripts/check-package.mjs
 

@@ -15,7 +15,7 @@ import { bindBackend } from '../../src/backends/bind.js';
 import { lvmBackend } from '../../src/backends/lvm.js';
 import { nfsBackend } from '../../src/backends/nfs.js';
 import { createCsiPlugin, runCsiPlugin, type CsiPlugin } from '../../src/csi/index.js';
-import type { MountManager } from '../../src/mount-manager.js';
+import type { MountManager } from '../../src/index.js';
 
 const { values } = parseArgs({
   options: {

@@ -6,7 +6,7 @@
 // chose; with the shared-mount core, `mount` mounts it once per node and binds it per pod, and
 // the last `unmount` unmounts it. See README.md.
 import { runFlexVolumeDriver, type FlexVolumeDriverOptions } from '../../src/flexvolume/index.js';
-import { invalidArgument, isSharemountError } from '../../src/errors.js';
+import { invalidArgument, isSharemountError } from '../../src/index.js';
 
 // The original's option names, mapped onto the LVM backend's parameters.
 // A Map, not an object: an option named `constructor` or `__proto__` must not find Object's own.

@@ -23,7 +23,10 @@ export interface BindSource {
   path: string;
 }
 
-/** Volume parameters as a driver receives them (flat strings). */
+/**
+ * Volume parameters after validation, as toVolume and createVolume receive them. A driver may
+ * pass the flags as strings too (`readOnly: 'true'`): the schema turns them into booleans.
+ */
 export interface BindParameters {
   path: string;
   subPath?: string;
@@ -46,7 +49,10 @@ const sourceSchema = z.strictObject({ backend: z.literal('bind'), path: absolute
 
 const booleanString = z.union([z.boolean(), z.pipe(z.enum(['true', 'false']), z.transform((v) => v === 'true'))]);
 
-const parametersSchema = z.strictObject({
+// Typed with the named interface, not left to inference: the bundled declarations then say
+// `BindParameters` where inference would print zod's `z.infer<...>`, which tsup's declaration
+// bundler emitted as a bare `infer<...>` (a keyword) and broke every importer's compile.
+const parametersSchema: z.ZodMiniType<BindParameters> = z.strictObject({
   path: absolutePath,
   subPath: z.optional(z.string()),
   readOnly: z.optional(booleanString),
@@ -124,7 +130,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
       await mount({ bind: true, noCanonicalize: hostDirectoryPath !== undefined, source: from, target: mountPoint, options: flags }, timeoutMs);
     },
     parameters: parametersSchema,
-    toVolume(parameters: z.infer<typeof parametersSchema>): VolumeSpec<BindSource> {
+    toVolume(parameters: BindParameters): VolumeSpec<BindSource> {
       const subPath = checkSubPath(parameters.subPath, 'subPath');
       if (provisioner !== undefined) refuseProvisioningRoot(provisioner.root, parameters.path, subPath);
       return {
@@ -140,7 +146,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
     nodeLocal: true,
     ...(provisioner
       ? {
-          createVolume: (request: CreateVolumeRequest<z.infer<typeof parametersSchema>>) => provisioner.createVolume(request),
+          createVolume: (request: CreateVolumeRequest<BindParameters>) => provisioner.createVolume(request),
           deleteVolume: (volumeId: string) => provisioner.deleteVolume(volumeId),
           describeVolume: (volumeId: string) => provisioner.describeVolume(volumeId),
           expandVolume: (volumeId: string, capacityBytes: number) => provisioner.expandVolume(volumeId, capacityBytes),
@@ -148,5 +154,5 @@ export function bindBackend(options: BindBackendOptions = {}) {
           capacity: async () => ({ availableBytes: await provisioner.availableBytes(10_000) }),
         }
       : {}),
-  } satisfies Backend<BindSource, z.infer<typeof parametersSchema>>;
+  } satisfies Backend<BindSource, BindParameters>;
 }
