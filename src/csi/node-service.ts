@@ -8,6 +8,7 @@ import { blockVolumeStats, checkBlockTargetShows, publishBlockVolume, stageBlock
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
+import { unmountLayers } from './block-volume.js';
 import { ReadOnlyIntents } from './read-only-intents.js';
 import { mayShow, otherVolumeIn, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
@@ -95,7 +96,19 @@ export function nodeService(service: ServiceContext) {
         const result = await manager.unpublish(staging, { removeTarget: false }).catch((error: unknown) => {
           throw renameTargetField(error, 'staging_target_path');
         });
-        logger.info({ volumeId: request.volume_id, staging, ...result }, 'unstaged');
+        // A mount there that the records say nothing of (a killed plugin's mount that landed after
+        // its reference was dropped, or one stacked on the publication): the CO asks for the path
+        // unmounted, and NodeUnpublishVolume removes such a mount at a target too. Another
+        // volume's publication is left alone.
+        const unrecorded = await manager.withTargetLock(staging, async () => {
+          const found = await volumesAt(manager, staging);
+          if (!found.mounted || (await manager.publicationAt(staging)) !== undefined) return false;
+          if (found.volumes.size > 0 && !mayShow(found, request.volume_id)) {
+            throw new SharemountError('NOT_FOUND', `volume_id: volume ${request.volume_id} is not staged at ${staging} (it shows volume ${[...found.volumes].join(', ')}); left alone`, { field: 'volume_id' });
+          }
+          return unmountLayers(staging, timeouts.commandMs, logger);
+        });
+        logger.info({ volumeId: request.volume_id, staging, ...result, ...(unrecorded ? { unmountedUnrecorded: true } : {}) }, 'unstaged');
         return {};
       });
     },

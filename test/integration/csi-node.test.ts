@@ -229,6 +229,23 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
+  it('NodeUnstageVolume removes a staging mount it has no record of, as NodeUnpublishVolume does', async () => {
+    await kubeletDirs('pv-u');
+    const mountedAt = async (path: string) => (await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint === path).length;
+    // Nothing recorded: a mount of the volume's directory that landed after its reference went.
+    await execa('mount', ['--bind', join(sandbox.source, 'd001'), staging('pv-u')]);
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-u', staging_target_path: staging('pv-u') });
+    expect(await mountedAt(staging('pv-u'))).toBe(0);
+    // Staged, with a mount stacked on its publication: both go, and so does the share.
+    await stage('pv-u', 'd002');
+    await execa('mount', ['--bind', join(sandbox.source, 'd003'), staging('pv-u')]);
+    expect(await mountedAt(staging('pv-u'))).toBe(2);
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-u', staging_target_path: staging('pv-u') });
+    expect(await mountedAt(staging('pv-u'))).toBe(0);
+    expect(await shareMounts()).toEqual([]);
+    expect(await readFile(join(sandbox.source, 'd003', 'data.txt'), 'utf8')).toBe('contents of d003\n');
+  });
+
   it('a target published writable and asked read-only is ALREADY_EXISTS and stays writable, as the spec says', async () => {
     await kubeletDirs('pv-ro', 'pod-w');
     await mkdir(join(target('pod-c', 'pv-ro'), '..'), { recursive: true });
