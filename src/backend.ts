@@ -67,6 +67,43 @@ export interface CreateVolumeRequest<P> {
   capacityBytes?: number;
   /** The most bytes the volume may have (CSI's limit_bytes): a new one is made no larger, an existing larger one is not the volume asked for. */
   capacityLimitBytes?: number;
+  /**
+   * Make it with this content (CSI's volume_content_source), in the backend's own ids; only for
+   * a backend that lists the kind in `contentSources`. An existing volume of the name made from
+   * another source (or none) is ALREADY_EXISTS.
+   */
+  contentSource?: ContentSource;
+}
+
+/** What a new volume starts with: a copy of a snapshot, or of another volume (a clone). */
+export type ContentSource = { snapshotId: string } | { volumeId: string };
+
+/** A request to snapshot a volume (CSI CreateSnapshot). */
+export interface CreateSnapshotRequest {
+  /** The snapshot's name, unique per backend; a repeat with the same name and source answers the same snapshot. */
+  name: string;
+  /** The backend's own id of the volume. */
+  sourceVolumeId: string;
+}
+
+/** A snapshot as a backend reports it. */
+export interface ProvisionedSnapshot {
+  /** Stable id, at most 124 bytes (as a volume id). */
+  snapshotId: string;
+  sourceVolumeId: string;
+  /** What a volume made from it needs at least (0: unknown). */
+  sizeBytes: number;
+  /** When it was cut, ms since the epoch. */
+  creationTime: number;
+  readyToUse: boolean;
+}
+
+/** A provisioned volume as a listing reports it. */
+export interface ListedVolume {
+  volumeId: string;
+  capacityBytes?: number;
+  context: Record<string, string>;
+  contentSource?: ContentSource;
 }
 
 export interface ProvisionedVolume {
@@ -139,6 +176,20 @@ export interface Backend<S extends Source = Source, P = unknown> {
   expandVolume?(volumeId: string, capacityBytes: number, parameters?: P): Promise<{ capacityBytes: number }>;
   /** Free bytes where new volumes of these parameters would go. */
   capacity?(parameters: P): Promise<{ availableBytes: number }>;
+
+  /** The content sources `createVolume` can start a volume from; none when absent. */
+  readonly contentSources?: ReadonlyArray<'snapshot' | 'volume'>;
+  /** Snapshots a volume, idempotent by name: the same name with another source is ALREADY_EXISTS; an unknown source NOT_FOUND. */
+  createSnapshot?(request: CreateSnapshotRequest): Promise<ProvisionedSnapshot>;
+  /** Deletes a snapshot; one that does not exist (any more), or an id that does not parse, is a success. */
+  deleteSnapshot?(snapshotId: string): Promise<void>;
+  /**
+   * The snapshots this backend can see, or those of one id or one source volume (an id that
+   * does not parse matches nothing). In any order: the CSI shim sorts them.
+   */
+  listSnapshots?(filter: { snapshotId?: string; sourceVolumeId?: string }): Promise<ProvisionedSnapshot[]>;
+  /** Every volume this backend provisioned and can see, in any order. */
+  listVolumes?(): Promise<ListedVolume[]>;
 }
 
 /** A backend of any Source type, as the MountManager holds them. */

@@ -122,3 +122,17 @@ export async function replaceSmallFile(path: string, text: string, timeoutMs: nu
 export async function removeFile(path: string, timeoutMs: number): Promise<void> {
   await run('rm', ['--force', '--', path], { timeoutMs, env });
 }
+
+/**
+ * The regular files named `*<suffix>` directly in `dir`, with their text, read by one `find`
+ * (one child process, however many there are: a listing must not cost a process per entry).
+ * Symlinks and anything else are skipped; an empty map when `dir` does not exist.
+ */
+export async function readSmallFiles(dir: string, suffix: string, timeoutMs: number): Promise<Map<string, string>> {
+  if ((await entryType(dir, timeoutMs)) !== 'directory') return new Map();
+  const { stdout } = await run('find', [dir, '-mindepth', '1', '-maxdepth', '1', '-type', 'f', '-name', `*${suffix}`, '-printf', '%f\\0', '-exec', 'cat', '--', '{}', ';', '-printf', '\\0'], { timeoutMs, env });
+  const parts = stdout.split('\0');
+  const files = new Map<string, string>();
+  for (let i = 0; i + 1 < parts.length; i += 2) files.set(parts[i]!, parts[i + 1]!);
+  return files;
+}

@@ -3,7 +3,7 @@ export type { Publication, ShareStatus, UnpublishResult } from './mount-manager.
 export { defaultTimeouts, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 export type { PublishRequest, Strategy } from './publish-request.js';
 export type { ReconcileReport } from './reconcile.js';
-export type { AnyBackend, Backend, CreateVolumeRequest, ProvisionedVolume, Schema, ShareMountContext, Source, SourceInput, VolumeSpec } from './backend.js';
+export type { AnyBackend, Backend, ContentSource, CreateSnapshotRequest, CreateVolumeRequest, ListedVolume, ProvisionedSnapshot, ProvisionedVolume, Schema, ShareMountContext, Source, SourceInput, VolumeSpec } from './backend.js';
 export { checkCapacityFits, type CapacityRange } from './capacity-range.js';
 export type { ShareKey } from './share-key.js';
 export { SharemountError, errorCodes, invalidArgument, isSharemountError } from './errors.js';

@@ -8,10 +8,11 @@ import { mountIdOf } from '../mount-point.js';
 import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
 import { isWithin } from '../target.js';
-import type { Backend, CreateVolumeRequest, VolumeSpec } from '../backend.js';
+import type { Backend, CreateSnapshotRequest, CreateVolumeRequest, VolumeSpec } from '../backend.js';
 import { optionName, type OptionList } from '../options.js';
 import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
 import { volumeRecordsDir } from '../volume-records.js';
+import { snapshotsDir } from '../snapshots/directory-snapshots.js';
 
 export type { BindProvisioningOptions } from './bind/provisioning.js';
 export { directoryOf } from './bind/provisioning.js';
@@ -85,6 +86,7 @@ function refuseProvisioningRoot(root: string, path: string, subPath: string): vo
     throw invalidArgument('subPath', `must name a volume of ${root}, which holds this driver's volumes: ${root} itself, or a directory above it, is no one volume`);
   }
   if (isWithin(shown, posix.join(volumesRoot, volumeRecordsDir))) throw invalidArgument('subPath', `reaches ${volumeRecordsDir}, the provisioner's records, which are no volume`);
+  if (isWithin(shown, posix.join(volumesRoot, snapshotsDir))) throw invalidArgument('subPath', `reaches ${snapshotsDir}, the provisioner's snapshots, which are no volume`);
 }
 
 export interface BindBackendOptions {
@@ -152,6 +154,11 @@ export function bindBackend(options: BindBackendOptions = {}) {
           expandVolume: (volumeId: string, capacityBytes: number) => provisioner.expandVolume(volumeId, capacityBytes),
           // statfs in a child process, bounded: the root is a local directory, so 10 s is generous.
           capacity: async () => ({ availableBytes: await provisioner.availableBytes(10_000) }),
+          contentSources: ['snapshot', 'volume'] as const,
+          createSnapshot: (request: CreateSnapshotRequest) => provisioner.createSnapshot(request),
+          deleteSnapshot: (snapshotId: string) => provisioner.deleteSnapshot(snapshotId),
+          listSnapshots: (filter: { snapshotId?: string; sourceVolumeId?: string }) => provisioner.listSnapshots(filter),
+          listVolumes: () => provisioner.listVolumes(),
         }
       : {}),
   } satisfies Backend<BindSource, BindParameters>;

@@ -35,3 +35,18 @@ export function checkBackendServes(backend: AnyBackend, capability: MountCapabil
     throw invalidArgument(`${field}.block`, `block volumes are not served by backend ${backend.name}: it publishes filesystems (use a mount capability)`);
   }
 }
+
+/** The provisioning backends that make, delete and list snapshots. */
+export function snapshotBackends(backends: readonly AnyBackend[]): AnyBackend[] {
+  return provisioningBackends(backends).filter((backend) => backend.createSnapshot !== undefined && backend.deleteSnapshot !== undefined && backend.listSnapshots !== undefined);
+}
+
+/** The provisioning backends that list their volumes. */
+export function listingBackends(backends: readonly AnyBackend[]): AnyBackend[] {
+  return provisioningBackends(backends).filter((backend) => backend.listVolumes !== undefined);
+}
+
+/** Whether some provisioning backend makes volumes from other volumes (CLONE_VOLUME). */
+export function clonesVolumes(backends: readonly AnyBackend[]): boolean {
+  return provisioningBackends(backends).some((backend) => backend.contentSources?.includes('volume') === true);
+}

@@ -4,7 +4,7 @@ import { capability, id, stringMap } from './requests.js';
 /* The requests of the Controller service as the shim reads them (see requests.ts). */
 
 // A CSI name: any Unicode but control characters (the spec's banned ranges), at most 128 bytes.
-const volumeName = z.string().check(
+export const volumeName = z.string().check(
   z.minLength(1, 'is required'),
   z.refine((value: string) => Buffer.byteLength(value) <= 128, 'must be at most 128 bytes'),
   z.refine((value: string) => !/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/.test(value), 'contains a control character'),
@@ -18,7 +18,16 @@ export const createVolumeRequest = z.looseObject({
   volume_capabilities: z._default(z.array(capability), []).check(z.minLength(1, 'is required: at least one capability')),
   parameters: stringMap,
   secrets: stringMap,
-  volume_content_source: z._default(z.nullable(z.looseObject({ type: z.optional(z.string()) })), null),
+  volume_content_source: z._default(
+    z.nullable(
+      z.looseObject({
+        type: z.optional(z.string()),
+        snapshot: z.optional(z.nullable(z.looseObject({ snapshot_id: z._default(z.string(), '') }))),
+        volume: z.optional(z.nullable(z.looseObject({ volume_id: z._default(z.string(), '') }))),
+      }),
+    ),
+    null,
+  ),
   accessibility_requirements: z._default(
     z.nullable(z.looseObject({ requisite: z._default(z.array(topology), []), preferred: z._default(z.array(topology), []) })),
     null,

@@ -6,7 +6,10 @@ import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandReques
 import { checkCapability, parseRequest, type MountCapability } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
-import { checkBackendServes, existingVolume, expandsVolumes, provisioningBackends } from './backend-abilities.js';
+import { checkBackendServes, clonesVolumes, existingVolume, expandsVolumes, listingBackends, provisioningBackends, snapshotBackends } from './backend-abilities.js';
+import { checkedContentSource, csiContentSource } from './content-source.js';
+import { snapshotService } from './snapshot-service.js';
+import { listVolumesService } from './list-volumes-service.js';
 
 type Topology = Readonly<Record<string, string>>;
 
@@ -17,14 +20,24 @@ type Topology = Readonly<Record<string, string>>;
  * accessible from this node's topology only. Without a provisioning backend only the capability
  * call is served (an empty list).
  */
-export function controllerService({ options, queue, logger, topology }: ServiceContext) {
+export function controllerService(context: ServiceContext) {
+  const { options, queue, logger, topology } = context;
   const backends = options.backends;
   const provisioning = provisioningBackends(backends);
   const withCapacity = backends.filter((backend) => backend.capacity !== undefined);
   // SINGLE_NODE_MULTI_WRITER (the access modes) holds even without provisioning, and keeps the
   // list from being empty, which some versions of csi-sanity's node tests take for an error.
   const provisioningCapabilities =
-    provisioning.length === 0 ? [] : ['CREATE_DELETE_VOLUME', ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []), ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : [])];
+    provisioning.length === 0
+      ? []
+      : [
+          'CREATE_DELETE_VOLUME',
+          ...(withCapacity.length > 0 ? ['GET_CAPACITY'] : []),
+          ...(expandsVolumes(backends) ? ['EXPAND_VOLUME'] : []),
+          ...(snapshotBackends(backends).length > 0 ? ['CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS'] : []),
+          ...(clonesVolumes(backends) ? ['CLONE_VOLUME'] : []),
+          ...(listingBackends(backends).length > 0 ? ['LIST_VOLUMES'] : []),
+        ];
   const capabilities = [...provisioningCapabilities, 'SINGLE_NODE_MULTI_WRITER'];
   const getCapabilities = { async ControllerGetCapabilities() {
     return { capabilities: capabilities.map((type) => ({ rpc: { type } })) };
@@ -36,12 +49,13 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
 
   const { ControllerExpandVolume, ...always } = {
     ...getCapabilities,
+    ...snapshotService(context),
+    ...listVolumesService(context, accessibleTopology),
 
     async CreateVolume(raw: unknown, call: CallInfo) {
       const request = parseRequest(createVolumeRequest, raw);
       const capabilities = request.volume_capabilities.map((cap, i) => checkCapability(cap, `volume_capabilities[${i}]`));
-      if (request.volume_content_source?.type !== undefined) throw invalidArgument('volume_content_source', 'cloning and snapshots are not supported: this plugin creates empty volumes');
-      const range = capacityRangeOf(request.capacity_range);
+      const asked = capacityRangeOf(request.capacity_range);
       const parameters = { ...request.parameters };
       const backend = pickBackend(parameters, backends, 'parameters');
       if (!backend.createVolume) throw invalidArgument(`parameters.${backendKey}`, `backend ${backend.name} does not create volumes in this driver`);
@@ -54,11 +68,14 @@ export function controllerService({ options, queue, logger, topology }: ServiceC
         throw new SharemountError('RESOURCE_EXHAUSTED', `accessibility_requirements: ${backend.name} volumes are made on this node only, which none of the requisite topologies is`);
       }
       return queue.run(`name:${request.name}`, call.deadline, async () => {
-        const volume = await backend.createVolume!({ name: request.name, parameters: parsed.data, ...range });
+        const content = await checkedContentSource(request.volume_content_source, backend, backends, asked);
+        const range = content?.range ?? asked;
+        const volume = await backend.createVolume!({ name: request.name, parameters: parsed.data, ...range, ...(content ? { contentSource: content.source } : {}) });
         const volumeId = csiVolumeId(backend, volume.volumeId);
         const context = backends.length > 1 ? { ...volume.context, [backendKey]: backend.name } : volume.context;
         logger.info({ name: request.name, volumeId, capacityBytes: volume.capacityBytes }, 'created volume');
-        return { volume: { volume_id: volumeId, capacity_bytes: volume.capacityBytes ?? 0, volume_context: context, accessible_topology: accessibleTopology(backend) } };
+        const contentSource = content ? { content_source: csiContentSource(request.volume_content_source!) } : {};
+        return { volume: { volume_id: volumeId, capacity_bytes: volume.capacityBytes ?? 0, volume_context: context, ...contentSource, accessible_topology: accessibleTopology(backend) } };
       });
     },
 

@@ -24,7 +24,7 @@ export async function csiClient(socketPath: string) {
     return calls;
   };
   const identity = service(services.Identity, ['GetPluginInfo', 'GetPluginCapabilities', 'Probe'] as const);
-  const controller = service(services.Controller, ['CreateVolume', 'DeleteVolume', 'ValidateVolumeCapabilities', 'GetCapacity', 'ControllerExpandVolume', 'ControllerGetCapabilities'] as const);
+  const controller = service(services.Controller, ['CreateVolume', 'DeleteVolume', 'ValidateVolumeCapabilities', 'ListVolumes', 'GetCapacity', 'ControllerExpandVolume', 'ControllerGetCapabilities', 'CreateSnapshot', 'DeleteSnapshot', 'ListSnapshots'] as const);
   const node = service(services.Node, ['NodeStageVolume', 'NodeUnstageVolume', 'NodePublishVolume', 'NodeUnpublishVolume', 'NodeGetVolumeStats', 'NodeExpandVolume', 'NodeGetCapabilities', 'NodeGetInfo'] as const);
   const raw = (path: string) =>
     new Promise<void>((resolve, reject) =>

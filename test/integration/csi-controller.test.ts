@@ -51,7 +51,7 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     expect(plugin.filter((c: { type: string }) => c.type === 'service').map((c: { service: { type: string } }) => c.service.type).sort()).toEqual(['CONTROLLER_SERVICE', 'VOLUME_ACCESSIBILITY_CONSTRAINTS']);
     expect(plugin.filter((c: { type: string }) => c.type === 'volume_expansion')).toEqual([{ type: 'volume_expansion', volume_expansion: { type: 'ONLINE' } }]);
     const controller = (await client.controller.ControllerGetCapabilities({})).capabilities.map((c: { rpc: { type: string } }) => c.rpc.type);
-    expect(controller.sort()).toEqual(['CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'SINGLE_NODE_MULTI_WRITER']);
+    expect(controller.sort()).toEqual(['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'LIST_SNAPSHOTS', 'LIST_VOLUMES', 'SINGLE_NODE_MULTI_WRITER']);
     expect((await client.node.NodeGetInfo({})).accessible_topology).toEqual({ segments: { [topologyKey]: 'node-1' } });
   });
 
@@ -92,7 +92,8 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
       await expectStatus(create('x', { parameters: { path: volumes, [key]: value } }), status.INVALID_ARGUMENT, `parameters.${key}: is not for creating volumes`);
     }
     await expectStatus(create('x', { capacity_range: { required_bytes: 10, limit_bytes: 5 } }), status.INVALID_ARGUMENT, 'capacity_range');
-    await expectStatus(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.INVALID_ARGUMENT, 'volume_content_source');
+    await expectStatus(create('x', { volume_content_source: { snapshot: { snapshot_id: 's' } } }), status.NOT_FOUND, 'volume_content_source.snapshot.snapshot_id: no snapshot s');
+    await expectStatus(create('x', { volume_content_source: { snapshot: { snapshot_id: '' } } }), status.INVALID_ARGUMENT, 'volume_content_source.snapshot.snapshot_id: is required');
     await expectStatus(create('x', { accessibility_requirements: { requisite: [{ segments: { [topologyKey]: 'node-2' } }] } }), status.RESOURCE_EXHAUSTED, 'this node only');
     // Host directories live on one node: no mode that spans nodes.
     await expectStatus(create('x', { volume_capabilities: [mountCapability('MULTI_NODE_MULTI_WRITER')] }), status.INVALID_ARGUMENT, 'volume_capabilities[0].access_mode.mode: MULTI_NODE_MULTI_WRITER is not possible: bind volumes live on one node');

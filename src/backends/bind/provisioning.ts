@@ -9,6 +9,11 @@ import { volumeStats } from '../../volume-stats.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
 import { checkRecordedVolume, formatVolumeRecord, liveVolume, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 import { recordedSize } from '../../capacity-range.js';
+import { readSmallFiles } from '../../directory-commands.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { ContentSource, CreateSnapshotRequest, ListedVolume, ProvisionedSnapshot } from '../../backend.js';
+import { copyInto, deleteDirectorySnapshot, findDirectorySnapshot, listDirectorySnapshots, snapshotDirectory, snapshotSource, type DirectoryCopyOptions } from '../../snapshots/directory-snapshots.js';
+import type { SnapshotRecord } from '../../snapshots/snapshot-records.js';
 
 /** Where and how the bind backend provisions volumes: sub-directories of one host directory. */
 export interface BindProvisioningOptions {
@@ -22,6 +27,10 @@ export interface BindProvisioningOptions {
   commandTimeoutMs?: number;
   /** Bound on removing a volume's tree under `delete`. Default 10 min. */
   deleteTimeoutMs?: number;
+  /** Bound on copying a volume's tree for a snapshot or a clone. Default 1 hour. */
+  copyTimeoutMs?: number;
+  /** This process's directory for the short-lived read-only views copies read through (copy-tree.ts). Default `/run/sharemount/copies`. */
+  copyWorkDir?: string;
   /**
    * Take a directory of the root that has no record (one this provisioner did not make) as the
    * volume of the same name, data and all: for migrating volumes made before records were kept.
@@ -70,8 +79,9 @@ export class BindProvisioner {
   private readonly commandTimeoutMs: number;
   private readonly deleteTimeoutMs: number;
   private readonly adoptUnrecorded: boolean;
+  private readonly copies: DirectoryCopyOptions;
 
-  constructor(options: BindProvisioningOptions) {
+  constructor(options: BindProvisioningOptions, logger: Logger = silentLogger) {
     if (typeof options.root !== 'string' || !options.root.startsWith('/')) throw invalidArgument('provisioning.root', 'must be an absolute path');
     this.root = options.root;
     this.onDelete = options.onDelete ?? 'retain';
@@ -79,6 +89,9 @@ export class BindProvisioner {
     this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
     this.deleteTimeoutMs = options.deleteTimeoutMs ?? 600_000;
     this.adoptUnrecorded = options.adoptUnrecorded ?? false;
+    const copyWorkDir = options.copyWorkDir ?? '/run/sharemount/copies';
+    if (!copyWorkDir.startsWith('/')) throw invalidArgument('provisioning.copyWorkDir', 'must be an absolute path');
+    this.copies = { workDir: copyWorkDir, commandTimeoutMs: this.commandTimeoutMs, copyTimeoutMs: options.copyTimeoutMs ?? 3_600_000, logger };
   }
 
   async createVolume(request: CreateVolumeRequest<{ path: string; subPath?: string } & Partial<Record<(typeof nodeSideParameters)[number], unknown>>>): Promise<ProvisionedVolume> {
@@ -106,14 +119,71 @@ export class BindProvisioner {
     if (found === 'directory' && read === undefined && !this.adoptUnrecorded) {
       throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root} but this provisioner did not make it (no record in ${volumeRecordsDir}); it is never taken over: remove or rename it`, { field: 'name' });
     }
+    // A volume with content is a fresh copy: a directory kept from an earlier volume is not it.
+    if (request.contentSource !== undefined && found === 'directory' && recorded === undefined) {
+      throw new SharemountError('ALREADY_EXISTS', `${dir} exists in ${this.root}, kept from an earlier volume; a volume made from a source needs a fresh directory`, { field: 'name' });
+    }
+    // The source is checked before anything is written: an unknown one is NOT_FOUND and leaves nothing.
+    const copyFrom = request.contentSource === undefined || found === 'directory' ? undefined : await this.contentSourcePath(request.contentSource);
     // The record first, the directory after: a crash between the two leaves a record whose
     // directory the retry makes, never a directory that looks like somebody else's.
     if (recorded === undefined) {
       this.makeRecordsDirectory();
-      writeRecord(this.recordFile(dir), formatVolumeRecord({ name, capacityBytes }));
+      writeRecord(this.recordFile(dir), formatVolumeRecord({ name, capacityBytes, ...(request.contentSource ? { contentSource: request.contentSource } : {}) }));
     }
-    if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, this.commandTimeoutMs);
+    if (copyFrom !== undefined) await copyInto(copyFrom.parent, copyFrom.name, `${this.root}/${dir}`, this.copies, `${this.root}/${volumeRecordsDir}/${dir}.partial`);
+    else if (found === 'missing') await makeDirectory(`${this.root}/${dir}`, this.directoryMode, this.commandTimeoutMs);
     return { volumeId: dir, capacityBytes, context: { path: this.root, subPath: dir } };
+  }
+
+  /** Where a volume's content comes from: a complete snapshot, or a live volume; NOT_FOUND otherwise. */
+  private async contentSourcePath(source: ContentSource): Promise<{ parent: string; name: string }> {
+    if ('snapshotId' in source) {
+      const snapshot = directoryName.test(source.snapshotId) ? await findDirectorySnapshot(this.root, source.snapshotId, this.commandTimeoutMs) : undefined;
+      if (snapshot === undefined || !snapshot.readyToUse) throw new SharemountError('NOT_FOUND', `no snapshot ${source.snapshotId} in ${this.root}`, { field: 'volume_content_source' });
+      return snapshotSource(this.root, source.snapshotId);
+    }
+    if (this.liveRecord(source.volumeId) === undefined) throw new SharemountError('NOT_FOUND', `no volume ${source.volumeId} in ${this.root}`, { field: 'volume_content_source' });
+    return { parent: this.root, name: source.volumeId };
+  }
+
+  /** A copy of the volume's tree (copy-tree.ts), idempotent by name; the snapshot's size is the volume's recorded size. */
+  async createSnapshot(request: CreateSnapshotRequest): Promise<ProvisionedSnapshot> {
+    const recorded = this.liveRecord(request.sourceVolumeId);
+    if (recorded === undefined) throw new SharemountError('NOT_FOUND', `no volume ${request.sourceVolumeId} in ${this.root}`, { field: 'source_volume_id' });
+    const snapshotDir = directoryOf(request.name);
+    const record = await snapshotDirectory(this.root, { name: request.name, snapshotDir, volumeDir: request.sourceVolumeId, sourceVolumeId: request.sourceVolumeId, sizeBytes: recorded.capacityBytes }, this.copies);
+    return asSnapshot(snapshotDir, record);
+  }
+
+  async deleteSnapshot(snapshotId: string): Promise<void> {
+    if (directoryName.test(snapshotId)) await deleteDirectorySnapshot(this.root, snapshotId, this.copies);
+  }
+
+  async listSnapshots(filter: { snapshotId?: string; sourceVolumeId?: string }): Promise<ProvisionedSnapshot[]> {
+    let found: Array<[string, SnapshotRecord]>;
+    if (filter.snapshotId !== undefined) {
+      const one = directoryName.test(filter.snapshotId) ? await findDirectorySnapshot(this.root, filter.snapshotId, this.commandTimeoutMs) : undefined;
+      found = one === undefined ? [] : [[filter.snapshotId, one]];
+    } else {
+      found = [...(await listDirectorySnapshots(this.root, this.commandTimeoutMs, this.copies.logger))];
+    }
+    return found.filter(([, record]) => filter.sourceVolumeId === undefined || record.sourceVolumeId === filter.sourceVolumeId).map(([dir, record]) => asSnapshot(dir, record));
+  }
+
+  /** The live volumes recorded under the root (one `find` for all the records). */
+  async listVolumes(): Promise<ListedVolume[]> {
+    this.checkRecordsDirectory();
+    const files = await readSmallFiles(`${this.root}/${volumeRecordsDir}`, '.json', this.commandTimeoutMs);
+    const volumes: ListedVolume[] = [];
+    for (const [file, text] of files) {
+      const dir = file.slice(0, -'.json'.length);
+      if (!directoryName.test(dir)) continue;
+      const record = liveVolume(parseVolumeRecord(text, dir));
+      if (record === undefined) continue;
+      volumes.push({ volumeId: dir, capacityBytes: record.capacityBytes, context: { path: this.root, subPath: dir }, ...(record.contentSource ? { contentSource: record.contentSource } : {}) });
+    }
+    return volumes;
   }
 
   async describeVolume(volumeId: string): Promise<{ capacityBytes: number; context: Record<string, string> } | undefined> {
@@ -208,4 +278,8 @@ async function refuseIfMounted(path: string, name: string): Promise<void> {
   const inside = real.slice(holder.mountPoint === '/' ? 0 : holder.mountPoint.length);
   const volumeRoot = holder.root === '/' ? inside : `${holder.root}${inside}`;
   refuseWhileMounted(mounts, holder.device, volumeRoot, name);
+}
+
+function asSnapshot(snapshotId: string, record: SnapshotRecord): ProvisionedSnapshot {
+  return { snapshotId, sourceVolumeId: record.sourceVolumeId, sizeBytes: record.sizeBytes, creationTime: record.creationTime, readyToUse: record.readyToUse };
 }
