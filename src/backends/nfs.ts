@@ -3,6 +3,7 @@ import type { Backend } from '../backend.js';
 import { checkNfsOptions } from './nfs/options.js';
 import { nfsParametersSchema, nfsVolume, type NfsParameters } from './nfs/parameters.js';
 import { NfsProvisioner, type NfsProvisionerOptions } from './nfs/provisioner.js';
+import { createNfsSnapshot, deleteNfsSnapshot, listNfsSnapshots, listNfsVolumes } from './nfs/snapshots.js';
 import { nfsDevice, nfsLayout, nfsSourceSchema, type NfsSource } from './nfs/source.js';
 
 export type { NfsSource } from './nfs/source.js';
@@ -23,7 +24,7 @@ type NfsBackendShape = Backend<NfsSource, NfsParameters>;
 /** The NFS backend as `nfsBackend()` returns it: parameters and toVolume always present. */
 export type NfsBackend = NfsBackendShape & Required<Pick<NfsBackendShape, 'checkOptions' | 'parameters' | 'toVolume'>>;
 /** The NFS backend with a provisioner: createVolume, deleteVolume and describeVolume present too. */
-export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume' | 'describeVolume' | 'expandVolume'>>;
+export type NfsProvisioningBackend = NfsBackend & Required<Pick<NfsBackendShape, 'createVolume' | 'deleteVolume' | 'describeVolume' | 'expandVolume' | 'createSnapshot' | 'deleteSnapshot' | 'listSnapshots' | 'listVolumes'>>;
 
 /**
  * The NFS backend: one share per (server, export, option set) per node, mounted with
@@ -62,6 +63,11 @@ export function nfsBackend(options: NfsBackendOptions = {}): NfsBackend {
           deleteVolume: (volumeId, parameters) => provisioner.deleteVolume(volumeId, parameters),
           describeVolume: (volumeId) => provisioner.describeVolume(volumeId),
           expandVolume: (volumeId, capacityBytes) => provisioner.expandVolume(volumeId, capacityBytes),
+          contentSources: ['snapshot', 'volume'] as const,
+          createSnapshot: (request) => createNfsSnapshot(provisioner, request),
+          deleteSnapshot: (snapshotId) => deleteNfsSnapshot(provisioner, snapshotId),
+          listSnapshots: (filter) => listNfsSnapshots(provisioner, filter),
+          listVolumes: () => listNfsVolumes(provisioner),
         }
       : {}),
   } satisfies Backend<NfsSource, NfsParameters>;

@@ -15,6 +15,7 @@ import type { MountManager } from '../../src/mount-manager.js';
 import { status } from '@grpc/grpc-js';
 import { mountCapability, startPlugin, type CsiClient } from '../helpers/csi-client.js';
 import { expectStatus } from '../helpers/csi-expect.js';
+import { describeTree, writeHostileTree } from '../helpers/tree.js';
 import { installMountNfsSeam, type MountNfsSeam } from '../helpers/mount-nfs-seam.js';
 import { skipWhenMissing } from '../helpers/ci.js';
 import { missingNfsPrerequisites, startNfsServer, type NfsServer } from '../helpers/nfs-server.js';
@@ -38,7 +39,7 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
     seam = await installMountNfsSeam([server]);
     // The provisioner reaches the export through the plugin's own manager (made with the plugin).
     const manager: Pick<MountManager, 'publish' | 'unpublish'> = { publish: (r) => plugin.manager.publish(r), unpublish: (t, o) => plugin.manager.unpublish(t, o) };
-    const nfs = nfsBackend({ provisioner: { manager, workDir: join(sandbox.dir, 'controller'), idOnlyDefaults: { onDelete: 'delete', mountOptions: server.mountOptions } } });
+    const nfs = nfsBackend({ provisioner: { manager, workDir: join(sandbox.dir, 'controller'), idOnlyDefaults: { onDelete: 'delete', mountOptions: server.mountOptions }, listedExports: [`${server.host}:${server.exportPath}`] } });
     ({ plugin, client, close } = await startPlugin({ name: 'nfs.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [nfs], root: sandbox.root, logger: silentLogger, timeouts: { commandMs: 15_000 } }));
   });
 
@@ -157,6 +158,46 @@ suite('csi: NFS volumes, one share for all the PVs of an export', () => {
       await mixed.close();
       await client.controller.DeleteVolume({ volume_id: volume.volume_id });
     }
+    expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
+  });
+
+  it('snapshots are copies on the export, file by file; a clone of a snapshot taken before a change shows the old content; listings page; a snapshot outlives its volume', async () => {
+    const parameters = { share: `${server.host}:${server.exportPath}`, mountOptions: server.mountOptions.join(',') };
+    const create = async (name: string, extra: object = {}) => (await client.controller.CreateVolume({ name, volume_capabilities: [mountCapability()], capacity_range: { required_bytes: 1 << 20 }, parameters, ...extra })).volume;
+    const source = await create('nfs-snap-source');
+    const dir = join(server.exportDir, source.volume_context.subPath);
+    await writeHostileTree(dir);
+    await writeFile(join(dir, 'version'), 'one');
+    const before = await describeTree(dir);
+    const { snapshot } = await client.controller.CreateSnapshot({ name: 'nfs-snap', source_volume_id: source.volume_id });
+    expect(snapshot).toMatchObject({ source_volume_id: source.volume_id, size_bytes: 1 << 20, ready_to_use: true });
+    expect(Buffer.byteLength(snapshot.snapshot_id)).toBeLessThanOrEqual(128);
+    expect((await client.controller.CreateSnapshot({ name: 'nfs-snap', source_volume_id: source.volume_id })).snapshot).toEqual(snapshot);
+    expect(await describeTree(join(server.exportDir, '.sharemount-snapshots', 'nfs-snap'))).toEqual(before);
+    await writeFile(join(dir, 'version'), 'two');
+
+    const clone = await create('nfs-clone', { volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } });
+    expect(clone.content_source).toMatchObject({ snapshot: { snapshot_id: snapshot.snapshot_id } });
+    expect(await describeTree(join(server.exportDir, clone.volume_context.subPath))).toEqual(before);
+    await expectStatus(create('nfs-clone', { volume_content_source: { volume: { volume_id: source.volume_id } } }), status.ALREADY_EXISTS, 'made from snapshot');
+    await expectStatus(create('nfs-small', { volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } }, capacity_range: { required_bytes: 1000 } }), status.OUT_OF_RANGE, 'required_bytes');
+    const fromVolume = await create('nfs-from-volume', { volume_content_source: { volume: { volume_id: source.volume_id } } });
+    expect(await readFile(join(server.exportDir, fromVolume.volume_context.subPath, 'version'), 'utf8')).toBe('two');
+
+    const listed = (await client.controller.ListVolumes({})).entries.map((e: { volume: { volume_id: string } }) => e.volume.volume_id);
+    expect(listed).toEqual(expect.arrayContaining([source.volume_id, clone.volume_id, fromVolume.volume_id]));
+    const page = await client.controller.ListVolumes({ max_entries: 1 });
+    expect(page.entries).toHaveLength(1);
+    expect(page.next_token).not.toBe('');
+    expect((await client.controller.ListSnapshots({ source_volume_id: source.volume_id })).entries).toEqual([{ snapshot }]);
+    expect((await client.controller.ListSnapshots({})).entries).toEqual([{ snapshot }]);
+    expect((await client.controller.ListSnapshots({ snapshot_id: `nfs:${server.host}#${server.exportPath}#nothing` })).entries).toEqual([]);
+
+    for (const v of [source, clone, fromVolume]) await client.controller.DeleteVolume({ volume_id: v.volume_id });
+    expect((await client.controller.ListSnapshots({ snapshot_id: snapshot.snapshot_id })).entries).toEqual([{ snapshot }]);
+    await client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id });
+    await client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id });
+    expect((await client.controller.ListSnapshots({})).entries).toEqual([]);
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 });

@@ -13,6 +13,8 @@ import { fittedLocation, formatVolumeId, parseVolumeId, type NfsVolumeLocation }
 import { archiveDirectory, changeOwner, entryType, makeDirectory, readSmallFile, refuseWhileMounted, removeEmptyDirectory, removeFile, removeTree, replaceSmallFile } from '../../directory-commands.js';
 import { checkRecordedVolume, formatVolumeRecord, liveVolume, parseVolumeRecord, volumeRecordPath, volumeRecordsDir, type VolumeRecord } from '../../volume-records.js';
 import { recordedSize } from '../../capacity-range.js';
+import { copyInto, type DirectoryCopyOptions } from '../../snapshots/directory-snapshots.js';
+import { contentSourcePath } from './snapshots.js';
 
 /** How the NFS backend reaches exports to create and delete sub-directories (controller side). */
 export interface NfsProvisionerOptions {
@@ -24,6 +26,14 @@ export interface NfsProvisionerOptions {
   commandTimeoutMs?: number;
   /** Bound on removing a volume's tree under the `delete` policy. Default 10 min. */
   deleteTimeoutMs?: number;
+  /** Bound on copying a volume's tree for a snapshot or a clone. Default 1 hour. */
+  copyTimeoutMs?: number;
+  /**
+   * The exports (`server:/export`) ListVolumes and ListSnapshots look in, reached with
+   * `idOnlyDefaults.mountOptions`: a listing brings no parameters, so the controller knows no
+   * export it is not told about. Default none (the listings hold no NFS volume).
+   */
+  listedExports?: readonly string[];
   logger?: Logger;
   /**
    * For the calls that bring only a volume id (CSI's DeleteVolume, and the lookups of
@@ -51,17 +61,23 @@ export { archivePrefix } from '../../directory-commands.js';
  * that publication.
  */
 export class NfsProvisioner {
-  private readonly commandTimeoutMs: number;
+  /** @internal */
+  readonly commandTimeoutMs: number;
   private readonly deleteTimeoutMs: number;
-  private readonly logger: Logger;
-  private readonly directoryLock: KeyedLock;
+  /** @internal */
+  readonly logger: Logger;
+  /** @internal For the snapshot operations (nfs/snapshots.ts): one create or delete of a directory at a time. */
+  readonly directoryLock: KeyedLock;
+  /** @internal How copies are made (snapshots.md). */
+  readonly copies: DirectoryCopyOptions;
 
-  constructor(private readonly options: NfsProvisionerOptions) {
+  constructor(readonly options: NfsProvisionerOptions) {
     if (typeof options.workDir !== 'string' || !options.workDir.startsWith('/')) throw invalidArgument('workDir', 'must be an absolute path');
     this.commandTimeoutMs = options.commandTimeoutMs ?? 30_000;
     this.deleteTimeoutMs = options.deleteTimeoutMs ?? 600_000;
     this.logger = options.logger ?? silentLogger;
     // Across processes too (the lock's sockets), for provisioners sharing this work directory.
+    this.copies = { workDir: `${options.workDir}/copies`, commandTimeoutMs: this.commandTimeoutMs, copyTimeoutMs: options.copyTimeoutMs ?? 3_600_000, logger: this.logger };
     this.directoryLock = new KeyedLock(`nfs-provisioner:${options.workDir}`, this.deleteTimeoutMs + this.commandTimeoutMs);
   }
 
@@ -89,15 +105,21 @@ export class NfsProvisioner {
     await this.directoryLock.withLock(volumeId, () => this.withExportRoot(location, parameters.mountOptions, async (root) => {
       const found = await entryType(`${root}/${name}`, this.commandTimeoutMs);
       if (found !== 'missing' && found !== 'directory') throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export and is not a directory`, { field: 'name' });
-      const record = { name: request.name, capacityBytes };
+      const record = { name: request.name, capacityBytes, ...(request.contentSource ? { contentSource: request.contentSource } : {}) };
       if (found === 'missing') {
         // The record first, the directory after: a crash between the two leaves a record whose
         // directory is missing, which is stale (as is one whose directory was removed by hand,
-        // whatever it holds): it is not even read.
+        // whatever it holds): it is not even read. A volume made from a source is a complete
+        // copy renamed into place (snapshots.md), so its retry copies again.
+        const copyFrom = request.contentSource && contentSourcePath(root, location, request.contentSource);
         await this.writeRecord(root, name, record);
-        await this.makeVolumeDirectory(root, name, parameters);
-        this.logger.info({ volumeId }, 'created NFS sub-directory');
+        if (copyFrom) await copyInto(copyFrom.parent, copyFrom.name, `${root}/${name}`, this.copies, `${root}/${volumeRecordsDir}/${name}.partial`);
+        else await this.makeVolumeDirectory(root, name, parameters);
+        this.logger.info({ volumeId, from: request.contentSource }, 'created NFS sub-directory');
         return;
+      }
+      if (request.contentSource !== undefined && liveVolume(await this.readRecord(root, name)) === undefined) {
+        throw new SharemountError('ALREADY_EXISTS', `${name} exists on the export, kept from an earlier volume; a volume made from a source needs a fresh directory`, { field: 'name' });
       }
       const recorded = await this.readRecord(root, name);
       const live = liveVolume(recorded);
@@ -249,7 +271,8 @@ export class NfsProvisioner {
     if ((await this.recordsDirectory(root, false)) !== undefined) await removeFile(`${root}/${volumeRecordPath(name)}`, this.commandTimeoutMs);
   }
 
-  private async readRecord(root: string, name: string): Promise<VolumeRecord | undefined> {
+  /** @internal */
+  async readRecord(root: string, name: string): Promise<VolumeRecord | undefined> {
     if ((await this.recordsDirectory(root, false)) === undefined) return undefined;
     const text = await readSmallFile(`${root}/${volumeRecordPath(name)}`, this.commandTimeoutMs);
     return text === undefined ? undefined : parseVolumeRecord(text, name);
@@ -283,7 +306,8 @@ export class NfsProvisioner {
   }
 
   /** Publishes the export's root at a fresh target, runs `work` on it, and always unpublishes. */
-  private async withExportRoot<T>(location: NfsVolumeLocation, mountOptions: readonly string[], work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
+  /** @internal For the snapshot operations (nfs/snapshots.ts). */
+  async withExportRoot<T>(location: NfsVolumeLocation, mountOptions: readonly string[], work: (root: string, rootMount: MountInfoEntry) => Promise<T>): Promise<T> {
     await makeDirectories(this.options.workDir, 0o700, 'provisioner.workDir');
     const source: NfsSource = { backend: 'nfs', server: location.server, export: location.export };
     const publication = await this.options.manager.publish({
