@@ -7,8 +7,11 @@
 // Flags as the CSI sidecars' conventions have them:
 //   --endpoint unix:///csi/csi.sock  --node-id $(NODE_NAME)  [--root /var/lib/sharemount/csi/<name>]
 //   [--bind-root /var/lib/sharemount-volumes] [--metrics-address HOST:PORT]
+//   [--nfs-export server:/export ...]
 // --metrics-address serves Prometheus metrics at http://HOST:PORT/metrics (off without it;
 // `:9808` is every interface, port 9808): see docs/metrics.md.
+// Snapshots and clones (copies of the volume's tree for nfs and bind, lvcreate --snapshot for
+// lvm) and ListVolumes are served for every backend: docs/snapshots.md.
 // See README.md and docs/csi.md.
 import { parseArgs } from 'node:util';
 import { bindBackend } from '../../src/backends/bind.js';
@@ -24,6 +27,8 @@ const { values } = parseArgs({
     root: { type: 'string' },
     'bind-root': { type: 'string', default: '/var/lib/sharemount-volumes' },
     'metrics-address': { type: 'string' },
+    // The exports ListVolumes and ListSnapshots look in (a listing brings no parameters).
+    'nfs-export': { type: 'string', multiple: true, default: [] },
   },
   strict: true,
 });
@@ -55,7 +60,7 @@ try {
     backends: [
       // DeleteVolume brings only the volume id, so what it does with an NFS volume's data is
       // the driver's choice, not a StorageClass's: kept, renamed archived-<name>.
-      nfsBackend({ provisioner: { manager, workDir: '/var/lib/sharemount-provisioner', idOnlyDefaults: { onDelete: 'archive', mountOptions: ['vers=4.1', 'hard'] } } }),
+      nfsBackend({ provisioner: { manager, workDir: '/var/lib/sharemount-provisioner', idOnlyDefaults: { onDelete: 'archive', mountOptions: ['vers=4.1', 'hard'] }, listedExports: values['nfs-export'] } }),
       lvmBackend(),
       // Only its own volumes: a PV naming another host path is refused on the node.
       bindBackend({ provisioning: { root: values['bind-root'] }, allowedPaths: [values['bind-root']] }),

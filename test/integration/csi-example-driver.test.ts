@@ -2,7 +2,7 @@
  * examples/csi-driver runs as its container runs it: a process started with the sidecars'
  * flags, serving on its socket until SIGTERM, then gone with its socket removed.
  */
-import { lstat, mkdir, readFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -110,9 +110,18 @@ describe.skipIf(skip)('examples/csi-driver', () => {
       await client.node.NodeStageVolume({ ...staged, volume_capability: capability, volume_context: volume.volume_context });
       await client.node.NodePublishVolume({ ...staged, target_path: target, volume_capability: capability, volume_context: volume.volume_context });
       expect(await mountsUnder(sandbox.pods)).toHaveLength(1);
+      await writeFile(join(target, 'hello'), 'from the pod');
       await client.node.NodeUnpublishVolume({ volume_id: volume.volume_id, target_path: target });
       await client.node.NodeUnstageVolume(staged);
-      await client.controller.DeleteVolume({ volume_id: volume.volume_id });
+      // Snapshots, clones and listings, served by the same process.
+      const { snapshot } = await client.controller.CreateSnapshot({ name: 'snap-example', source_volume_id: volume.volume_id });
+      expect(snapshot).toMatchObject({ snapshot_id: 'bind:snap-example', ready_to_use: true });
+      const restored = (await client.controller.CreateVolume({ name: 'pvc-restored', volume_capabilities: [capability], parameters: { backend: 'bind', path: bindRoot }, volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } })).volume;
+      expect(await readFile(join(bindRoot, 'pvc-restored', 'hello'), 'utf8')).toBe('from the pod');
+      expect((await client.controller.ListVolumes({})).entries.map((e: { volume: { volume_id: string } }) => e.volume.volume_id)).toEqual(['bind:pvc-example', 'bind:pvc-restored']);
+      expect((await client.controller.ListSnapshots({})).entries).toEqual([{ snapshot }]);
+      for (const id of [volume.volume_id, restored.volume_id]) await client.controller.DeleteVolume({ volume_id: id });
+      await client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id });
       expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
     } finally {
       client.close();
