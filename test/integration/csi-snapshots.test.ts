@@ -229,15 +229,15 @@ describe.skipIf(skip)('csi: snapshots, clones and listings of bind volumes', () 
   it('a 10,000-file tree is snapshotted and cloned whole', async () => {
     const volume = await createVolume('many-files');
     await writeManyFiles(dirOf(volume), 10_000);
-    const { snapshot } = await client.controller.CreateSnapshot({ name: 'many', source_volume_id: volume.volume_id }, 120_000);
-    const clone = (await client.controller.CreateVolume({ name: 'many-clone', volume_capabilities: [mountCapability()], parameters: parameters(), volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } }, 120_000)).volume;
+    const { snapshot } = await client.controller.CreateSnapshot({ name: 'many', source_volume_id: volume.volume_id }, 600_000);
+    const clone = (await client.controller.CreateVolume({ name: 'many-clone', volume_capabilities: [mountCapability()], parameters: parameters(), volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } }, 600_000)).volume;
     const source = await describeTree(dirOf(volume));
     expect(source.size).toBe(10_101);
     expect(await describeTree(dirOf(clone))).toEqual(source);
-    for (const v of [volume, clone]) await client.controller.DeleteVolume({ volume_id: v.volume_id }, 120_000);
-    await client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id }, 120_000);
+    for (const v of [volume, clone]) await client.controller.DeleteVolume({ volume_id: v.volume_id }, 600_000);
+    await client.controller.DeleteSnapshot({ snapshot_id: snapshot.snapshot_id }, 600_000);
     expect(await readdir(join(volumesRoot, '.sharemount-snapshots'))).toEqual([]);
-  });
+  }, 900_000);
 
   it('the copy reads through a nosymfollow view: a path through a symlink (a directory swapped for one mid-copy) fails instead of leaving the volume', async () => {
     const parent = join(sandbox.dir, 'swap');
