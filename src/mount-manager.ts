@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
 import { identityOfFd, localMountIdOf } from './mount-point.js';
-import { readMountInfo, topMounts } from './mountinfo.js';
+import { entriesOfFilesystemAt, readMountInfo, readMountInfoText, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
@@ -17,7 +17,7 @@ import { loadRootKey } from './root-key.js';
 import { shareKeyOf, type ShareKey } from './share-key.js';
 import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
-import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
+import { canonicalTarget, checkTargetShape, isWithin, prepareTarget } from './target.js';
 import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
 
@@ -279,7 +279,11 @@ export class MountManager {
     if (opened.status === 'rejected' || readied.status === 'rejected') {
       if (opened.status === 'fulfilled') void opened.value.close();
       if (readied.status === 'fulfilled' && readied.value.created) await rmdir(target).catch(() => {});
-      await forget();
+      // A repeat whose publication is still mounted but was not recognised (its directory renamed
+      // where no inode was recorded, a foreign mount stacked on it) keeps its reference: dropping
+      // it would leave that mount counted by nobody and the share releasable under it.
+      // Reconcile judges it against the mount table (read here, never the target: it may hang).
+      if (!existing || !showsShareAt(target, sharePath)) await forget();
       // Mounted iff referenced, also when a crash had left the share mounted with no reference.
       // A share that did not answer is left to reconcile: unmounting it would wait for it too.
       const error: unknown = opened.status === 'rejected' ? opened.reason : (readied as PromiseRejectedResult).reason;
@@ -359,6 +363,16 @@ export class MountManager {
       logger: this.logger,
     };
   }
+}
+
+/**
+ * Whether the mount table shows at `target`, in any layer, a mount of a directory of the share
+ * mounted at `sharePath`: its publication, perhaps renamed since or covered by another mount.
+ */
+function showsShareAt(target: string, sharePath: string): boolean {
+  const entries = entriesOfFilesystemAt(readMountInfoText(), sharePath);
+  const share = entries.findLast((entry) => entry.mountPoint === sharePath);
+  return share !== undefined && entries.some((entry) => entry.mountPoint === target && isWithin(entry.root, share.root));
 }
 
 /** Whether a mount accepts writes: access(2) answers EROFS for a read-only one, even to root. */

@@ -52,8 +52,16 @@ export function identityOfFd(fd: number): { inode: string | undefined; mountId: 
   const info = fdInfoOf(fd);
   const mountId = /^mnt_id:\s*(\d+)$/m.exec(info)?.[1];
   if (mountId === undefined) throw new Error(`no mnt_id in /proc/self/fdinfo/${fd}`);
+  if (process.env[withoutFdinfoInode] === '1') return { inode: undefined, mountId: Number(mountId) };
   return { inode: /^ino:\s*(\d+)$/m.exec(info)?.[1], mountId: Number(mountId) };
 }
+
+/**
+ * TEST SEAM, never for production: with this environment variable set to `1`, `identityOfFd`
+ * reports no inode, as on kernels before 5.14 (fdinfo has no `ino:` line there), so that the
+ * tests can prove what such a kernel does on a machine with a newer one (docs/testing.md).
+ */
+export const withoutFdinfoInode = 'SHAREMOUNT_TEST_WITHOUT_FDINFO_INODE';
 
 /**
  * `identityOfFd` of what `path` names, a final symlink not followed: on a mount point, the

@@ -14,6 +14,7 @@ import { StateStore } from '../../src/state.js';
 import { KeyedLock } from '../../src/lock.js';
 import { loadRootKey } from '../../src/root-key.js';
 import { encodeComponent } from '../../src/escape.js';
+import { withoutFdinfoInode } from '../../src/mount-point.js';
 import { assertInvariants, invariantViolations } from '../helpers/invariants.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
 import type { ReconcileReport } from '../../src/reconcile.js';
@@ -176,6 +177,35 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
       expect(await mountsUnder(sandbox.dir)).toEqual([]);
     } finally {
       await rename(join(sandbox.source, 'outer', 'renamed'), join(sandbox.source, 'outer', 'inner'));
+    }
+  });
+
+  it('a failed repeat publish keeps the reference of a publication still mounted: without fdinfo inodes (kernels before 5.14), or under a foreign mount', async () => {
+    await mkdir(join(sandbox.source, 'old-kernel', 'inner'), { recursive: true });
+    await mkdir(join(sandbox.dir, 'foreign-repeat'));
+    process.env[withoutFdinfoInode] = '1'; // the test seam: identityOfFd reports no inode, as such a kernel
+    let covered: Publication | undefined;
+    try {
+      const outer = await publish('old-outer', 'old-kernel');
+      const inner = await publish('old-inner', 'old-kernel/inner');
+      expect((await state.readRef(inner.shareKey, inner.target))?.directoryInode).toBeUndefined();
+      await rename(join(outer.target, 'inner'), join(outer.target, 'renamed'));
+      // No inode to recognise its publication by, nor its directory by that name: the repeat
+      // fails, and keeps the reference.
+      await expect(publish('old-inner', 'old-kernel/inner')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await manager.publicationAt(inner.target)).toEqual(inner);
+      delete process.env[withoutFdinfoInode];
+
+      // A publication with a foreign mount stacked on it: the same.
+      covered = await publish('covered-repeat', 'd003');
+      await execa('mount', ['--bind', '--', join(sandbox.dir, 'foreign-repeat'), covered.target]);
+      await expect(publish('covered-repeat', 'd003')).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+      expect(await manager.publicationAt(covered.target)).toEqual(covered);
+      expect((await manager.list()).find((share) => share.key === covered!.shareKey)?.mounted).toBe(true);
+    } finally {
+      delete process.env[withoutFdinfoInode];
+      if (covered) await execa('umount', [covered.target]);
+      await rename(join(sandbox.source, 'old-kernel', 'renamed'), join(sandbox.source, 'old-kernel', 'inner')).catch(() => {});
     }
   });
 
