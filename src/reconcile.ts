@@ -153,10 +153,17 @@ function lookIntoShare<T>(deps: ReconcileDeps, key: ShareKey, what: string, work
 async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefRecord, report: ReconcileReport): Promise<void> {
   const ref = await deps.state.readRef(key, suspect.target);
   if (!ref) return; // unpublished meanwhile
-  const mounts = topMounts(await readMountInfo());
+  const entries = await readMountInfo();
+  const mounts = topMounts(entries);
   const sharePath = deps.state.mountPoint(key);
   const now = await verdict(deps, key, ref, sharePath, mounts.get(sharePath), mounts);
   if (now === 'ok' || now === 'unchecked') return;
+  if (now === 'missing' && (await isCovered(ref, sharePath, mounts.get(sharePath), entries, mounts))) {
+    // Still a publication, under a mount someone put on top of it: dropping its reference would
+    // leave its mount counted by nobody, and the share releasable under the pod.
+    report.problems.push({ share: key, message: `the publication at ${ref.target} is covered by a mount sharemount did not make; its reference is kept (unmount what covers it)` });
+    return;
+  }
   if (now === 'writable') {
     // A publish killed between the bind and its read-only remount (the pod must not get rw), or
     // one made before read-only publications kept the share's flags.
@@ -169,6 +176,18 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
   if ((await deps.state.readIndex(ref.target)) === key) await deps.state.removeIndex(ref.target);
   report.droppedReferences.push({ share: key, target: ref.target, reason: 'publication not found in the mount table' });
   deps.logger.warn({ share: key, target: ref.target }, 'dropped a reference whose publication is gone');
+}
+
+/** Whether a mount below the top one at the reference's target is its publication. */
+async function isCovered(ref: RefRecord, sharePath: string, shareMount: MountInfoEntry | undefined, entries: readonly MountInfoEntry[], mounts: Mounts): Promise<boolean> {
+  if (ref.strategy !== 'bind') return false;
+  const top = mounts.get(ref.target);
+  for (const entry of entries) {
+    if (entry.mountPoint !== ref.target || entry === top) continue;
+    const alone = new Map([[ref.target, entry]]);
+    if (await strategies[ref.strategy].isPublished({ target: ref.target, sharePath, subPath: ref.subPath, shareMount, mounts: alone })) return true;
+  }
+  return false;
 }
 
 async function dropUnreadable(deps: ReconcileDeps, key: ShareKey, file: string, report: ReconcileReport): Promise<void> {

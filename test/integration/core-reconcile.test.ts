@@ -209,6 +209,22 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     }
   });
 
+  it('keeps the reference of a publication with a foreign mount stacked on it, and reports the problem', async () => {
+    await mkdir(join(sandbox.dir, 'foreign-on-top'));
+    const covered = await publish('covered', 'd002');
+    await execa('mount', ['--bind', '--', join(sandbox.dir, 'foreign-on-top'), covered.target]);
+    try {
+      for (const report of [await manager.reconcile(), await manager.reconcile({ share: covered.shareKey })]) {
+        expect({ ...report, sharesChecked: 0 }).toEqual({ ...nothing, sharesChecked: 0, problems: [{ share: covered.shareKey, message: expect.stringContaining(`the publication at ${covered.target} is covered`) }] });
+      }
+      expect(await manager.publicationAt(covered.target)).toEqual(covered);
+      expect((await manager.list()).find((share) => share.key === covered.shareKey)?.mounted).toBe(true);
+    } finally {
+      await execa('umount', [covered.target]);
+    }
+    await reconciled({});
+  });
+
   it('drops the reference when another directory of the share is bind-mounted at its target in its place', async () => {
     await mkdir(join(sandbox.source, 'swapped', 'mine'), { recursive: true });
     await mkdir(join(sandbox.source, 'swapped', 'theirs'));
