@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
 import { identityOfFd, localMountIdOf } from './mount-point.js';
-import { entriesOfFilesystemAt, readMountInfo, readMountInfoText, topMounts } from './mountinfo.js';
+import { readMountInfo, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
@@ -17,7 +17,8 @@ import { loadRootKey } from './root-key.js';
 import { shareKeyOf, type ShareKey } from './share-key.js';
 import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
-import { canonicalTarget, checkTargetShape, isWithin, prepareTarget } from './target.js';
+import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
+import { showsShareAt } from './strategies/bind.js';
 import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
 
@@ -363,16 +364,6 @@ export class MountManager {
       logger: this.logger,
     };
   }
-}
-
-/**
- * Whether the mount table shows at `target`, in any layer, a mount of a directory of the share
- * mounted at `sharePath`: its publication, perhaps renamed since or covered by another mount.
- */
-function showsShareAt(target: string, sharePath: string): boolean {
-  const entries = entriesOfFilesystemAt(readMountInfoText(), sharePath);
-  const share = entries.findLast((entry) => entry.mountPoint === sharePath);
-  return share !== undefined && entries.some((entry) => entry.mountPoint === target && isWithin(entry.root, share.root));
 }
 
 /** Whether a mount accepts writes: access(2) answers EROFS for a read-only one, even to root. */

@@ -5,6 +5,8 @@ import { mount, unmountPublication } from '../mount-command.js';
 import { withCopiedFlags } from '../mount-flags.js';
 import { identityAt, isMountPoint } from '../mount-point.js';
 import { isWithin } from '../target.js';
+import { entriesOfFilesystemAt, readMountInfoText } from '../mountinfo.js';
+import { withTimeout } from '../timeout.js';
 import type { PublishStrategy } from './strategy.js';
 
 /**
@@ -27,7 +29,7 @@ export const bindStrategy: PublishStrategy = {
     await mount({ bind: true, noCanonicalize: true, inheritLocks: true, source: directory.procPath, target, options }, timeoutMs);
   },
 
-  async unpublish({ target, removeTarget, timeoutMs, logger }) {
+  async unpublish({ target, sharePath, removeTarget, timeoutMs, logger }) {
     // A bind publication's target is never a symlink: one there now was put in its place, and
     // umount would follow it to whatever it names (another pod's volume). The parent's entry
     // says so without touching the target, which may be a mount of a hung share.
@@ -36,6 +38,12 @@ export const bindStrategy: PublishStrategy = {
       return;
     }
     await unmountPublication(target, timeoutMs, logger);
+    // When someone's mount covered the publication, that was the layer just taken off: the
+    // publication below goes too, or it would stay mounted with its reference gone.
+    for (let layer = 1; layer < maxLayers && (await stillShowsShare(target, sharePath, timeoutMs)); layer++) {
+      logger.warn({ target }, 'the publication was covered by another mount; both taken off');
+      await unmountPublication(target, timeoutMs, logger);
+    }
     if (!removeTarget) return;
     try {
       await rmdir(target); // only ever an empty directory: never a recursive delete
@@ -80,6 +88,26 @@ export const bindStrategy: PublishStrategy = {
     return showsDirectory(target, sharePath, directoryInode, entry.id);
   },
 };
+
+/** Mounts stacked on one target that an unpublish takes off, at most. */
+const maxLayers = 8;
+
+/** After an unmount: whether `target` still shows a directory of the share (one bounded open when it does not). */
+async function stillShowsShare(target: string, sharePath: string, timeoutMs: number): Promise<boolean> {
+  const mounted = await withTimeout(isMountPoint(target), Math.min(timeoutMs, 1_000), 'checking the target').catch(() => true);
+  return mounted && showsShareAt(target, sharePath);
+}
+
+/**
+ * Whether the mount table shows at `target`, in any layer, a mount of a directory of the share
+ * mounted at `sharePath`: its publication, perhaps renamed since or covered by another mount.
+ * The table only: the target itself is never looked up (it may hang).
+ */
+export function showsShareAt(target: string, sharePath: string): boolean {
+  const entries = entriesOfFilesystemAt(readMountInfoText(), sharePath);
+  const share = entries.findLast((entry) => entry.mountPoint === sharePath);
+  return share !== undefined && entries.some((entry) => entry.mountPoint === target && isWithin(entry.root, share.root));
+}
 
 /**
  * Whether the mount at `target` (the one with `mountId`, when known) has the directory whose

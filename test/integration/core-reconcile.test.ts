@@ -225,6 +225,15 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
     await reconciled({});
   });
 
+  it('unpublish of a publication covered by a foreign mount takes both off: no mount is left that nothing counts', async () => {
+    await mkdir(join(sandbox.dir, 'foreign-unpublish'));
+    const covered = await publish('covered-unpublish', 'd001');
+    await execa('mount', ['--bind', '--', join(sandbox.dir, 'foreign-unpublish'), covered.target]);
+    expect(await manager.unpublish(covered.target)).toEqual({ unpublished: true, shareUnmounted: true });
+    expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint === covered.target)).toEqual([]);
+    expect(await manager.list()).toEqual([]);
+  });
+
   it('drops the reference when another directory of the share is bind-mounted at its target in its place', async () => {
     await mkdir(join(sandbox.source, 'swapped', 'mine'), { recursive: true });
     await mkdir(join(sandbox.source, 'swapped', 'theirs'));
