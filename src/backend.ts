@@ -172,8 +172,12 @@ export interface Backend<S extends Source = Source, P = unknown> {
   describeVolume?(volumeId: string): Promise<{ capacityBytes?: number; context: Record<string, string> } | undefined>;
   /** Its volumes live on one node (a host directory, a logical volume): CSI gives them the node's topology. */
   readonly nodeLocal?: boolean;
-  /** Grows the volume (and its filesystem, online when mounted); returns the new size. Works from the id alone, as deleteVolume. */
-  expandVolume?(volumeId: string, capacityBytes: number, parameters?: P): Promise<{ capacityBytes: number }>;
+  /**
+   * Grows the volume (and its filesystem, online when mounted); returns the new size. Works from
+   * the id alone, as deleteVolume. `{ filesystem: false }` grows the volume only: a raw block
+   * volume's contents are its user's, whatever filesystem they may hold.
+   */
+  expandVolume?(volumeId: string, capacityBytes: number, parameters?: P, options?: { filesystem?: boolean }): Promise<{ capacityBytes: number }>;
   /** Free bytes where new volumes of these parameters would go. */
   capacity?(parameters: P): Promise<{ availableBytes: number }>;
 

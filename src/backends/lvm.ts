@@ -126,7 +126,7 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
     createVolume: (request: CreateVolumeRequest<LvmParametersInput>) => createVolume(provisioner, request),
     deleteVolume: (volumeId: string, parameters?: LvmParametersInput) => deleteVolume(provisioner, volumeId, parameters),
     describeVolume: (volumeId: string) => describeVolume(provisioner, volumeId),
-    expandVolume: (volumeId: string, capacityBytes: number, parameters?: LvmParametersInput) => expandVolume(provisioner, volumeId, capacityBytes, parameters),
+    expandVolume: (volumeId: string, capacityBytes: number, parameters?: LvmParametersInput, options?: { filesystem?: boolean }) => expandVolume(provisioner, volumeId, capacityBytes, parameters, options),
     capacity: (parameters: LvmParametersInput) => capacity(provisioner, parameters),
   } satisfies Backend<LvmSource, LvmParameters>;
 }

@@ -69,10 +69,11 @@ export function checkBlockTargetShows(target: string, volumeId: string): void {
 }
 
 /**
- * NodeGetVolumeStats of a block volume: `volume_path` is its target file or its staging
- * directory. Undefined when the path shows no block volume (a filesystem's stats apply then).
+ * The bind of a block volume's device node that `volume_path` names: the path itself (a target
+ * file), or the volume's staging file in it (a staging directory). Undefined when the path shows
+ * no block volume; NOT_FOUND when it shows another one. The mount table only: nothing is looked up.
  */
-export async function blockVolumeStats(volumeId: string, volumePath: string): Promise<object | undefined> {
+export function blockFileShowing(volumeId: string, volumePath: string): string | undefined {
   if (!volumePath.startsWith('/')) return undefined;
   const path = canonicalTarget(volumePath);
   const table = readMountInfoText();
@@ -83,6 +84,16 @@ export async function blockVolumeStats(volumeId: string, volumePath: string): Pr
   if (!staged.some((file) => basename(file) === name)) {
     throw new SharemountError('NOT_FOUND', `volume_path: volume ${volumeId} is not staged or published at ${volumePath}`, { field: 'volume_path' });
   }
+  return shown;
+}
+
+/**
+ * NodeGetVolumeStats of a block volume: `volume_path` is its target file or its staging
+ * directory. Undefined when the path shows no block volume (a filesystem's stats apply then).
+ */
+export async function blockVolumeStats(volumeId: string, volumePath: string): Promise<object | undefined> {
+  const shown = blockFileShowing(volumeId, volumePath);
+  if (shown === undefined) return undefined;
   const total = await blockDeviceBytes(shown);
   // A raw device has no notion of used space or inodes: bytes total only, as the spec allows.
   return { usage: [{ unit: 'BYTES', total }], volume_condition: { abnormal: false, message: 'the device is there' } };

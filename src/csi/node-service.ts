@@ -4,7 +4,7 @@ import { optionName } from '../options.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
 import { checkBackendServes, existingVolume, expandsOnNodes } from './backend-abilities.js';
-import { blockVolumeStats, checkBlockTargetShows, publishBlockVolume, stageBlockVolume, unstageBlockVolume } from './block-node.js';
+import { blockFileShowing, blockVolumeStats, checkBlockTargetShows, publishBlockVolume, stageBlockVolume, unstageBlockVolume } from './block-node.js';
 import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequest, statsRequest, unpublishRequest, unstageRequest } from './requests.js';
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
@@ -190,7 +190,8 @@ export function nodeService(service: ServiceContext) {
       const request = parseRequest(expandRequest, raw);
       const found = parseCsiVolumeId(request.volume_id, options.backends);
       if (found === undefined) throw new SharemountError('NOT_FOUND', `volume_id: no volume ${request.volume_id}`, { field: 'volume_id' });
-      await pathShowing(manager, request.volume_id, request.volume_path);
+      const block = blockFileShowing(request.volume_id, request.volume_path) !== undefined;
+      if (!block) await pathShowing(manager, request.volume_id, request.volume_path);
       const { backend, volumeId } = found;
       // A volume that is not node-local (NFS) grew in ControllerExpandVolume, and has no
       // filesystem of its own on this node to grow: the size asked is the answer.
@@ -202,7 +203,7 @@ export function nodeService(service: ServiceContext) {
         // Without a size the volume keeps its own, and its filesystem is grown to fill it.
         const bytes = range?.required_bytes || range?.limit_bytes || described.capacityBytes;
         if (bytes === undefined || bytes === 0) return { capacity_bytes: 0 };
-        const { capacityBytes } = await backend.expandVolume!(volumeId, bytes);
+        const { capacityBytes } = await backend.expandVolume!(volumeId, bytes, undefined, { filesystem: !block });
         logger.info({ volumeId: request.volume_id, capacityBytes }, 'expanded volume on the node');
         return { capacity_bytes: capacityBytes };
       });

@@ -3,12 +3,13 @@
  * mounts of the LV's device node (a loop device standing in for the active LV, see
  * docs/testing.md): staged onto a file in the staging directory, published onto target files
  * the plugin makes, written through a target and read back through the device, stats from the
- * device's size, every call repeated; and the refusal of a block capability by the bind and NFS
+ * device's size, grown without touching what the pod wrote on it, every call repeated; and the refusal of a block capability by the bind and NFS
  * backends.
  */
 import { lstat, mkdir, open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindBackend } from '../../src/backends/bind.js';
 import { lvmBackend } from '../../src/backends/lvm.js';
@@ -107,6 +108,23 @@ describe.skipIf(missing !== undefined)('csi: raw block LVM volumes', () => {
       expect(stats.volume_condition).toMatchObject({ abnormal: false });
     }
     await expectStatus(client.node.NodeGetVolumeStats({ volume_id: `lvm:${env.vg}/other`, volume_path: targets[0]! }), status.NOT_FOUND, 'volume_path');
+
+    // Grown on its node: the LV only. A filesystem the pod made on the device is its own, and
+    // is left as it is (the backend would otherwise grow it offline under the pod).
+    await execa('mkfs.ext4', ['-q', '-F', targets[0]!]);
+    const ext4Blocks = async () => /Block count:\s+(\d+)/.exec((await execa('dumpe2fs', ['-h', device])).stdout)?.[1];
+    const blocksBefore = await ext4Blocks();
+    expect(await client.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: 96 * MiB }, volume_capability: blockCapability() })).toEqual({ capacity_bytes: 96 * MiB, node_expansion_required: true });
+    for (let i = 0; i < 2; i++) {
+      const grown = await client.node.NodeExpandVolume({ volume_id: id, volume_path: targets[1]!, capacity_range: { required_bytes: 96 * MiB }, volume_capability: blockCapability() });
+      expect(grown).toEqual({ capacity_bytes: 96 * MiB });
+    }
+    expect(await ext4Blocks()).toBe(blocksBefore);
+    // lvextend grows an active LV's device at once; the stand-in loop device follows when asked.
+    await env.standIn(env.vg, 'pvc-raw');
+    const grownStats = await client.node.NodeGetVolumeStats({ volume_id: id, volume_path: staging });
+    expect(grownStats.usage).toEqual([{ unit: 'BYTES', total: 96 * MiB, used: 0, available: 0 }]);
+    await expectStatus(client.node.NodeExpandVolume({ volume_id: `lvm:${env.vg}/other`, volume_path: targets[1]!, capacity_range: { required_bytes: 96 * MiB } }), status.NOT_FOUND, 'volume_path');
     await expectStatus(client.node.NodeUnpublishVolume({ volume_id: `lvm:${env.vg}/other`, target_path: targets[0]! }), status.NOT_FOUND, 'another block volume');
 
     // A read-only bind of a device node lets writes through: refused rather than pretended.
@@ -123,8 +141,8 @@ describe.skipIf(missing !== undefined)('csi: raw block LVM volumes', () => {
     await client.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging });
     expect(await readdir(staging)).toEqual([]);
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
-    // The data stays on the LV.
-    expect(await readAt(device, 28, 4096)).toBe('written through a pod target');
+    // The data stays on the LV: the pod's filesystem is there, as it was.
+    expect(await ext4Blocks()).toBe(blocksBefore);
 
     await client.controller.DeleteVolume({ volume_id: id });
   });

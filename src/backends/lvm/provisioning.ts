@@ -122,7 +122,7 @@ export async function describeVolume(p: LvmProvisioner, volumeId: string): Promi
  * when it is mounted here, offline otherwise. Growing again when the LV already has the size
  * is harmless, so a retry after a failed growth finishes the job.
  */
-export async function expandVolume(p: LvmProvisioner, volumeId: string, capacityBytes: number, parameters: unknown): Promise<{ capacityBytes: number }> {
+export async function expandVolume(p: LvmProvisioner, volumeId: string, capacityBytes: number, parameters: unknown, { filesystem = true }: { filesystem?: boolean } = {}): Promise<{ capacityBytes: number }> {
   const { vg, lv } = parseVolumeId(volumeId, defaultVg(parameters));
   const sizeBytes = requestedBytes({ capacityBytes }, undefined);
   const group = await readVg(p, vg);
@@ -132,7 +132,8 @@ export async function expandVolume(p: LvmProvisioner, volumeId: string, capacity
     await p.lvm('lvextend', lvextendArgs(vg, lv, wantedBytes), { vg, lv, thin: row.pool_lv || undefined });
     row = await readLv(p, vg, lv);
   }
-  await growFilesystem(p, vg, lv);
+  // A raw block volume's filesystem, if its user made one, is the user's to grow.
+  if (filesystem) await growFilesystem(p, vg, lv);
   return { capacityBytes: row.lv_size };
 }
 
