@@ -127,6 +127,9 @@ describe.skipIf(missing !== undefined)('csi: raw block LVM volumes', () => {
     await expectStatus(client.node.NodeExpandVolume({ volume_id: `lvm:${env.vg}/other`, volume_path: targets[1]!, capacity_range: { required_bytes: 96 * MiB } }), status.NOT_FOUND, 'volume_path');
     await expectStatus(client.node.NodeUnpublishVolume({ volume_id: `lvm:${env.vg}/other`, target_path: targets[0]! }), status.NOT_FOUND, 'another block volume');
 
+    // Its device is in use: DeleteVolume is refused while any bind of its node is there.
+    await expectStatus(client.controller.DeleteVolume({ volume_id: id }), status.FAILED_PRECONDITION, 'mounted');
+
     // A read-only bind of a device node lets writes through: refused rather than pretended.
     const readOnlyTarget = join(join(targets[0]!, '..'), 'pod-ro');
     await expectStatus(client.node.NodePublishVolume({ volume_id: id, staging_target_path: staging, target_path: readOnlyTarget, volume_capability: blockCapability(), volume_context: context, readonly: true }), status.INVALID_ARGUMENT, 'readonly');
@@ -145,6 +148,7 @@ describe.skipIf(missing !== undefined)('csi: raw block LVM volumes', () => {
     expect(await ext4Blocks()).toBe(blocksBefore);
 
     await client.controller.DeleteVolume({ volume_id: id });
+    expect((await client.controller.ValidateVolumeCapabilities({ volume_id: id, volume_capabilities: [blockCapability()] }).catch((e: { code: number }) => e)) as { code: number }).toMatchObject({ code: status.NOT_FOUND });
   });
 
   it('answers a publish before the stage with FAILED_PRECONDITION, and leaves no target file', async () => {

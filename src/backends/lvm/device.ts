@@ -59,3 +59,23 @@ export async function mountsOfDevice(device: string, mountInfo?: readonly MountI
   const entries = mountInfo ?? (await readMountInfo());
   return entries.filter((entry) => entry.device === number);
 }
+
+/** Filesystems a device node can live on (/dev's devtmpfs, a container's tmpfs): looking at them never blocks. */
+const deviceNodeFilesystems = new Set(['devtmpfs', 'tmpfs']);
+
+/**
+ * The bind mounts of `device`'s node (a CSI raw block volume's staging file and targets): they
+ * show the filesystem that holds the node, not the device, so `mountsOfDevice` cannot see them.
+ * Only mounts of a single file of devtmpfs or tmpfs are looked at (stat of them never blocks).
+ */
+export async function bindsOfDeviceNode(device: string, mountInfo?: readonly MountInfoEntry[]): Promise<MountInfoEntry[]> {
+  const { rdev } = await stat(device);
+  const entries = mountInfo ?? (await readMountInfo());
+  const found: MountInfoEntry[] = [];
+  for (const entry of entries) {
+    if (!deviceNodeFilesystems.has(entry.fsType) || entry.root === '/') continue;
+    const info = await stat(entry.mountPoint).catch(() => undefined);
+    if (info?.isBlockDevice() && info.rdev === rdev) found.push(entry);
+  }
+  return found;
+}

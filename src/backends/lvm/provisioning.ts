@@ -5,7 +5,8 @@ import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, vgsArgs } from './co
 import { parseLvReport, parseVgReport, type LvRow, type VgRow } from './reports.js';
 import { formatVolumeId, parseLvmParameters, parseVolumeId, type LvmParameters } from './schemas.js';
 import { lvNameOf } from './names.js';
-import { mountsOfDevice, type LvmDeviceResolver } from './device.js';
+import { bindsOfDeviceNode, mountsOfDevice, type LvmDeviceResolver } from './device.js';
+import { readMountInfo } from '../../mountinfo.js';
 import { growMounted, growUnmounted, probeDevice } from './filesystem.js';
 import type { FsType } from './mkfs-options.js';
 import type { LvmCli } from './lvm-cli.js';
@@ -184,7 +185,9 @@ async function growFilesystem(p: LvmProvisioner, vg: string, lv: string): Promis
 async function refuseIfMounted(p: LvmProvisioner, vg: string, lv: string, action: string): Promise<void> {
   const device = await p.devices.activeDevicePath(vg, lv);
   if (device === undefined) return; // an inactive LV has no device anyone could have mounted
-  const mounts = await mountsOfDevice(device);
+  // Its filesystem's mounts, and the binds of its device node (a CSI raw block volume in use).
+  const table = await readMountInfo();
+  const mounts = [...(await mountsOfDevice(device, table)), ...(await bindsOfDeviceNode(device, table))];
   if (mounts.length === 0) return;
   const where = mounts.slice(0, 3).map((m) => m.mountPoint).join(', ');
   throw new SharemountError('FAILED_PRECONDITION', `logical volume ${vg}/${lv} is mounted (${mounts.length} mount${mounts.length === 1 ? '' : 's'}: ${where}${mounts.length > 3 ? ', ...' : ''}); refusing to ${action} it`, { field: 'volumeId' });
