@@ -31,7 +31,10 @@ export async function stageBlockVolume(context: ServiceContext, request: { volum
     // The same gate a share's mount passes (the LVM backend's mountOnlyOwned).
     await backend.admit?.(parsed.data);
     const device = await backend.blockDevice!(parsed.data);
-    const outcome = await stageBlock(device, staging, request.volume_id, manager.timeouts.commandMs);
+    // Under the staging file's lock, which the bind inherits: a mount left running by a killed
+    // plugin ends before a retry looks at the file (the target lock of docs/locking.md).
+    const file = blockStagingFile(staging, request.volume_id);
+    const outcome = await manager.withTargetLock(file, () => stageBlock(device, staging, request.volume_id, manager.timeouts.commandMs));
     logger.info({ volumeId: request.volume_id, staging, device, outcome }, 'staged block volume');
     return {};
   });
@@ -44,7 +47,8 @@ export async function stageBlockVolume(context: ServiceContext, request: { volum
  */
 export async function unstageBlockVolume(context: ServiceContext, staging: string, volumeId: string): Promise<boolean> {
   if (mountAt(readMountInfoText(), staging) !== undefined) return false;
-  const done = await unstageBlock(staging, volumeId, context.manager.timeouts.commandMs, context.logger);
+  const file = blockStagingFile(staging, volumeId);
+  const done = await context.manager.withTargetLock(file, () => unstageBlock(staging, volumeId, context.manager.timeouts.commandMs, context.logger));
   if (done) context.logger.info({ volumeId, staging }, 'unstaged block volume');
   return done;
 }
@@ -54,7 +58,7 @@ export async function publishBlockVolume(context: ServiceContext, request: { vol
   if (readOnly) refuseReadOnly(capability.readerOnly ? 'volume_capability.access_mode.mode' : 'readonly', request.volume_id);
   return context.queue.run(request.volume_id, call.deadline, async () => {
     const singleWriter = capability.mode === 'SINGLE_NODE_SINGLE_WRITER';
-    const outcome = await publishBlock(staging, target, request.volume_id, singleWriter, context.manager.timeouts.commandMs);
+    const outcome = await context.manager.withTargetLock(target, () => publishBlock(staging, target, request.volume_id, singleWriter, context.manager.timeouts.commandMs));
     context.logger.info({ volumeId: request.volume_id, staging, target, outcome }, 'published block volume');
     return {};
   });

@@ -65,7 +65,8 @@ export async function stageBlock(device: string, staging: string, volumeId: stri
     throw new SharemountError('FAILED_PRECONDITION', `staging_target_path: ${file} shows another device than volume ${volumeId}'s`, { field: 'staging_target_path' });
   }
   await makeEmptyFile(file, 'staging_target_path');
-  await mount({ bind: true, source: device, target: file }, timeoutMs);
+  // The caller holds the staging file's lock: the mount inherits it (MountManager.withTargetLock).
+  await mount({ bind: true, inheritLocks: true, source: device, target: file }, timeoutMs);
   return 'staged';
 }
 
@@ -105,7 +106,8 @@ export async function publishBlock(staging: string, target: string, volumeId: st
     }
   }
   await makeEmptyFile(target, 'target_path');
-  await mount({ bind: true, noCanonicalize: true, source: file, target }, timeoutMs);
+  // The caller holds the target's lock: the mount inherits it (MountManager.withTargetLock).
+  await mount({ bind: true, noCanonicalize: true, inheritLocks: true, source: file, target }, timeoutMs);
   return 'published';
 }
 
