@@ -6,6 +6,8 @@ import { capacityRequest, createVolumeRequest, deleteVolumeRequest, expandReques
 import { checkCapability, parseRequest, type MountCapability } from './requests.js';
 import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
+import { accountCopies } from '../copy-accounting.js';
+import { copyListener } from './metrics.js';
 import { checkBackendServes, clonesVolumes, existingVolume, expandsVolumes, listingBackends, provisioningBackends, snapshotBackends } from './backend-abilities.js';
 import { checkedContentSource, csiContentSource } from './content-source.js';
 import { snapshotService } from './snapshot-service.js';
@@ -21,7 +23,7 @@ type Topology = Readonly<Record<string, string>>;
  * call is served (an empty list).
  */
 export function controllerService(context: ServiceContext) {
-  const { options, queue, logger, topology } = context;
+  const { options, queue, logger, topology, metrics } = context;
   const backends = options.backends;
   const provisioning = provisioningBackends(backends);
   const withCapacity = backends.filter((backend) => backend.capacity !== undefined);
@@ -70,7 +72,8 @@ export function controllerService(context: ServiceContext) {
       return queue.run(`name:${request.name}`, call.deadline, async () => {
         const content = await checkedContentSource(request.volume_content_source, backend, backends, asked);
         const range = content?.range ?? asked;
-        const volume = await backend.createVolume!({ name: request.name, parameters: parsed.data, ...range, ...(content ? { contentSource: content.source } : {}) });
+        // A volume made from a snapshot or a volume is a copy: its bytes count as a clone's (docs/metrics.md).
+        const volume = await accountCopies(copyListener(metrics, 'clone', backend.name), () => backend.createVolume!({ name: request.name, parameters: parsed.data, ...range, ...(content ? { contentSource: content.source } : {}) }));
         const volumeId = csiVolumeId(backend, volume.volumeId);
         const context = backends.length > 1 ? { ...volume.context, [backendKey]: backend.name } : volume.context;
         logger.info({ name: request.name, volumeId, capacityBytes: volume.capacityBytes }, 'created volume');

@@ -26,6 +26,11 @@ export const noMetrics: PluginMetrics = {
   recordCopiedBytes() {},
 };
 
+/** Where a backend call's tree copies are counted (copy-accounting.ts); none when metrics are off, so nothing is measured. */
+export function copyListener(metrics: PluginMetrics, kind: CopyKind, backend: string): ((bytes: number) => void) | undefined {
+  return metrics === noMetrics ? undefined : (bytes) => metrics.recordCopiedBytes(kind, bytes, backend);
+}
+
 /** Metrics backed by prom-client: the recorder, and the registry an endpoint serves. */
 export interface PrometheusMetrics extends PluginMetrics {
   /** The exposition text of every series, gauges collected now. */

@@ -6,6 +6,8 @@ import type { CallInfo, ServiceContext } from './service-context.js';
 import { csiVolumeId, parseCsiVolumeId } from './volume-id.js';
 import { pageOf } from './list-pages.js';
 import { snapshotBackends } from './backend-abilities.js';
+import { accountCopies } from '../copy-accounting.js';
+import { copyListener } from './metrics.js';
 
 /**
  * The Controller's snapshot calls, on the backends that snapshot (bind and NFS: a copy of the
@@ -13,7 +15,7 @@ import { snapshotBackends } from './backend-abilities.js';
  * a volume id is. Served (and CREATE_DELETE_SNAPSHOT, LIST_SNAPSHOTS advertised) when a
  * provisioning backend snapshots; a volume of a backend that does not is INVALID_ARGUMENT.
  */
-export function snapshotService({ options, queue, logger }: ServiceContext): Record<string, (raw: unknown, call: CallInfo) => Promise<object>> {
+export function snapshotService({ options, queue, logger, metrics }: ServiceContext): Record<string, (raw: unknown, call: CallInfo) => Promise<object>> {
   const backends = options.backends;
   const snapshotting = snapshotBackends(backends);
   if (snapshotting.length === 0) return {};
@@ -29,7 +31,7 @@ export function snapshotService({ options, queue, logger }: ServiceContext): Rec
       const { backend, volumeId } = found;
       if (!snapshotting.includes(backend)) throw invalidArgument('source_volume_id', `backend ${backend.name} does not snapshot its volumes`);
       return queue.run(`snapshot:${request.name}`, call.deadline, async () => {
-        const snapshot = await backend.createSnapshot!({ name: request.name, sourceVolumeId: volumeId });
+        const snapshot = await accountCopies(copyListener(metrics, 'snapshot', backend.name), () => backend.createSnapshot!({ name: request.name, sourceVolumeId: volumeId }));
         logger.info({ name: request.name, snapshotId: snapshot.snapshotId, source: request.source_volume_id }, 'snapshot made');
         return { snapshot: csiSnapshot(backend, snapshot) };
       });

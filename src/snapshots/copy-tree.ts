@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { run } from '../exec.js';
 import { mount, unmount } from '../mount-command.js';
 import type { Logger } from '../logger.js';
+import { copyAccount } from '../copy-accounting.js';
 
 /** What `copyTree` copies, and where it may make its short-lived view. */
 export interface CopyTreeRequest {
@@ -38,10 +39,28 @@ export async function copyTree(request: CopyTreeRequest): Promise<void> {
     try {
       // -T: the destination is the copy itself, never a directory to copy into.
       await run('cp', ['-a', '-T', '--', join(view, request.name), request.destination], { timeoutMs: request.copyTimeoutMs, env: { LC_ALL: 'C', LANG: 'C' } });
+      await reportCopiedBytes(request);
     } finally {
       await unmount(view, request.commandTimeoutMs, request.logger);
     }
   } finally {
     await rmdir(view).catch((error: unknown) => request.logger.warn({ view, error: String(error) }, 'could not remove the copy view directory'));
+  }
+}
+
+/**
+ * Hands the copy's size (`du --apparent-size`: the bytes of its files, links and directories) to
+ * whoever accounts for copies (copy-accounting.ts); measured only then. A failed measure is
+ * logged, never the copy's failure.
+ */
+async function reportCopiedBytes(request: CopyTreeRequest): Promise<void> {
+  const listener = copyAccount();
+  if (listener === undefined) return;
+  try {
+    const { stdout } = await run('du', ['--summarize', '--apparent-size', '--block-size=1', '--', request.destination], { timeoutMs: request.copyTimeoutMs, env: { LC_ALL: 'C', LANG: 'C' } });
+    const bytes = Number(/^(\d+)\s/.exec(stdout)?.[1]);
+    if (Number.isFinite(bytes)) listener(bytes);
+  } catch (error) {
+    request.logger.warn({ destination: request.destination, error: String(error) }, 'could not measure a copy for the metrics');
   }
 }

@@ -6,7 +6,7 @@
  * copied-bytes counter the snapshot and clone code records into. Without `metrics` nothing
  * listens and prom-client is never loaded.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
@@ -100,6 +100,31 @@ describe.skipIf(skip)('csi: Prometheus metrics', () => {
     const text = await scrape();
     expect(valueOf(text, 'sharemount_copied_bytes_total{kind="snapshot",backend="bind"}')).toBe(5096);
     expect(valueOf(text, 'sharemount_copied_bytes_total{kind="clone",backend="lvm"}')).toBe(512);
+  });
+
+  it('counts the bytes a snapshot and a clone copied, measured only with metrics on', async () => {
+    const volumesRoot = join(sandbox.dir, 'volumes');
+    const backends = [bindBackend({ provisioning: { root: volumesRoot, onDelete: 'delete', copyWorkDir: join(sandbox.dir, 'copies') } })];
+    const snap = await startPlugin({ name: 'snapmetrics.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'snap.sock'), backends, root: join(sandbox.dir, 'snap-root'), logger: silentLogger, metrics: { port: 0 } });
+    try {
+      const { volume } = await snap.client.controller.CreateVolume({ name: 'pvc-src', volume_capabilities: [mountCapability()], capacity_range: { required_bytes: 8 * 1024 ** 2 }, parameters: { path: volumesRoot } });
+      const dir = join(volumesRoot, volume.volume_context.subPath as string);
+      await writeFile(join(dir, 'a.bin'), Buffer.alloc(100_000, 1));
+      await mkdir(join(dir, 'sub'));
+      await writeFile(join(dir, 'sub', 'b.bin'), Buffer.alloc(23_456, 2));
+      // What the copy holds, as du counts it (files, and the directories' own sizes).
+      const treeBytes = Number((await execa('du', ['--summarize', '--apparent-size', '--block-size=1', '--', dir])).stdout.split(/\s/)[0]);
+      expect(treeBytes).toBeGreaterThanOrEqual(123_456);
+      const { snapshot } = await snap.client.controller.CreateSnapshot({ name: 'snap-1', source_volume_id: volume.volume_id });
+      await snap.client.controller.CreateSnapshot({ name: 'snap-1', source_volume_id: volume.volume_id }); // a repeat copies nothing
+      await snap.client.controller.CreateVolume({ name: 'pvc-restored', volume_capabilities: [mountCapability()], capacity_range: { required_bytes: 8 * 1024 ** 2 }, parameters: { path: volumesRoot }, volume_content_source: { snapshot: { snapshot_id: snapshot.snapshot_id } } });
+      await snap.client.controller.CreateVolume({ name: 'pvc-clone', volume_capabilities: [mountCapability()], capacity_range: { required_bytes: 8 * 1024 ** 2 }, parameters: { path: volumesRoot }, volume_content_source: { volume: { volume_id: volume.volume_id } } });
+      const text = await (await fetch(`http://127.0.0.1:${snap.plugin.metricsAddress()!.port}/metrics`)).text();
+      expect(valueOf(text, 'sharemount_copied_bytes_total{kind="snapshot",backend="bind"}')).toBe(treeBytes);
+      expect(valueOf(text, 'sharemount_copied_bytes_total{kind="clone",backend="bind"}')).toBe(2 * treeBytes);
+    } finally {
+      await snap.close();
+    }
   });
 
   it('answers 404 off /metrics', async () => {

@@ -5,7 +5,8 @@
  * test/integration/csi-metrics.test.ts.
  */
 import { describe, expect, it } from 'vitest';
-import { createPrometheusMetrics } from '../../src/csi/metrics.js';
+import { copyListener, createPrometheusMetrics, noMetrics } from '../../src/csi/metrics.js';
+import { accountCopies, copyAccount } from '../../src/copy-accounting.js';
 import type { ShareStatus } from '../../src/mount-manager.js';
 
 const share = (backend: string, mounted: boolean, hung: boolean, publications: number): ShareStatus => ({
@@ -44,5 +45,21 @@ describe('the share gauges', () => {
     metrics.recordCopiedBytes('clone', 10, 'bind');
     const { body } = await metrics.scrape();
     expect(body).toContain('sharemount_copied_bytes_total{kind="clone",backend="bind"} 10');
+  });
+});
+
+describe('copy accounting', () => {
+  it('hands a copy made inside accountCopies to its listener, and measures nothing with metrics off', async () => {
+    expect(copyAccount()).toBeUndefined();
+    expect(copyListener(noMetrics, 'snapshot', 'bind')).toBeUndefined();
+    expect(await accountCopies(undefined, async () => copyAccount())).toBeUndefined();
+    const metrics = await createPrometheusMetrics({ list: async () => [] }, ['bind']);
+    const listener = copyListener(metrics, 'snapshot', 'bind');
+    await accountCopies(listener, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1)); // still its listener after an await
+      copyAccount()!(123);
+    });
+    expect(copyAccount()).toBeUndefined();
+    expect((await metrics.scrape()).body).toContain('sharemount_copied_bytes_total{kind="snapshot",backend="bind"} 123');
   });
 });
