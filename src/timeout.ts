@@ -1,5 +1,5 @@
 import { SharemountError } from './errors.js';
-import { isBrokenMountError } from './broken-mount.js';
+import { errnoName, isBrokenMountError } from './broken-mount.js';
 
 // What the shared timer rejects with; each bounded call turns it into its own TIMEOUT error.
 const expiry = Symbol('expired');
@@ -33,7 +33,7 @@ export class Deadline {
     } catch (error) {
       if (error === expiry) throw new SharemountError('TIMEOUT', `${what} did not finish within ${this.timeoutMs} ms (is the mount hung?)`);
       if (isBrokenMountError(error)) {
-        throw new SharemountError('BROKEN_MOUNT', `${what} failed: the mount is broken (${(error as NodeJS.ErrnoException).code})`, { cause: error });
+        throw new SharemountError('BROKEN_MOUNT', `${what} failed: the mount is broken (${errnoName(error)})`, { cause: error });
       }
       throw error;
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBrokenMountError, isBrokenMountMessage } from '../../src/broken-mount.js';
+import { errnoName, isBrokenMountError, isBrokenMountMessage } from '../../src/broken-mount.js';
 
 describe('the broken-mount classifier', () => {
   const errnos = ['ENOTCONN', 'ESTALE', 'EIO', 'EHOSTDOWN', 'EACCES', 'ENXIO'];
@@ -8,6 +8,14 @@ describe('the broken-mount classifier', () => {
     for (const code of errnos) expect(isBrokenMountError(Object.assign(new Error(code), { code }))).toBe(true);
     for (const code of ['ENOENT', 'ENOTDIR', 'ELOOP', 'EINVAL', undefined]) expect(isBrokenMountError(Object.assign(new Error('x'), { code }))).toBe(false);
     expect(isBrokenMountError(undefined)).toBe(false);
+  });
+
+  it('takes ESTALE as Node reports it: no code of libuv\'s, only its number', async () => {
+    // What fs calls reject with on a stale NFS handle (seen from a FUSE daemon answering ESTALE).
+    const estale = Object.assign(new Error('Unknown system error -116'), { errno: -116, code: 'Unknown system error -116' });
+    expect(isBrokenMountError(estale)).toBe(true);
+    expect(errnoName(estale)).toBe('ESTALE');
+    expect(isBrokenMountError(Object.assign(new Error('x'), { errno: -2, code: 'ENOENT' }))).toBe(false);
   });
 
   it('recognises the same errnos in a command\'s message, by the C locale\'s strerror() text', () => {
