@@ -105,3 +105,19 @@ export async function remountReadOnly(target: string, timeoutMs: number, flags: 
   const options = ['remount', 'bind', ...withCopiedFlags(['ro'], flags)].join(',');
   await run('mount', ['--no-canonicalize', '-o', options, '--', target], { timeoutMs, env: commandEnv, inheritLocks: true });
 }
+
+/**
+ * Detaches the mounts at `targets` (lazily: a broken mount whose old files a process still
+ * holds open goes at once), in as few umount(8) runs as the argument list allows: one spawn for
+ * hundreds of publications, where one each would cost as much again as making them. Failures
+ * are not reported here (a target not mounted any more is fine): the caller checks the mount
+ * table afterwards. Never `--force` (see unmountPublication).
+ */
+export async function detachMounts(targets: readonly string[], timeoutMs: number): Promise<void> {
+  for (let start = 0; start < targets.length; start += 256) {
+    const batch = targets.slice(start, start + 256);
+    await run('umount', ['--lazy', '--no-canonicalize', '--', ...batch], { timeoutMs, env: commandEnv, inheritLocks: true }).catch((error: unknown) => {
+      if (isSharemountError(error, 'FAILED_PRECONDITION')) throw error; // umount cannot be started
+    });
+  }
+}

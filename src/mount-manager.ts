@@ -3,6 +3,7 @@ import { access, realpath, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument, isSharemountError } from './errors.js';
 import { HungShares } from './hung-shares.js';
+import { healShareLocked } from './heal.js';
 import { KeyedLock } from './lock.js';
 import { makeDirectories } from './make-directory.js';
 import type { Logger } from './logger.js';
@@ -147,7 +148,9 @@ export class MountManager {
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
     const target = checkTargetShape(canonicalTarget(checked.target, { parentMustExist: true }), context.root);
-    return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishLocked(context, { ...checked, target }, key)).catch((error: unknown) => {
+    // A share known to hang fails at once, without waiting in line for its lock (hung-shares.ts).
+    this.hungShares.failIfHung(key, context.state.mountPoint(key));
+    return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishHealing(context, { ...checked, target }, key)).catch((error: unknown) => {
       // A target that cannot be used (its parent a file, a symlink loop on the way...) fails in a syscall.
       throw fromFilesystemError(error, [[target, 'target'], [dirname(target), 'target']]);
     });
@@ -222,6 +225,18 @@ export class MountManager {
     const { share } = checkReconcileOptions(options);
     const context = await this.context();
     return reconcileShares({ ...context, backends: this.backends, hungShares: this.hungShares }, share);
+  }
+
+  /** A publish that finds its share broken heals it (heal.ts), then publishes. */
+  private async publishHealing(context: Context, request: CheckedRequest, key: ShareKey): Promise<Publication> {
+    try {
+      return await this.publishLocked(context, request, key);
+    } catch (error) {
+      if (!isSharemountError(error, 'BROKEN_MOUNT')) throw error;
+      const outcome = await healShareLocked({ ...context, backends: this.backends, hungShares: this.hungShares }, key, { sensitiveOptions: request.sensitiveOptions });
+      if (outcome.status !== 'healed') throw outcome.status === 'failed' ? new SharemountError('BROKEN_MOUNT', `${error.message}; ${outcome.message}`, { cause: error }) : error;
+      return this.publishLocked(context, request, key);
+    }
   }
 
   private async publishLocked(context: Context, request: CheckedRequest, key: ShareKey): Promise<Publication> {

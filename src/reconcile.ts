@@ -17,6 +17,7 @@ import { withHostDirectory } from './host-directory.js';
 import { isSharemountError } from './errors.js';
 import type { HungShares } from './hung-shares.js';
 import { withTimeout } from './timeout.js';
+import { healBrokenShares, type HealedShare } from './reconcile-heal.js';
 
 /** What `reconcile` found and did. */
 export interface ReconcileReport {
@@ -26,6 +27,8 @@ export interface ReconcileReport {
   repairedReadOnly: Array<{ share: ShareKey; target: string }>;
   unmountedShares: ShareKey[];
   remountedShares: ShareKey[];
+  /** Broken shares mounted again, with the publications made again from the fresh mount (docs/healing.md). */
+  healedShares: HealedShare[];
   droppedIndexEntries: number;
   /** What could not be repaired, for an operator to look at. */
   problems: Array<{ share: ShareKey; message: string }>;
@@ -59,6 +62,7 @@ export async function reconcileShares(deps: ReconcileDeps, only?: ShareKey): Pro
     repairedReadOnly: [],
     unmountedShares: [],
     remountedShares: [],
+    healedShares: [],
     droppedIndexEntries: 0,
     problems: [],
   };
@@ -66,13 +70,17 @@ export async function reconcileShares(deps: ReconcileDeps, only?: ShareKey): Pro
   // One share needs only its filesystem's mounts (the share, its publications, any unrecorded
   // bind mount of it): what a FlexVolume call reconciles costs the same however many mounts the
   // node has. Anything to repair is re-checked on the whole table, under locks.
-  const text = readMountInfoText();
+  let text = readMountInfoText();
+  // Broken shares are healed first (or a heal a crash cut short is finished): what follows then
+  // judges the publications made from the fresh mounts.
+  const healing = await healBrokenShares(deps, keys, text, report);
+  if (healing.changed) text = readMountInfoText();
   const entries = only !== undefined ? entriesOfFilesystemAt(text, deps.state.mountPoint(only)) : parseMountInfo(text);
   const snapshot = topMounts(entries);
   const orphans = unrecordedPublications(deps.root, entries, snapshot);
   const healthy = new Set<string>(); // `${share}\0${target}` of references found sound
   for (const batch of chunks(keys, 16)) {
-    await Promise.all(batch.map((key) => reconcileShare(deps, key, snapshot, orphans, healthy, report)));
+    await Promise.all(batch.map((key) => reconcileShare(deps, key, snapshot, orphans, healthy, report, healing.pending.has(key))));
   }
   report.sharesChecked = keys.length;
   if (only === undefined) report.droppedIndexEntries = await dropDanglingIndexEntries(deps, healthy);
@@ -89,6 +97,7 @@ async function reconcileShare(
   orphans: ReadonlyMap<string, string[]>,
   healthyRefs: Set<string>,
   report: ReconcileReport,
+  healPending = false,
 ): Promise<void> {
   const { state, locks } = deps;
   const sharePath = state.mountPoint(key);
@@ -102,6 +111,11 @@ async function reconcileShare(
       continue;
     }
     const found = await verdict(deps, key, ref, sharePath, shareMount, snapshot);
+    if (found === 'missing' && healPending) {
+      // A heal not over yet (its source does not answer): the publication may show the broken mount, or none for now.
+      healthyRefs.add(`${key}\0${ref.target}`);
+      continue;
+    }
     if (found === 'ok') {
       healthy++;
       healthyRefs.add(`${key}\0${ref.target}`);

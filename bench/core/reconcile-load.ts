@@ -75,6 +75,7 @@ export function expectNothingRepaired(report: ReconcileReport, shares: number): 
     report.repairedReadOnly.length +
     report.unmountedShares.length +
     report.remountedShares.length +
+    report.healedShares.length +
     report.droppedIndexEntries +
     report.problems.length;
   if (report.sharesChecked !== shares || repairs !== 0) {

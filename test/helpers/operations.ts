@@ -12,7 +12,7 @@ export interface WorkerConfig {
   targets: string[];
   seed: number;
   ops?: number | 'forever';
-  single?: { kind: 'publish'; request: PublishRequest } | { kind: 'unpublish'; target: string };
+  single?: { kind: 'publish'; request: PublishRequest } | { kind: 'unpublish'; target: string } | { kind: 'reconcile' };
   timeouts?: Partial<Timeouts>;
 }
 

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   if (config.single) {
     const single = config.single;
     try {
-      const result = single.kind === 'publish' ? await manager.publish(single.request) : await manager.unpublish(single.target);
+      const result = single.kind === 'publish' ? await manager.publish(single.request) : single.kind === 'reconcile' ? await manager.reconcile() : await manager.unpublish(single.target);
       process.stdout.write(`${JSON.stringify({ ok: true, result })}\n`);
     } catch (error) {
       const { code, field, message } = error as { code?: string; field?: string; message: string };

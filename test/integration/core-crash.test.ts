@@ -22,7 +22,7 @@ import type { ReconcileReport } from '../../src/reconcile.js';
 
 const skip = skipUnlessReady();
 
-const emptyReport = { droppedReferences: [], adoptedPublications: [], repairedReadOnly: [], unmountedShares: [], remountedShares: [], droppedIndexEntries: 0, problems: [] };
+const emptyReport = { droppedReferences: [], adoptedPublications: [], repairedReadOnly: [], unmountedShares: [], remountedShares: [], healedShares: [], droppedIndexEntries: 0, problems: [] };
 
 describe.skipIf(skip)('core: crashes (SIGKILL) during publish and unpublish', () => {
   let sandbox: Sandbox;

@@ -34,6 +34,7 @@ const nothing: Omit<ReconcileReport, 'sharesChecked'> = {
   repairedReadOnly: [],
   unmountedShares: [],
   remountedShares: [],
+  healedShares: [],
   droppedIndexEntries: 0,
   problems: [],
 };
