@@ -25,9 +25,10 @@ export class HungShares {
   /** How long one background probe waits for the share before it gives up (and a later call starts another). */
   static probeSeconds = 60;
 
-  /** Whether the share is marked: it timed out, and has not answered a probe since. */
-  has(key: string): boolean {
-    return this.hung.has(key);
+  /** Whether the share is marked: its mount (the one with `mountId`) timed out, and has not answered a probe since. */
+  has(key: string, sharePath: string, mountId: number | undefined): boolean {
+    const marked = readMark(markFile(key, sharePath), key);
+    return marked !== undefined && marked.mountId === mountId;
   }
 
   /** Runs `work` (in-process calls into the share), marking the share when it times out. */

@@ -208,7 +208,7 @@ export class MountManager {
           hasSensitiveOptions: record?.hasSensitiveOptions ?? false,
           mountPoint: sharePath,
           mounted: mounts.has(sharePath),
-          hung: this.hungShares.has(key),
+          hung: this.hungShares.has(key, sharePath, mounts.get(sharePath)?.id),
           publications: refs.flatMap(({ ref }) => (ref ? [toPublication(ref, key, sharePath)] : [])),
         };
       }),

@@ -8,6 +8,7 @@
 //   --endpoint unix:///csi/csi.sock  --node-id $(NODE_NAME)  [--root /var/lib/sharemount/csi/<name>]
 //   [--bind-root /var/lib/sharemount-volumes] [--metrics-address HOST:PORT]
 //   [--nfs-export server:/export ...]
+//   [--heal-interval-seconds 0]
 // --metrics-address serves Prometheus metrics at http://HOST:PORT/metrics (off without it;
 // `:9808` is every interface, port 9808): see docs/metrics.md.
 // Snapshots and clones (copies of the volume's tree, for nfs and bind; not yet for lvm)
@@ -29,6 +30,8 @@ const { values } = parseArgs({
     'metrics-address': { type: 'string' },
     // The exports ListVolumes and ListSnapshots look in (a listing brings no parameters).
     'nfs-export': { type: 'string', multiple: true, default: [] },
+    // Off (0) by default: every this many seconds, reconcile the root, healing broken shares.
+    'heal-interval-seconds': { type: 'string', default: '0' },
   },
   strict: true,
 });
@@ -43,6 +46,8 @@ function metricsAddress(value: string): { host: string; port: number } {
 
 let plugin: CsiPlugin;
 try {
+  const healSeconds = Number(values['heal-interval-seconds']);
+  if (!Number.isInteger(healSeconds) || healSeconds < 0) throw new Error(`--heal-interval-seconds must be a whole number of seconds (0: off), not ${values['heal-interval-seconds']}`);
   // The NFS provisioner reaches an export through the plugin's own MountManager (made with
   // the plugin), so that it shares the node's mount of it.
   const manager: Pick<MountManager, 'publish' | 'unpublish'> = {
@@ -57,6 +62,7 @@ try {
     nodeId: values['node-id'] ?? '',
     ...(values.root === undefined ? {} : { root: values.root }),
     ...(values['metrics-address'] === undefined ? {} : { metrics: metricsAddress(values['metrics-address']) }),
+    ...(healSeconds === 0 ? {} : { healIntervalMs: healSeconds * 1000 }),
     backends: [
       // DeleteVolume brings only the volume id, so what it does with an NFS volume's data is
       // the driver's choice, not a StorageClass's: kept, renamed archived-<name>.

@@ -9,6 +9,7 @@ import { checkCapability, expandRequest, parseRequest, publishRequest, stageRequ
 import { parseCsiVolumeId } from './volume-id.js';
 import { bindStaged, unbindTarget } from './staged-bind.js';
 import { unmountLayers } from './block-volume.js';
+import { brokenCopyOfStaged, detachBrokenCopies, healStaged, healVolumePath } from './heal-volume.js';
 import { ReadOnlyIntents } from './read-only-intents.js';
 import { mayShow, otherVolumeIn, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
@@ -138,10 +139,15 @@ export function nodeService(service: ServiceContext) {
             throw new SharemountError('FAILED_PRECONDITION', `volume ${request.volume_id} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`, { field: 'target_path' });
           }
         }
+        // A share that broke since is healed, and a target still showing the broken mount is bound again (docs/healing.md).
+        await healStaged(manager, staging);
         // Under the target's lock, which the bind and its ro step inherit: a mount left running by
         // a killed plugin must end before a retry looks at the target, or it lands on top.
         const intents = await readOnlyIntents();
-        const outcome = await manager.withTargetLock(target, () => bindStaged(staging, target, readOnly, timeouts.commandMs, intents));
+        const outcome = await manager.withTargetLock(target, async () => {
+          await detachBrokenCopies(staging, target, timeouts.commandMs, logger);
+          return bindStaged(staging, target, readOnly, timeouts.commandMs, intents);
+        });
         logger.info({ volumeId: request.volume_id, staging, target, readOnly, outcome }, 'published');
         return {};
       });
@@ -165,13 +171,27 @@ export function nodeService(service: ServiceContext) {
       });
     },
 
-    async NodeGetVolumeStats(raw: unknown) {
+    async NodeGetVolumeStats(raw: unknown, call: CallInfo) {
       const request = parseRequest(statsRequest, raw);
       const block = await blockVolumeStats(request.volume_id, request.volume_path);
       if (block !== undefined) return block;
-      const path = await pathShowing(manager, request.volume_id, request.volume_path);
+      const staging = request.staging_target_path ? await checkedPath(manager, request.staging_target_path, 'staging_target_path') : undefined;
+      const path = await pathShowing(manager, request.volume_id, request.volume_path).catch(async (error: unknown) => {
+        // A target still showing the volume as it was before its share healed is the volume's too.
+        const copy = staging === undefined ? undefined : await brokenCopyOfStaged(manager, request.volume_id, request.volume_path, staging, timeouts.fsMs);
+        if (copy === undefined) throw error;
+        return copy;
+      });
       try {
-        const stats = await volumeStats(path, timeouts.fsMs);
+        const stats = await volumeStats(path, timeouts.fsMs).catch(async (error: unknown) => {
+          // A broken volume is healed when it can be (docs/healing.md), and asked again.
+          if (!isSharemountError(error, 'BROKEN_MOUNT')) throw error;
+          const intents = await readOnlyIntents();
+          const rebind = (from: string, to: string, readOnly: boolean) => manager.withTargetLock(to, () => bindStaged(from, to, readOnly, timeouts.commandMs, intents));
+          const healed = await queue.run(request.volume_id, call.deadline, () => healVolumePath(manager, path, staging, rebind, timeouts.commandMs, logger));
+          if (!healed) throw error;
+          return volumeStats(path, timeouts.fsMs);
+        });
         return {
           usage: [
             { unit: 'BYTES', total: stats.totalBytes, used: stats.usedBytes, available: stats.availableBytes },

@@ -35,6 +35,12 @@ export interface CsiPluginOptions {
    * prom-client (an optional peer dependency) is never loaded.
    */
   metrics?: MetricsEndpointOptions;
+  /**
+   * Every this many milliseconds, reconcile the whole state root in the background, which heals
+   * broken shares (docs/healing.md) with no call waiting for it. Off by default: a publish, a
+   * NodePublishVolume and a NodeGetVolumeStats heal the share they touch anyway.
+   */
+  healIntervalMs?: number;
   /** Calls for one volume wait in line; this many waiting (default 16), a further one answers ABORTED. */
   maxQueuedPerVolume?: number;
   /**
@@ -79,6 +85,7 @@ const optionsSchema = z.looseObject({
   topology: z.optional(z.record(z.string().check(z.minLength(1), maxBytes(128)), z.string().check(maxBytes(128)))),
   maxVolumesPerNode: z.optional(z.int().check(z.minimum(0))),
   maxQueuedPerVolume: z.optional(z.int().check(z.minimum(0), z.maximum(10_000))),
+  healIntervalMs: z.optional(z.int().check(z.minimum(100, 'must be at least 100 ms'), z.maximum(2 ** 31 - 1, 'must be at most 2147483647 ms (the longest timer Node can set)'))),
   toParameters: z.optional(z.custom(isFunction, 'must be a function')),
   metrics: z.optional(z.object({ port: z.int().check(z.minimum(0), z.maximum(65_535)), host: z.optional(z.string().check(z.minLength(1, 'is required'))) })),
 });

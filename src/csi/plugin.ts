@@ -15,6 +15,7 @@ import type { ServiceContext } from './service-context.js';
 import { createPrometheusMetrics, noMetrics, type PluginMetrics } from './metrics.js';
 import { serveMetrics, type MetricsEndpoint } from './metrics-endpoint.js';
 import { VolumeQueue } from './volume-queue.js';
+import { PeriodicHeal } from './periodic-heal.js';
 
 /** A CSI plugin process: `start` serves the CO on the endpoint, `stop` lets calls finish and closes. */
 export interface CsiPlugin {
@@ -49,6 +50,7 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
   let starting: Promise<void> | undefined;
   let stopping = false;
   let stopped: Promise<void> | undefined;
+  const periodicHeal = options.healIntervalMs === undefined ? undefined : new PeriodicHeal(manager, options.healIntervalMs, logger);
 
   return {
     socketPath,
@@ -75,6 +77,7 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
         if (stopping) return; // stopped while reconciling: never start serving
         await listenOnSocket(server, socketPath);
         logger.info({ endpoint: socketPath, name: options.name, nodeId: options.nodeId }, 'serving CSI');
+        periodicHeal?.start();
       })();
       return starting;
     },
@@ -84,6 +87,7 @@ export function createCsiPlugin(input: CsiPluginOptions): CsiPlugin {
         return stopped;
       }
       stopping = true;
+      periodicHeal?.stop();
       logger.info({ graceMs }, 'stopping: no new calls; the running ones may finish');
       stopped = (async () => {
         // A start under way finishes its reconcile first (its commands hold the shares' locks).

@@ -39,7 +39,7 @@ export const publishRequest = z.looseObject({
 
 export const unpublishRequest = z.looseObject({ volume_id: id, target_path: required });
 
-export const statsRequest = z.looseObject({ volume_id: id, volume_path: required });
+export const statsRequest = z.looseObject({ volume_id: id, volume_path: required, staging_target_path: z.optional(z.string()) });
 
 export const expandRequest = z.looseObject({
   volume_id: id,

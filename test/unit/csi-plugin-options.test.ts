@@ -17,6 +17,8 @@ describe('createCsiPlugin options', () => {
     ['no backend', { backends: [] }, 'options.backends: must name at least one backend'],
     ['a relative root', { root: 'var/lib' }, 'options.root: must be an absolute path'],
     ['a negative queue bound', { maxQueuedPerVolume: -1 }, 'options.maxQueuedPerVolume'],
+    ['a periodic check every 10 ms', { healIntervalMs: 10 }, 'options.healIntervalMs: must be at least 100 ms'],
+    ['a periodic check beyond the longest timer', { healIntervalMs: 2 ** 31 }, 'options.healIntervalMs: must be at most'],
   ])('refuses %s, naming the field', (_, change, message) => {
     expect(() => createCsiPlugin({ ...good, ...change } as CsiPluginOptions)).toThrow(message);
   });
