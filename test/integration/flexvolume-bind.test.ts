@@ -217,6 +217,38 @@ describe.skipIf(skip)('FlexVolume bind driver, called as kubelet calls it', () =
     }
   });
 
+  it("a share whose FUSE daemon was killed and started again is healed by another pod's mount call: every pod's directory shows the live source again", async () => {
+    const backing = join(sandbox.dir, 'heal-backing');
+    for (const name of ['a', 'b']) await mkdir(join(backing, name), { recursive: true });
+    let fuse = await startBindfs(sandbox, backing, join(sandbox.dir, 'heal-source'));
+    const pods = [120, 121, 122, 123].map((i) => pod(i));
+    try {
+      for (const [i, p] of pods.entries()) {
+        const op = await kubelet.mountVolume(p, 'data', volume({ path: fuse.mountPoint, subPath: i % 2 === 0 ? 'a' : 'b' }));
+        expect(op.ok, op.error).toBe(true);
+      }
+      fuse.daemon.kill('SIGKILL');
+      await exited(fuse.daemon);
+      await execa('umount', ['--lazy', '--no-canonicalize', '--', fuse.mountPoint]);
+      fuse = await startBindfs(sandbox, backing, fuse.mountPoint);
+      await expect(stat(kubelet.podVolumeDir(pods[0]!.uid, 'data'))).rejects.toMatchObject({ code: 'ENOTCONN' });
+
+      const other = await kubelet.mountVolume(pod(124), 'data', volume({ path: fuse.mountPoint, subPath: 'a' }));
+      expect(other.ok, other.error).toBe(true);
+      for (const name of ['a', 'b']) await writeFile(join(backing, name, 'after-heal.txt'), `${name}\n`);
+      for (const [i, p] of [...pods, pod(124)].entries()) {
+        expect(await readFile(join(kubelet.podVolumeDir(p.uid, 'data'), 'after-heal.txt'), 'utf8')).toBe(i % 2 === 0 ? 'a\n' : 'b\n');
+      }
+      for (const p of [...pods, pod(124)]) {
+        const teardown = await kubelet.unmountVolume(p.uid, 'data');
+        expect(teardown.ok, teardown.error).toBe(true);
+      }
+      expect((await mountsUnder(sandbox.dir)).filter((m) => m.mountPoint !== fuse.mountPoint && !m.mountPoint.startsWith(join(sandbox.dir, 'fuse-source')))).toEqual([]);
+    } finally {
+      await stopBindfs(fuse);
+    }
+  });
+
   it("read-only when the volume's own readOnly parameter says so; a misspelt parameter is refused by name", async () => {
     await mkdir(join(sandbox.source, 'ro-param'), { recursive: true });
     const op = await kubelet.mountVolume(pod(103), 'data', volume({ subPath: 'ro-param', readOnly: 'true' }));
