@@ -11,8 +11,8 @@
 //   [--heal-interval-seconds 0]
 // --metrics-address serves Prometheus metrics at http://HOST:PORT/metrics (off without it;
 // `:9808` is every interface, port 9808): see docs/metrics.md.
-// Snapshots and clones (copies of the volume's tree, for nfs and bind; not yet for lvm)
-// and ListVolumes: docs/snapshots.md.
+// Snapshots and clones (copies of the volume's tree for nfs and bind, lvcreate --snapshot for
+// lvm, clones of thin LVs) and ListVolumes: docs/snapshots.md.
 // See README.md and docs/csi.md.
 import { parseArgs } from 'node:util';
 import { bindBackend } from '../../src/backends/bind.js';

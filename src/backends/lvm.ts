@@ -1,4 +1,4 @@
-import type { Backend, CreateVolumeRequest, ShareMountContext, VolumeSpec } from '../backend.js';
+import type { Backend, CreateSnapshotRequest, CreateVolumeRequest, ShareMountContext, VolumeSpec } from '../backend.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 import { mount } from '../mount-command.js';
 import { isReadOnly } from '../options.js';
@@ -7,7 +7,8 @@ import { lvm2DeviceResolver, type LvmDeviceResolver } from './lvm/device.js';
 import { ensureFilesystem } from './lvm/filesystem.js';
 import { parseMkfsOptions } from './lvm/mkfs-options.js';
 import { tagProblem } from './lvm/names.js';
-import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, requireOwned, type LvmProvisioner } from './lvm/provisioning.js';
+import { capacity, createVolume, deleteVolume, describeVolume, expandVolume, readLvs, requireOwned, type LvmProvisioner } from './lvm/provisioning.js';
+import { createLvmSnapshot, deleteLvmSnapshot, listLvmSnapshots, listLvmVolumes } from './lvm/snapshots.js';
 import { lvmParametersSchema, lvmSourceSchema, parseLvmParameters, type LvmParameters, type LvmParametersInput, type LvmSource } from './lvm/schemas.js';
 import { stat } from 'node:fs/promises';
 import { KeyedLock } from '../lock.js';
@@ -128,6 +129,12 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
     describeVolume: (volumeId: string) => describeVolume(provisioner, volumeId),
     expandVolume: (volumeId: string, capacityBytes: number, parameters?: LvmParametersInput, options?: { filesystem?: boolean }) => expandVolume(provisioner, volumeId, capacityBytes, parameters, options),
     capacity: (parameters: LvmParametersInput) => capacity(provisioner, parameters),
+    // Snapshots with lvcreate --snapshot; volumes from snapshots or volumes in thin pools only.
+    contentSources: ['snapshot', 'volume'] as const,
+    createSnapshot: (request: CreateSnapshotRequest) => createLvmSnapshot(provisioner, request, (vg) => readLvs(provisioner, vg)),
+    deleteSnapshot: (snapshotId: string) => deleteLvmSnapshot(provisioner, snapshotId, (vg) => readLvs(provisioner, vg)),
+    listSnapshots: (filter: { snapshotId?: string; sourceVolumeId?: string }) => listLvmSnapshots(provisioner, filter),
+    listVolumes: () => listLvmVolumes(provisioner),
   } satisfies Backend<LvmSource, LvmParameters>;
 }
 

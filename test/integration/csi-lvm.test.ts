@@ -53,6 +53,13 @@ describe.skipIf(skip)('csi: LVM volumes through the Controller and Node services
     expect(volume).toMatchObject({ volume_id: `lvm:${env.vg}/pvc-lvm`, capacity_bytes: 320 * MiB, accessible_topology: [{ segments: topology }] });
     expect((await client.controller.ValidateVolumeCapabilities({ volume_id: volume.volume_id, volume_capabilities: caps })).confirmed).not.toBeNull();
     expect((await client.controller.GetCapacity({ parameters: { volumeGroup: env.vg } })).available_capacity).toBeGreaterThan(0);
+    // Listed; a linear LV is no source of a new volume (a block copy), said by field; no snapshots yet.
+    const listed = (await client.controller.ListVolumes({})).entries.map((e: { volume: { volume_id: string } }) => e.volume.volume_id);
+    expect(listed).toContain(volume.volume_id);
+    await expectStatus(client.controller.CreateVolume({ name: 'pvc-clone', volume_capabilities: caps, parameters, volume_content_source: { volume: { volume_id: volume.volume_id } } }), status.INVALID_ARGUMENT, 'volume_content_source');
+    await expectStatus(client.controller.CreateVolume({ name: 'pvc-clone', volume_capabilities: caps, parameters, volume_content_source: { snapshot: { snapshot_id: `lvm:${env.vg}/no-such` } } }), status.NOT_FOUND, 'no snapshot');
+    expect((await client.controller.ListSnapshots({ source_volume_id: volume.volume_id })).entries).toEqual([]);
+    await client.controller.DeleteSnapshot({ snapshot_id: `lvm:${env.vg}/no-such` });
 
     const staging = join(sandbox.dir, 'staging');
     await mkdir(staging);

@@ -117,6 +117,43 @@ describe.skipIf(skip)('LVM backend on real lvm2 (activation off, loop devices st
       await expect(env.lvm('lvcreate', args, { vg: env.vg, lv: 'thin-1', thin: 'pool0' })).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'thin' });
     });
 
+    it('snapshots: lvm2 takes our lvcreate --snapshot and finds the origin (the copy-on-write device itself needs device-mapper); unknown sources NOT_FOUND; nothing left behind', async () => {
+      const made = await backend.createVolume({ name: 'snap-origin', parameters: params({ size: '8Mi' }) });
+      const before = (await lvs()).map((r) => r.lv_name).sort();
+      const error = await backend.createSnapshot({ name: 'snapshot-1', sourceVolumeId: made.volumeId }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'COMMAND_FAILED', message: expect.stringContaining('device-mapper') });
+      expect((await lvs()).map((r) => r.lv_name).sort()).toEqual(before);
+      await expect(backend.createSnapshot({ name: 's', sourceVolumeId: 'smit/no-such' })).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'source_volume_id' });
+      await expect(backend.createSnapshot({ name: 's', sourceVolumeId: 'no-such-vg/x' })).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'source_volume_id' });
+      await expect(backend.createSnapshot({ name: 's', sourceVolumeId: 'not an id' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await backend.deleteSnapshot('smit/never-made');
+      await backend.deleteSnapshot('not an id');
+      await backend.deleteSnapshot(made.volumeId); // a volume is no snapshot: left alone
+      expect((await lvs()).map((r) => r.lv_name)).toContain('snap-origin');
+      expect(await backend.listSnapshots({})).toEqual([]);
+      await backend.deleteVolume(made.volumeId);
+    });
+
+    it('a volume from a linear LV (or its snapshot) is INVALID_ARGUMENT: it would need a block copy; unknown sources NOT_FOUND', async () => {
+      const made = await backend.createVolume({ name: 'clone-origin', parameters: params({ size: '8Mi' }) });
+      await expect(backend.createVolume({ name: 'clone-x', parameters: params(), capacityBytes: 8 * MiB, contentSource: { volumeId: made.volumeId } })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('block copy') });
+      await expect(backend.createVolume({ name: 'clone-x', parameters: params(), capacityBytes: 8 * MiB, contentSource: { snapshotId: 'smit/no-such' } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      // A volume is not a snapshot, nor the other way round.
+      await expect(backend.createVolume({ name: 'clone-x', parameters: params(), capacityBytes: 8 * MiB, contentSource: { snapshotId: made.volumeId } })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect((await lvs()).map((r) => r.lv_name)).not.toContain('clone-x');
+      await backend.deleteVolume(made.volumeId);
+    });
+
+    it('listVolumes lists the LVs with the owner tag (not the others), with their size and context', async () => {
+      const a = await backend.createVolume({ name: 'listed-a', parameters: params({ size: '4Mi' }) });
+      await env.lvm('lvcreate', ['--name', 'not-ours', '--size', '4m', '--yes', '--', env.vg]);
+      const listed = await backend.listVolumes();
+      expect(listed).toContainEqual({ volumeId: a.volumeId, capacityBytes: 4 * MiB, context: { volumeGroup: 'smit', logicalVolume: 'listed-a' } });
+      expect(listed.map((v) => v.volumeId)).not.toContain('smit/not-ours');
+      await env.lvm('lvremove', ['--yes', '--', `${env.vg}/not-ours`]);
+      await backend.deleteVolume(a.volumeId);
+    });
+
     it("agrees with lvm2's own name rules", async () => {
       const names = ['ok-1', 'a.b+c_d', 'snapshot2', 'pvmove9', 'x_mlog', 'y_tmeta', 'z_rimage', 'w_cvol', 'v_imeta', '.', 'lv x', 'é'];
       for (const name of names) {

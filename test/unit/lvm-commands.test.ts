@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SharemountError } from '../../src/errors.js';
-import { lvActivateArgs, lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, pvsArgs, segmentsArgs, vgsArgs } from '../../src/backends/lvm/commands.js';
+import { lvActivateArgs, lvcreateArgs, lvextendArgs, lvremoveArgs, lvSnapshotArgs, lvsAllArgs, lvsArgs, pvsArgs, segmentsArgs, vgsArgs } from '../../src/backends/lvm/commands.js';
+import { parseLvTime } from '../../src/backends/lvm/reports.js';
 import { classifyLvmError } from '../../src/backends/lvm/lvm-cli.js';
 import { mkfsCommand, parseBlkidExport } from '../../src/backends/lvm/filesystem.js';
 import { roundUp, thinPoolFreeBytes } from '../../src/backends/lvm/provisioning.js';
@@ -32,7 +33,7 @@ describe('lvm2 argv builders', () => {
       expect(args.join(' ')).toContain('--reportformat json --units b --nosuffix --options ');
     }
     expect(vgsArgs('vg0').slice(-2)).toEqual(['--', 'vg0']);
-    expect(lvsArgs('vg0').join(' ')).toContain('lv_tags,pool_lv,segtype,data_percent,lv_kernel_major,lv_kernel_minor -- vg0');
+    expect(lvsArgs('vg0').join(' ')).toContain('lv_tags,pool_lv,segtype,data_percent,lv_kernel_major,lv_kernel_minor,origin,lv_time -- vg0');
     expect(segmentsArgs('vg0', 'a')[0]).toBe('--segments');
   });
 
@@ -89,5 +90,24 @@ describe('lvm2 error classification', () => {
   it('leaves timeouts and other errors alone', () => {
     const timeout = new SharemountError('TIMEOUT', 'lvm timed out');
     expect(classifyLvmError(timeout)).toBe(timeout);
+  });
+});
+
+describe('snapshot commands', () => {
+  it('a thick snapshot of a linear LV has copy-on-write space; a thin one none; a clone is made active like any LV', () => {
+    expect(lvSnapshotArgs({ vg: 'vg0', origin: 'pvc-1', name: 'snap-1', cowBytes: 8388608, tags: ['sharemount', 'sharemount.snapshot', 'sharemount.source=pvc-1'] })).toEqual([
+      '--snapshot', '--name', 'snap-1', '--size', '8388608b', '--yes', '--addtag', 'sharemount', '--addtag', 'sharemount.snapshot', '--addtag', 'sharemount.source=pvc-1', '--', 'vg0/pvc-1',
+    ]);
+    expect(lvSnapshotArgs({ vg: 'vg0', origin: 'thin-1', name: 'snap-2', tags: ['sharemount'] })).toEqual(['--snapshot', '--name', 'snap-2', '--yes', '--addtag', 'sharemount', '--', 'vg0/thin-1']);
+    expect(lvSnapshotArgs({ vg: 'vg0', origin: 'snap-2', name: 'clone-1', activationSkip: false, tags: ['sharemount', 'sharemount.from-snapshot=snap-2'] })).toEqual([
+      '--snapshot', '--name', 'clone-1', '--setactivationskip', 'n', '--yes', '--addtag', 'sharemount', '--addtag', 'sharemount.from-snapshot=snap-2', '--', 'vg0/snap-2',
+    ]);
+    expect(lvsAllArgs()).not.toContain('--');
+  });
+
+  it("reads lvm2's lv_time", () => {
+    expect(parseLvTime('2026-12-06 17:50:42 +0000')).toBe(Date.parse('2026-12-06T17:50:42Z'));
+    expect(parseLvTime('2026-12-06 18:50:42 +0100')).toBe(Date.parse('2026-12-06T17:50:42Z'));
+    expect(parseLvTime('')).toBe(0);
   });
 });

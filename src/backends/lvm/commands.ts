@@ -67,3 +67,31 @@ export function pvsArgs(): string[] {
 export function segmentsArgs(vg: string, lv: string): string[] {
   return ['--segments', ...report(segmentFields), '--', `${vg}/${lv}`];
 }
+
+/** What `lvcreate --snapshot` makes: a snapshot of `origin`, or a writable thin LV from a thin LV or snapshot (a clone). */
+export interface LvSnapshotRequest {
+  vg: string;
+  origin: string;
+  name: string;
+  /** A linear origin's copy-on-write space (a thick snapshot); absent for a thin origin (a thin snapshot, in its pool). */
+  cowBytes?: number;
+  /** false for a clone: activated like any LV (thin snapshots skip activation by default). */
+  activationSkip?: boolean;
+  tags: readonly string[];
+}
+
+/** `lvcreate --snapshot`: thick (with `--size`) for a linear origin, thin for a thin one. */
+export function lvSnapshotArgs(request: LvSnapshotRequest): string[] {
+  const args = ['--snapshot', '--name', request.name];
+  if (request.cowBytes !== undefined) args.push('--size', `${request.cowBytes}b`);
+  if (request.activationSkip === false) args.push('--setactivationskip', 'n');
+  args.push('--yes');
+  for (const tag of request.tags) args.push('--addtag', tag);
+  args.push('--', `${request.vg}/${request.origin}`);
+  return args;
+}
+
+/** `lvs` report of every LV of every VG lvm2 sees (the listings). */
+export function lvsAllArgs(): string[] {
+  return report(lvFields);
+}

@@ -1,7 +1,8 @@
 import { SharemountError, invalidArgument, isSharemountError } from '../../errors.js';
 import type { CreateVolumeRequest, ProvisionedVolume } from '../../backend.js';
 import { checkCapacityFits, checkCapacityRange, type CapacityRange } from '../../capacity-range.js';
-import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvsArgs, vgsArgs } from './commands.js';
+import { lvcreateArgs, lvextendArgs, lvremoveArgs, lvSnapshotArgs, lvsArgs, vgsArgs } from './commands.js';
+import { cloneSource, contentSourceOf, contentSourceTag, isSnapshot } from './snapshots.js';
 import { parseLvReport, parseVgReport, type LvRow, type VgRow } from './reports.js';
 import { formatVolumeId, parseLvmParameters, parseVolumeId, type LvmParameters } from './schemas.js';
 import { lvNameOf } from './names.js';
@@ -39,6 +40,17 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
   const lvs = await readLvs(p, vg);
   if (params.thin !== undefined) requireThinPool(lvs, vg, params.thin);
   let existing = lvs.find((row) => row.lv_name === lv);
+  const source = request.contentSource && cloneSource(p, lvs, request.contentSource, vg, params.thin);
+  if (existing === undefined && source !== undefined) {
+    // A thin snapshot of the source, made writable and active like any LV: the clone.
+    await p.lvm('lvcreate', lvSnapshotArgs({ vg, origin: source.lv_name, name: lv, activationSkip: false, tags: [p.ownerTag, contentSourceTag(p, request.contentSource!), ...params.tags] }), { vg, lv, thin: source.pool_lv });
+    existing = (await readLvs(p, vg)).find((row) => row.lv_name === lv);
+    if (existing !== undefined && existing.lv_size < wantedBytes) {
+      await p.lvm('lvextend', lvextendArgs(vg, lv, wantedBytes), { vg, lv, thin: source.pool_lv });
+      existing = (await readLvs(p, vg)).find((row) => row.lv_name === lv);
+    }
+    if (existing === undefined) throw new SharemountError('INTERNAL', `lvcreate --snapshot succeeded but ${volumeId} is not listed`);
+  }
   if (existing === undefined) {
     try {
       await p.lvm('lvcreate', lvcreateArgs({ vg, lv, sizeBytes: wantedBytes, thinPool: params.thin, tags: [p.ownerTag, ...params.tags] }), { vg, lv, thin: params.thin });
@@ -49,7 +61,12 @@ export async function createVolume(p: LvmProvisioner, request: CreateVolumeReque
     existing = (await readLvs(p, vg)).find((row) => row.lv_name === lv);
     if (existing === undefined) throw new SharemountError('INTERNAL', `lvcreate succeeded but ${volumeId} is not listed`);
   }
-  if (existing.pool_lv !== (params.thin ?? '')) {
+  if (isSnapshot(p, existing)) throw new SharemountError('ALREADY_EXISTS', `${volumeId} is a snapshot, not a volume`, { field: 'name' });
+  const made = contentSourceOf(p, existing);
+  if (JSON.stringify(made) !== JSON.stringify(request.contentSource)) {
+    throw new SharemountError('ALREADY_EXISTS', `logical volume ${volumeId} exists, made from ${JSON.stringify(made ?? 'nothing')}, not ${JSON.stringify(request.contentSource ?? 'nothing')} as asked`, { field: 'name' });
+  }
+  if (existing.pool_lv !== (params.thin ?? (source?.pool_lv ?? ''))) {
     const pool = existing.pool_lv === '' ? 'linear' : `thin in pool ${existing.pool_lv}`;
     throw new SharemountError('ALREADY_EXISTS', `logical volume ${volumeId} exists ${pool}, not ${params.thin ? `thin in pool ${params.thin}` : 'linear'} as asked`, { field: 'name' });
   }
@@ -85,8 +102,15 @@ export async function requireOwned(p: LvmProvisioner, vg: string, lv: string): P
  */
 export async function deleteVolume(p: LvmProvisioner, volumeId: string, parameters: unknown): Promise<void> {
   const { vg, lv } = parseVolumeId(volumeId, defaultVg(parameters));
-  const row = (await readLvs(p, vg)).find((r) => r.lv_name === lv);
-  if (row === undefined) return;
+  const rows = await readLvs(p, vg);
+  const row = rows.find((r) => r.lv_name === lv);
+  if (row === undefined || isSnapshot(p, row)) return; // a snapshot is no volume: DeleteSnapshot removes it
+  // A thick snapshot lives in its origin (lvremove would take it along): the volume waits for
+  // its snapshots. A thin snapshot is an LV of its own in the pool and outlives its origin.
+  const dependents = rows.filter((r) => r.origin === lv && isSnapshot(p, r) && row.pool_lv === '');
+  if (dependents.length > 0) {
+    throw new SharemountError('FAILED_PRECONDITION', `logical volume ${vg}/${lv} has ${dependents.length} snapshot(s) (${dependents.map((r) => r.lv_name).join(', ')}) that live in it; delete them first`, { field: 'volumeId' });
+  }
   if (!row.lv_tags.includes(p.ownerTag)) {
     throw new SharemountError('FAILED_PRECONDITION', `logical volume ${vg}/${lv} does not carry the tag "${p.ownerTag}": it was not created by this backend, so it is not removed`, { field: 'volumeId' });
   }
@@ -115,7 +139,7 @@ export async function describeVolume(p: LvmProvisioner, volumeId: string): Promi
     throw error;
   }
   const row = rows.find((r) => r.lv_name === lv);
-  return row && { capacityBytes: row.lv_size, context: { volumeGroup: vg, logicalVolume: lv } };
+  return row && !isSnapshot(p, row) ? { capacityBytes: row.lv_size, context: { volumeGroup: vg, logicalVolume: lv } } : undefined;
 }
 
 /**
@@ -199,7 +223,7 @@ async function readVg(p: LvmProvisioner, vg: string): Promise<VgRow> {
   return row;
 }
 
-async function readLvs(p: LvmProvisioner, vg: string): Promise<LvRow[]> {
+export async function readLvs(p: LvmProvisioner, vg: string): Promise<LvRow[]> {
   return parseLvReport(await p.lvm('lvs', lvsArgs(vg), { vg })).filter((r) => r.vg_name === vg);
 }
 

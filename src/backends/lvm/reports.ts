@@ -25,7 +25,7 @@ const vgRow = z.object({ vg_name: z.string(), vg_size: bytes, vg_free: bytes, vg
 export type VgRow = z.output<typeof vgRow>;
 
 /** Fields asked of `lvs`. */
-export const lvFields = ['lv_name', 'vg_name', 'lv_size', 'lv_tags', 'pool_lv', 'segtype', 'data_percent', 'lv_kernel_major', 'lv_kernel_minor'] as const;
+export const lvFields = ['lv_name', 'vg_name', 'lv_size', 'lv_tags', 'pool_lv', 'segtype', 'data_percent', 'lv_kernel_major', 'lv_kernel_minor', 'origin', 'lv_time'] as const;
 const lvRow = z.object({
   lv_name: z.string(),
   vg_name: z.string(),
@@ -36,6 +36,9 @@ const lvRow = z.object({
   data_percent: percent,
   lv_kernel_major: kernelNumber,
   lv_kernel_minor: kernelNumber,
+  // A snapshot's origin LV ('' for others), and when the LV was made ("2026-12-06 17:50:42 +0000").
+  origin: z._default(z.string(), ''),
+  lv_time: z._default(z.string(), ''),
 });
 export type LvRow = z.output<typeof lvRow>;
 
@@ -94,4 +97,11 @@ function parseReport<T>(json: string, schema: z.ZodMiniType<T>, command: string)
     throw new SharemountError('INTERNAL', `${command} printed an unexpected report: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), { cause: result.error });
   }
   return result.data;
+}
+
+/** lvm2's `lv_time` ("2026-12-06 17:50:42 +0000") in ms since the epoch; 0 when it does not parse. */
+export function parseLvTime(text: string): number {
+  const match = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-]\d{2})(\d{2})$/.exec(text.trim());
+  const ms = match ? Date.parse(`${match[1]}T${match[2]}${match[3]}:${match[4]}`) : Number.NaN;
+  return Number.isFinite(ms) ? ms : 0;
 }
