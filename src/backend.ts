@@ -140,12 +140,13 @@ export interface Backend<S extends Source = Source, P = unknown> {
    * The core refuses to mount one that is inside, or above, its own state root (it would expose
    * the root's records and key through every publication), after resolving its symlinks, and
    * hands `mount` the directory it checked as `hostDirectoryPath`. With `allowedUnder`, the
-   * directory must also lie in one of those (their symlinks resolved too).
+   * directory must also lie in one of those (their symlinks resolved too); an empty list
+   * refuses every directory. `allowedBy` names the setting that lists them, for the error.
    */
-  hostDirectory?(source: S): { path: string; field: string; allowedUnder?: readonly string[] };
+  hostDirectory?(source: S): { path: string; field: string; allowedUnder?: readonly string[]; allowedBy?: string };
   /**
-   * Refuses a source this backend's configuration does not serve (the LVM backend's
-   * `mountOnlyOwned`). Called before every publication, whether its share is mounted already or
+   * Refuses a source this backend's configuration does not serve (the LVM backend's LVs that
+   * it neither created nor was given by a tag, unless `mountAnyLogicalVolume`). Called before every publication, whether its share is mounted already or
    * not, and before reconcile remounts a share: a share mounted before the limit was set must not
    * keep serving new consumers. Throw SharemountError naming the field.
    */

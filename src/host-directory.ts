@@ -10,7 +10,7 @@ import { withTimeout } from './timeout.js';
  * What a publication onto a share that is mounted already checks of its host directory: that it
  * still lies where the backend's `allowedUnder` allows (a share mounted before the limit was set,
  * or by a manager without it, must not serve new consumers). Nothing for other backends, or
- * without `allowedUnder`, so a plain bind publication costs nothing more.
+ * without `allowedUnder`.
  */
 export async function admitHostDirectory(backend: AnyBackend, source: Source, bounds: { root: string; fsMs: number }): Promise<void> {
   if (backend.hostDirectory?.(source).allowedUnder === undefined) return;
@@ -34,6 +34,10 @@ export async function withHostDirectory<T>(
 ): Promise<T> {
   const directory = backend.hostDirectory?.(source);
   if (directory === undefined) return mount(undefined);
+  if (directory.allowedUnder?.length === 0) {
+    // Nothing is served until the driver says what: refused before the path is even looked at.
+    throw invalidArgument(directory.field, `is refused: this driver serves no host directory${directory.allowedBy === undefined ? '' : ` until it lists the ones it may mount in ${directory.allowedBy}`}`);
+  }
   // Symlinks on the way are followed, as a host path's may be (/data -> /mnt/disk1); what
   // counts is where the descriptor ends up.
   const opening = openPath(directory.path, O_PATH | constants.O_DIRECTORY);
@@ -55,7 +59,7 @@ export async function withHostDirectory<T>(
     if (directory.allowedUnder !== undefined) {
       const allowed = await Promise.all(directory.allowedUnder.map((dir) => withTimeout(realpath(dir), fsMs, 'resolving the allowed host directories').catch(() => undefined)));
       if (!allowed.some((dir) => dir !== undefined && isWithin(real, dir))) {
-        throw invalidArgument(directory.field, `must be inside ${directory.allowedUnder.join(' or ')}, the host directories this driver serves`);
+        throw invalidArgument(directory.field, `must be inside ${directory.allowedUnder.join(' or ')}, the host directories this driver serves${directory.allowedBy === undefined ? '' : ` (${directory.allowedBy})`}`);
       }
     }
     return await mount(procPathOf(fd, process.pid));

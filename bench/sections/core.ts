@@ -30,7 +30,7 @@ export async function run(): Promise<BenchSection> {
   const undoLast = async () => undo.pop()?.();
   let failed = false;
   try {
-    const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend()] });
+    const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend({ allowedPaths: ['/'] })] });
     const { comparisons, release } = await latencyComparisons(manager, ws);
     undo.push(release);
     const pairs = comparisons.flatMap((comparison) => [comparison.library, comparison.bare]);
@@ -68,7 +68,7 @@ export async function run(): Promise<BenchSection> {
 }
 
 async function measureReconcile(ws: Awaited<ReturnType<typeof createWorkspace>>, undo: Array<() => Promise<unknown>>): Promise<ReconcileFigures> {
-  const manager = new MountManager({ root: ws.path('load-root'), backends: [bindBackend()] });
+  const manager = new MountManager({ root: ws.path('load-root'), backends: [bindBackend({ allowedPaths: ['/'] })] });
   const memoryBefore = memorySnapshot();
   const built = await buildReferences(manager, ws, load);
   undo.push(() => removeReferences(manager, built.targets, load.concurrency));

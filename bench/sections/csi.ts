@@ -23,7 +23,7 @@ const rounds = { warmup: Math.max(5, Math.round(samples / 10)), samples };
 export async function run(): Promise<BenchSection> {
   const ws = await createWorkspace('csi-');
   const socket = ws.path('csi.sock');
-  const plugin = createCsiPlugin({ name: 'bench.example.com', vendorVersion: '1', nodeId: 'bench', endpoint: socket, backends: [bindBackend()], root: ws.path('root'), logger: silentLogger });
+  const plugin = createCsiPlugin({ name: 'bench.example.com', vendorVersion: '1', nodeId: 'bench', endpoint: socket, backends: [bindBackend({ allowedPaths: ['/'] })], root: ws.path('root'), logger: silentLogger });
   try {
     await mkdir(ws.path('source', 'data'), { recursive: true });
     await plugin.start();

@@ -39,7 +39,7 @@ try {
   const source = ws.path('source');
   await mkdir(join(source, 'vol'), { recursive: true });
   await mkdir(ws.path('targets'));
-  const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend()] });
+  const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend({ allowedPaths: ['/'] })] });
   const share = { backend: 'bind', path: source };
   const anchor = ws.path('targets', 'anchor');
   await manager.publish({ source: share, subPath: 'vol', target: anchor });
@@ -50,7 +50,7 @@ try {
   const state = new StateStore(root);
   const locks = new KeyedLock(`${identity.dev}:${identity.ino}`, 60_000);
   const secretKey = await loadRootKey(join(root, '_key'));
-  const backends = new Map([['bind', bindBackend()]]);
+  const backends = new Map([['bind', bindBackend({ allowedPaths: ['/'] })]]);
 
   const steps = new Map<string, number[]>();
   const record = (name: string, value: number) => void (steps.get(name) ?? steps.set(name, []).get(name)!).push(value);

@@ -35,7 +35,7 @@ try {
   // Targets on their own tmpfs: one lazy unmount removes every publication at the end.
   await mkdir(ws.path('targets'));
   await run('mount', ['-t', 'tmpfs', '-o', 'size=16m', '--', 'reconcile-steps', ws.path('targets')], { timeoutMs: 30_000 });
-  const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend()] });
+  const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend({ allowedPaths: ['/'] })] });
   const requests = [];
   for (let s = 0; s < shares; s++) {
     const path = ws.path('sources', `s${s}`);
@@ -50,7 +50,7 @@ try {
   const identity = await stat(root);
   const state = new StateStore(root);
   const locks = new KeyedLock(`${identity.dev}:${identity.ino}`, 60_000);
-  const deps = { root, state, locks, backends: new Map([['bind', bindBackend()]]), timeouts: defaultTimeouts, logger: silentLogger, hungShares: new HungShares() };
+  const deps = { root, state, locks, backends: new Map([['bind', bindBackend({ allowedPaths: ['/'] })]]), timeouts: defaultTimeouts, logger: silentLogger, hungShares: new HungShares() };
 
   const rows: Array<[string, string]> = [];
   const timed = async <T>(label: string, work: () => Promise<T>): Promise<T> => {

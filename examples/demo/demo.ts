@@ -20,7 +20,8 @@ if (process.getuid?.() !== 0) {
 const dir = await mkdtemp(join(tmpdir(), 'sharemount-demo-'));
 const hostDir = join(dir, 'host-data');
 const pods = join(dir, 'pods');
-const manager = new MountManager({ root: join(dir, 'state'), backends: [bindBackend()] });
+// The bind backend serves no host directory until it is told which: here, the demo's own.
+const manager = new MountManager({ root: join(dir, 'state'), backends: [bindBackend({ allowedPaths: [hostDir] })] });
 const source = { backend: 'bind', path: hostDir } as const;
 
 try {

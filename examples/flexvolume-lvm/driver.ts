@@ -18,9 +18,10 @@ const driver: FlexVolumeDriverOptions = {
   // 10 min) must finish inside the call's deadline, or every retry would kill mkfs and start
   // it over. kubelet itself never times a FlexVolume mount out.
   timeoutMs: 15 * 60_000,
-  // Any LV the volume names, as the original served its volumeID. Where pod specs are written by
-  // people who must not reach the node's own LVs (volumegroup: vg0, volumeID: root), pass
-  // `mountOnlyOwned: true`: then only LVs this driver made, or an administrator tagged, mount.
+  // Only LVs this driver made (size) or an administrator tagged (lvchange --addtag sharemount):
+  // a pod author writes these options, and must not reach the node's own LVs (volumegroup: vg0,
+  // volumeID: root). The original served any LV; `lvmBackend({ mountAnyLogicalVolume: true })`
+  // does that, for clusters where only administrators may use this driver.
   backends: async () => [(await import('../../src/backends/lvm.js')).lvmBackend()],
   toParameters(options, kubelet) {
     for (const key of renamed.keys()) if (!Object.hasOwn(options, key)) throw invalidArgument(`options.${key}`, 'is required');

@@ -94,8 +94,10 @@ export interface BindBackendOptions {
   provisioning?: BindProvisioningOptions;
   /**
    * The host directories this backend may mount, each with everything under it, judged on the
-   * directory actually opened (symlinks resolved). Default: any but the state root. A driver
-   * whose volumes' `path` is written by someone it does not trust (a pod spec, a PV) sets it.
+   * directory actually opened (symlinks resolved). Default: none, so every path is refused
+   * (a volume's `path` may be written by a pod author: a FlexVolume or CSI inline volume), except,
+   * with `provisioning`, its own root. `['/']` serves any host directory but the state root:
+   * only for a driver whose every volume an administrator writes.
    */
   allowedPaths?: readonly string[];
 }
@@ -111,7 +113,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
   const allowedPaths = options.allowedPaths?.map((path, i) => {
     if (typeof path !== 'string' || !path.startsWith('/')) throw invalidArgument(`allowedPaths[${i}]`, 'must be an absolute path');
     return path;
-  });
+  }) ?? (options.provisioning === undefined ? [] : [options.provisioning.root]);
   return {
     name: 'bind',
     sourceSchema,
@@ -122,7 +124,7 @@ export function bindBackend(options: BindBackendOptions = {}) {
         if (!allowedOptions.has(option)) throw invalidArgument(`${field}[${index}]`, `"${optionName(option)}" is not a bind-mount option (allowed: ${[...allowedOptions].join(', ')})`);
       });
     },
-    hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path', ...(allowedPaths === undefined ? {} : { allowedUnder: allowedPaths }) }),
+    hostDirectory: (source: BindSource) => ({ path: source.path, field: 'source.path', allowedUnder: allowedPaths, allowedBy: "the bind backend's option allowedPaths" }),
     async mount({ source, options, mountPoint, timeoutMs, hostDirectoryPath }) {
       // The directory the core opened and checked, never source.path resolved again.
       const from = hostDirectoryPath ?? source.path;

@@ -38,12 +38,14 @@ export interface LvmBackendOptions {
   /** Tag on every LV createVolume makes; deleteVolume removes only LVs with it. Default `sharemount`. */
   ownerTag?: string;
   /**
-   * Mount only LVs that carry `ownerTag` (made by createVolume, or tagged by an administrator).
-   * Set it when a volume's options are written by someone the driver does not trust (a pod spec,
-   * a PV): otherwise they can name any LV of the node, `vg0/root` included. Costs one `lvs` per
-   * share mount. Default false.
+   * Mount any LV a volume names, not only those that carry `ownerTag`. By default only LVs
+   * this backend created (createVolume tags them) or an administrator tagged
+   * (`lvchange --addtag <ownerTag>`) are mounted, checked with one `lvs` per publication: a
+   * volume's options may be written by a pod author (a FlexVolume or CSI inline volume), who
+   * must not reach the node's own LVs (`vg0/root`). Set it only where every volume is written
+   * by an administrator. Default false.
    */
-  mountOnlyOwned?: boolean;
+  mountAnyLogicalVolume?: boolean;
   timeouts?: {
     /** mkfs of a new volume (default 10 minutes: discards on a large device take a while). */
     mkfsMs?: number;
@@ -85,7 +87,8 @@ export function lvmBackend(options: LvmBackendOptions = {}) {
       return layout;
     },
 
-    ...(options.mountOnlyOwned ? { admit: (source: LvmSource) => requireOwned(provisioner, source.vg, source.lv) } : {}),
+    // Owned or tagged only, unless the driver opted in to any LV (secure by default).
+    ...(options.mountAnyLogicalVolume === true ? {} : { admit: (source: LvmSource) => requireOwned(provisioner, source.vg, source.lv) }),
 
     async mount(context: ShareMountContext<LvmSource>): Promise<void> {
       const parsed = lvmSourceSchema.safeParse(context.source);

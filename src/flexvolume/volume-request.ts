@@ -36,6 +36,6 @@ function pickStrategy(options: Record<string, string>, driver: FlexVolumeDriverO
   if (asked === undefined) return fallback;
   if (asked !== 'bind' && asked !== 'symlink') throw invalidArgument('options.strategy', 'must be "bind" or "symlink"');
   const symlinkAllowed = driver.allowSymlink ?? fallback === 'symlink';
-  if (asked === 'symlink' && !symlinkAllowed) throw invalidArgument('options.strategy', 'symlink is not allowed by this driver (it breaks fsGroup and orphan clean-up; see docs/flexvolume.md)');
+  if (asked === 'symlink' && !symlinkAllowed) throw invalidArgument('options.strategy', 'symlink is not allowed by this driver: it is no security boundary and breaks fsGroup and orphan clean-up, so a driver offers it only with its option allowSymlink (docs/strategies.md)');
   return asked;
 }

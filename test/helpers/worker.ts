@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   // SIGUSR2 makes the worker exit at once with process.exit, as a FlexVolume call does at its
   // deadline or on a fatal error (the crash tests' "normal exit").
   process.on('SIGUSR2', () => process.exit(0));
-  const manager = new MountManager({ root: config.root, backends: [bindBackend()], timeouts: config.timeouts });
+  const manager = new MountManager({ root: config.root, backends: [bindBackend({ allowedPaths: ['/'] })], timeouts: config.timeouts });
   await manager.root();
   process.stdout.write('ready\n');
 

@@ -4,7 +4,7 @@ import { testBackend } from '../../src/testing/index.js';
 import { bindBackend } from '../../src/backends/bind.js';
 
 testBackend('bind', {
-  backend: bindBackend(),
+  backend: bindBackend({ allowedPaths: ['/'] }),
   async makeSource(sandbox) {
     const path = join(sandbox.dir, 'host-dir');
     await mkdir(path);

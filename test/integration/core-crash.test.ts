@@ -34,7 +34,7 @@ describe.skipIf(skip)('core: crashes (SIGKILL) during publish and unpublish', ()
   beforeAll(async () => {
     sandbox = await createSandbox();
     config = await threeSourceConfig(sandbox, 3);
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     before = await fingerprint(sandbox.source);
   });
 

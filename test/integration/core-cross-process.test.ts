@@ -24,7 +24,7 @@ describe.skipIf(skip)('core: many processes on one state root', () => {
   beforeAll(async () => {
     sandbox = await createSandbox();
     config = { ...(await threeSourceConfig(sandbox, 4)), ops: 100 };
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
   });
 
   afterAll(async () => {

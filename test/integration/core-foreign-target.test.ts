@@ -16,7 +16,7 @@ describe('core: a target that is already someone else\'s mount point', () => {
     sandbox = await createSandbox();
     for (const dir of ['source/vol', 'other', 'pods/taken']) await mkdir(join(sandbox.dir, dir), { recursive: true });
     await mount({ bind: true, source: join(sandbox.dir, 'other'), target: join(sandbox.dir, 'pods/taken') }, 5_000);
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
   });
   afterAll(() => sandbox.cleanup());
 

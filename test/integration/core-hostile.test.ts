@@ -155,7 +155,7 @@ describe.skipIf(skip)('core: hostile inputs are refused and change nothing', () 
     await symlink(sandbox.root, join(sandbox.pods, 'to-root'));
     await symlink('loop', join(sandbox.pods, 'loop'));
     paths = { source: sandbox.source, outside, pods: sandbox.pods, root: sandbox.root };
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     await manager.root(); // the root exists before the first case, as on a node in service
     paths.root = await manager.root();
     sourceBefore = await fingerprint(sandbox.source);
@@ -223,7 +223,7 @@ describe.skipIf(skip)('core: a bind source swapped for a link to the state root 
 
   beforeAll(async () => {
     sandbox = await createSandbox();
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     root = await manager.root();
     await mkdir(join(sandbox.source, 'harmless'));
     await mkdir(join(sandbox.dir, 'ctl'));
@@ -321,11 +321,56 @@ describe.skipIf(skip)('core: a bind backend limited to allowedPaths', () => {
   });
 
   it('refuses a new consumer of a share mounted before the limit was set (a driver upgraded, the state root kept)', async () => {
-    const unlimited = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    const unlimited = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     const first = await unlimited.publish({ source: { backend: 'bind', path: join(sandbox.source, 'other') }, target: join(sandbox.pods, 'before') });
     await expect(manager.publish({ source: { backend: 'bind', path: join(sandbox.source, 'other') }, target: join(sandbox.pods, 'after') })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', field: 'source.path' });
     expect((await mountsUnder(sandbox.pods)).map((m) => m.mountPoint)).toEqual([first.target]);
     await unlimited.unpublish(first.target);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('core: the bind backend as shipped serves no host directory', () => {
+  let sandbox: Sandbox;
+
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    await seedSourceTree(sandbox.source, 1);
+  });
+
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+
+  it('refuses /etc and every other path, naming allowedPaths, and mounts or creates nothing', async () => {
+    const manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    const root = await manager.root();
+    for (const [path, subPath] of [['/etc', ''], ['/', 'etc'], [sandbox.source, 'd000']] as const) {
+      const error = await manager.publish({ source: { backend: 'bind', path }, subPath, target: join(sandbox.pods, 'pod') }).catch((e: unknown) => e);
+      expect(error, path).toMatchObject({
+        code: 'INVALID_ARGUMENT',
+        field: 'source.path',
+        message: "source.path: is refused: this driver serves no host directory until it lists the ones it may mount in the bind backend's option allowedPaths",
+      });
+    }
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+    expect(await entriesOf(sandbox.pods)).toEqual([]);
+    expect((await entriesOf(root)).filter((name) => name !== '_key' && name !== '_targets')).toEqual([]); // no share
+    expect(await entriesOf(join(root, '_targets'))).toEqual([]);
+    expect(await manager.list()).toEqual([]);
+  });
+
+  it('with provisioning, serves its own root and nothing else', async () => {
+    const volumes = join(sandbox.dir, 'volumes');
+    await mkdir(join(volumes, 'pvc-1'), { recursive: true });
+    const manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ provisioning: { root: volumes } })] });
+    const published = await manager.publish({ source: { backend: 'bind', path: volumes }, subPath: 'pvc-1', target: join(sandbox.pods, 'pod') });
+    await manager.unpublish(published.target);
+    await expect(manager.publish({ source: { backend: 'bind', path: '/etc' }, target: join(sandbox.pods, 'pod') })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      field: 'source.path',
+      message: expect.stringContaining(`must be inside ${volumes}, the host directories this driver serves (the bind backend's option allowedPaths)`),
+    });
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 });
@@ -343,7 +388,7 @@ describe.skipIf(skip)('core: a target whose parent does not resolve yet', () => 
   });
 
   it('is refused: a dangling symlink to where the first share makes its directories would otherwise be checked as given and then followed into the root', async () => {
-    const manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    const manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     // Before any share: <root>/bind does not exist, and the publication itself makes it.
     await symlink(join(await manager.root(), 'bind'), join(sandbox.pods, 'dangling'));
     const error = await manager.publish({ source: { backend: 'bind', path: sandbox.source }, subPath: 'd000', target: join(sandbox.pods, 'dangling', 'x') }).catch((e: unknown) => e);

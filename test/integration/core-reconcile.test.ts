@@ -49,7 +49,7 @@ describe.skipIf(skip)('core: reconcile repairs what a crash can leave', () => {
   beforeAll(async () => {
     sandbox = await createSandbox();
     await seedSourceTree(sandbox.source, 4);
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     state = new StateStore(await manager.root());
   });
 

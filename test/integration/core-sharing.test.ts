@@ -25,7 +25,7 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
   beforeAll(async () => {
     sandbox = await createSandbox();
     subdirs = await seedSourceTree(sandbox.source, 200);
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
   });
 
   afterEach(async () => {
@@ -168,7 +168,7 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
     await mkdir(ro);
     await execa('mount', ['-t', 'tmpfs', '-o', 'ro', 'tmpfs', ro]);
     try {
-      const unusable = new MountManager({ root: join(ro, 'state', 'deeper'), backends: [bindBackend()] });
+      const unusable = new MountManager({ root: join(ro, 'state', 'deeper'), backends: [bindBackend({ allowedPaths: ['/'] })] });
       await expect(unusable.publish({ source: bind(sandbox.source), subPath: 'd041', target: join(sandbox.pods, 'never') })).rejects.toMatchObject({
         code: 'FAILED_PRECONDITION',
         field: 'root',

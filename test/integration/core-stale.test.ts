@@ -42,7 +42,7 @@ describe.skipIf(skip)('core: stale and hung shares (bindfs)', () => {
   beforeAll(async () => {
     sandbox = await createSandbox();
     await seedSourceTree(sandbox.source, 4);
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()], timeouts });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })], timeouts });
   });
 
   afterEach(async () => {

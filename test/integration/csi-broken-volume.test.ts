@@ -25,7 +25,7 @@ describe.skipIf(skip)('csi: a volume whose mount broke', () => {
     sandbox = await createSandbox('sharemount-csi-broken-');
     await seedSourceTree(sandbox.source, 2);
     fuse = await startBindfs(sandbox, sandbox.source, join(sandbox.dir, 'fuse'));
-    ({ client, close } = await startPlugin({ name: 'broken.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend()], root: sandbox.root, logger: silentLogger, timeouts: { fsMs: 2_000 } }));
+    ({ client, close } = await startPlugin({ name: 'broken.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger: silentLogger, timeouts: { fsMs: 2_000 } }));
   });
 
   afterAll(async () => {

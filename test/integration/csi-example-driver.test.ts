@@ -2,15 +2,17 @@
  * examples/csi-driver runs as its container runs it: a process started with the sidecars'
  * flags, serving on its socket until SIGTERM, then gone with its socket removed.
  */
-import { lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { status } from '@grpc/grpc-js';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csiClient } from '../helpers/csi-client.js';
 import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
+import { createLvmEnv, missingLvmPrerequisite } from '../helpers/lvm-env.js';
 
-const skip = skipUnlessReady();
+const skip = skipUnlessReady([{ what: 'lvm2 and loop devices', ok: () => missingLvmPrerequisite() === undefined }]);
 // One process, as in its image (tsx's own CLI would run the driver in a child of its own, which
 // a SIGKILL of the parent leaves running).
 const runDriver = ['--import', 'tsx', 'examples/csi-driver/driver.ts'];
@@ -187,6 +189,46 @@ describe.skipIf(skip)('examples/csi-driver', () => {
     }
     child.kill('SIGTERM');
     expect((await child).exitCode).toBe(0);
+  });
+
+  it("as shipped, refuses a volume naming the node's root LV or /etc (what a pod author writes in an inline volume), naming the opt-in, and mounts nothing", async () => {
+    const vg = 'smcsiexample';
+    const lvm = await createLvmEnv({ vg, sizeBytes: 256 * 1024 ** 2 });
+    let child: ReturnType<typeof execa> | undefined;
+    let client: Awaited<ReturnType<typeof csiClient>> | undefined;
+    try {
+      // An LV of the node's own, as `vg0/root` would be: made by nobody but the node's installer.
+      await lvm.lvm('lvcreate', ['--yes', '--size', '16m', '--name', 'root', vg]);
+      const device = await lvm.standIn(vg, 'root');
+      const socket = join(sandbox.dir, 'shipped.sock');
+      // The driver's lvm2 sees the test's VG through LVM_SYSTEM_DIR, and nothing else of the host's.
+      child = execa(process.execPath, [...runDriver, `--endpoint=${socket}`, '--node-id=node-7', `--root=${sandbox.root}`, `--bind-root=${join(sandbox.dir, 'volumes')}`], { reject: false, env: lvm.lvmOptions.env! });
+      running = child;
+      await waitForSocket(socket, 30_000);
+      client = await csiClient(socket);
+      const capability = { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } };
+      const staging = join(sandbox.dir, 'staging-shipped');
+      await mkdir(staging);
+      const stage = (volume_id: string, volume_context: Record<string, string>) =>
+        client!.node.NodeStageVolume({ volume_id, staging_target_path: staging, volume_capability: capability, volume_context }).catch((e: { code: number; details: string }) => e);
+
+      expect(await stage(`${vg}/root`, { backend: 'lvm', volumeGroup: vg, logicalVolume: 'root' })).toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        details: expect.stringMatching(/smcsiexample\/root does not carry the tag "sharemount".*lvchange --addtag sharemount.*mountAnyLogicalVolume/),
+      });
+      expect(await stage('etc', { backend: 'bind', path: '/etc' })).toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        details: expect.stringMatching(/source\.path: must be inside .*, the host directories this driver serves \(the bind backend's option allowedPaths\)/),
+      });
+      expect(await mountsUnder(sandbox.dir)).toEqual([]);
+      expect(await readdir(staging)).toEqual([]);
+      await expect(execa('blkid', ['-p', device])).rejects.toMatchObject({ exitCode: 2 }); // never formatted
+    } finally {
+      client?.close();
+      child?.kill('SIGTERM');
+      if (child) expect((await child).exitCode).toBe(0);
+      await lvm.cleanup();
+    }
   });
 
   it('refuses to start without a node id, naming the option', async () => {

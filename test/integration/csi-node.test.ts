@@ -51,7 +51,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     sandbox = await createSandbox('sharemount-csi-');
     await seedSourceTree(sandbox.source, 4);
     socketPath = join(sandbox.dir, 'csi.sock');
-    plugin = createCsiPlugin({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socketPath}`, backends: [bindBackend()], root: sandbox.root, logger });
+    plugin = createCsiPlugin({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socketPath}`, backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger });
     await plugin.start();
     client = await csiClient(socketPath);
   });
@@ -306,12 +306,12 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
   it('a plugin started again on the same root finds its volumes staged, and a live socket is not taken over', async () => {
     await kubeletDirs('pv-k', 'pod-k');
     await stage('pv-k', 'd000');
-    const second = createCsiPlugin({ name: 'second.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: socketPath, backends: [bindBackend()], root: sandbox.root, logger });
+    const second = createCsiPlugin({ name: 'second.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: socketPath, backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger });
     await expect(second.start()).rejects.toMatchObject({ code: 'ALREADY_EXISTS', message: expect.stringContaining('another process is listening') });
 
     client.close();
     await plugin.stop();
-    plugin = createCsiPlugin({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socketPath}`, backends: [bindBackend()], root: sandbox.root, logger });
+    plugin = createCsiPlugin({ name: 'sharemount.example.com', vendorVersion: '0.1.0', nodeId: 'node-1', endpoint: `unix://${socketPath}`, backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger });
     await plugin.start();
     client = await csiClient(socketPath);
     await publish('pv-k', 'pod-k');
@@ -326,7 +326,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     // A process that bound the socket and died: the file stays, nothing answers on it.
     await execa('python3', ['-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', stalePath]);
     expect((await lstat(stalePath)).isSocket()).toBe(true);
-    const options = { name: 'stale.example.com', vendorVersion: '1', nodeId: 'node-1', backends: [bindBackend()], root: sandbox.root, logger };
+    const options = { name: 'stale.example.com', vendorVersion: '1', nodeId: 'node-1', backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger };
     const onStale = createCsiPlugin({ ...options, endpoint: stalePath });
     await onStale.start();
     const staleClient = await csiClient(stalePath);

@@ -104,8 +104,34 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
     expect(await mountTable()).toEqual([]);
   });
 
-  it('an existing LV without size: used as it is; a filesystem other than the one asked for is refused', async () => {
-    await lvm.lvm('lvcreate', ['--yes', '--size', '32m', '--name', 'premade', vg]);
+  it('as shipped, a pod naming an LV the driver neither made nor was given (the node\'s root LV) gets a Failure naming the opt-in; nothing is mounted or formatted', async () => {
+    await lvm.lvm('lvcreate', ['--yes', '--size', '16m', '--name', 'root', vg]);
+    await activate('root');
+    const device = await lvm.standIn(vg, 'root');
+    for (const options of [{ volumeID: 'root' }, { volumeID: 'root', size: '16Mi' }] as Record<string, string>[]) {
+      // With `size` too: an LV that exists is not created, so it gains no tag either.
+      const op = await kubelet.mountVolume(pod(20), 'data', volume(options));
+      expectOneReply(op.run!);
+      expect(op.ok).toBe(false);
+      expect(op.error).toMatch(/logicalVolume: smflexlvm\/root does not carry the tag "sharemount".*lvchange --addtag sharemount.*mountAnyLogicalVolume/);
+    }
+    expect(await mountTable()).toEqual([]);
+    await expect(execa('blkid', ['-p', device])).rejects.toMatchObject({ exitCode: 2 }); // never formatted
+    expect(await lvNames()).toMatch(/"lv_name":"root", "lv_tags":""/);
+    expect((await kubelet.unmountVolume(pod(20).uid, 'data')).ok).toBe(true);
+  });
+
+  it('as shipped, a pod asking for a symlink publication gets a Failure naming allowSymlink', async () => {
+    const op = await kubelet.mountVolume(pod(21), 'data', volume({ volumeID: 'data01', strategy: 'symlink' }));
+    expectOneReply(op.run!);
+    expect(op.ok).toBe(false);
+    expect(op.error).toMatch(/^options\.strategy: symlink is not allowed by this driver: .*allowSymlink/);
+    expect(await mountTable()).toEqual([]);
+    expect((await kubelet.unmountVolume(pod(21).uid, 'data')).ok).toBe(true);
+  });
+
+  it('an existing LV an administrator tagged, without size: used as it is; a filesystem other than the one asked for is refused', async () => {
+    await lvm.lvm('lvcreate', ['--yes', '--size', '32m', '--addtag', 'sharemount', '--name', 'premade', vg]);
     await activate('premade');
     const op = await kubelet.mountVolume(pod(10), 'data', volume({ volumeID: 'premade' }));
     expect(op.ok, op.error).toBe(true);

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
@@ -102,13 +102,16 @@ suite('FlexVolume NFS example driver against nfs-ganesha', () => {
     expect(await mountTable()).toEqual([]);
   });
 
-  it('symlink as a volume option (nfs-flex-volume style): the pod dir links into the share', async () => {
+  it('as shipped, a pod asking for a symlink publication (nfs-flex-volume style) gets a Failure naming allowSymlink: no mount, no link', async () => {
     await mkdir(join(server.exportDir, 'linked'), { recursive: true });
+    const callsBefore = await nfsCalls();
     const op = await kubelet.mountVolume(pod(70), 'data', { options: { share: share(), mountOptions: `port=${server.port},vers=4.1`, subPath: 'linked', strategy: 'symlink' }, pvOrVolumeName: 'data' });
-    expect(op.ok, op.error).toBe(true);
-    expect((await lstat(kubelet.podVolumeDir(pod(70).uid, 'data'))).isSymbolicLink()).toBe(true);
-    expect((await kubelet.unmountVolume(pod(70).uid, 'data')).ok).toBe(true);
+    expectOneReply(op.run!);
+    expect(op.ok).toBe(false);
+    expect(op.error).toMatch(/^options\.strategy: symlink is not allowed by this driver: .*allowSymlink/);
+    expect(await nfsCalls()).toBe(callsBefore); // the export was not even mounted
     expect(await mountTable()).toEqual([]);
+    expect((await kubelet.unmountVolume(pod(70).uid, 'data')).ok).toBe(true);
   });
 
   describe('hostile and broken options: Failure naming the problem, no NFS mount attempted, nothing mounted', () => {

@@ -236,20 +236,24 @@ describe.skipIf(skip)('LVM backend on real lvm2 (activation off, loop devices st
       await backend.deleteVolume('smit/raced');
     });
 
-    it('mountOnlyOwned: an LV without the owner tag is refused, also when its share is mounted already', async () => {
+    it('by default an LV without the owner tag is refused, naming the opt-in, also when its share is mounted already; tagged, it mounts', async () => {
       await env.lvm('lvcreate', ['--yes', '--size', '8m', '--name', 'untagged', env.vg], { vg: env.vg });
       const { source } = backend.toVolume(backend.parameters.parse({ volumeGroup: env.vg, logicalVolume: 'untagged' }));
       const sharesBefore = (await shareMounts()).length; // the earlier tests' share of `shared` is mounted
-      const owned = new MountManager({ root: sandbox.root, backends: [lvmBackend({ ...env.backendOptions(), mountOnlyOwned: true })] });
-      await expect(owned.publish({ source, target: target('foreign-a') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'logicalVolume', message: expect.stringContaining('lvchange --addtag sharemount') });
+      await expect(manager.publish({ source, target: target('foreign-a') })).rejects.toMatchObject({
+        code: 'FAILED_PRECONDITION',
+        field: 'logicalVolume',
+        message: expect.stringMatching(/lvchange --addtag sharemount.*mountAnyLogicalVolume/),
+      });
       expect(await shareMounts()).toHaveLength(sharesBefore);
-      // Mounted by a manager without the limit (before an upgrade): still no new consumer.
-      const first = await manager.publish({ source, target: target('foreign-b') });
-      await expect(owned.publish({ source, target: target('foreign-c') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'logicalVolume' });
-      await manager.unpublish(first.target);
+      // A driver that opted in to any LV mounts it; the default still lets no new consumer join that share.
+      const anyLv = new MountManager({ root: sandbox.root, backends: [lvmBackend({ ...env.backendOptions(), mountAnyLogicalVolume: true })] });
+      const first = await anyLv.publish({ source, target: target('foreign-b') });
+      await expect(manager.publish({ source, target: target('foreign-c') })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION', field: 'logicalVolume' });
+      await anyLv.unpublish(first.target);
       await env.lvm('lvchange', ['--addtag', 'sharemount', `${env.vg}/untagged`], { vg: env.vg });
-      const tagged = await owned.publish({ source, target: target('foreign-d') });
-      await owned.unpublish(tagged.target);
+      const tagged = await manager.publish({ source, target: target('foreign-d') });
+      await manager.unpublish(tagged.target);
       expect(await shareMounts()).toHaveLength(sharesBefore);
       await backend.deleteVolume('smit/untagged');
     });

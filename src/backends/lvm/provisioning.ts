@@ -91,7 +91,7 @@ export async function requireOwned(p: LvmProvisioner, vg: string, lv: string): P
     throw isSharemountError(error, 'NOT_FOUND') ? new SharemountError('NOT_FOUND', error.message, { field: 'logicalVolume' }) : error;
   });
   if (!row.lv_tags.includes(p.ownerTag)) {
-    throw new SharemountError('FAILED_PRECONDITION', `logicalVolume: ${vg}/${lv} does not carry the tag "${p.ownerTag}", so this driver does not mount it (tag it with lvchange --addtag ${p.ownerTag} to serve it)`, { field: 'logicalVolume' });
+    throw new SharemountError('FAILED_PRECONDITION', `logicalVolume: ${vg}/${lv} does not carry the tag "${p.ownerTag}", so this driver does not mount it: an administrator tags it (lvchange --addtag ${p.ownerTag}) to serve it, or sets the LVM backend's option mountAnyLogicalVolume to serve any LV`, { field: 'logicalVolume' });
   }
 }
 
