@@ -28,7 +28,7 @@ export async function stageBlockVolume(context: ServiceContext, request: { volum
     if ((await manager.publicationAt(staging)) !== undefined || mountAt(readMountInfoText(), staging) !== undefined) {
       throw new SharemountError('FAILED_PRECONDITION', `staging_target_path: ${staging} has a filesystem volume staged; unstage it before staging block volume ${request.volume_id} there`, { field: 'staging_target_path' });
     }
-    // The same gate a share's mount passes (the LVM backend's mountOnlyOwned).
+    // The same gate a share's mount passes (the LVM backend's owner tag, unless mountAnyLogicalVolume).
     await backend.admit?.(parsed.data);
     const device = await backend.blockDevice!(parsed.data);
     // Under the staging file's lock, which the bind inherits: a mount left running by a killed

@@ -181,7 +181,7 @@ describe.skipIf(skip)('core: one share per source and option set', () => {
 
   it('a state root under /proc fails at once naming the root (a recursive mkdir there never returns)', async () => {
     for (const root of ['/proc/sharemount-state/deeper', '/proc/self/sharemount']) {
-      const unusable = new MountManager({ root, backends: [bindBackend()] });
+      const unusable = new MountManager({ root, backends: [bindBackend({ allowedPaths: ['/'] })] });
       await expect(unusable.publish({ source: bind(sandbox.source), subPath: 'd041', target: join(sandbox.pods, 'never') })).rejects.toMatchObject({
         code: 'FAILED_PRECONDITION',
         field: 'root',
