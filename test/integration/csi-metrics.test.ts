@@ -36,7 +36,7 @@ describe.skipIf(skip)('csi: Prometheus metrics', () => {
   beforeAll(async () => {
     sandbox = await createSandbox('sharemount-csi-metrics-');
     await seedSourceTree(sandbox.source, 2);
-    const options = { name: 'metrics.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend()], root: sandbox.root, logger: silentLogger };
+    const options = { name: 'metrics.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger: silentLogger };
     ({ plugin, client, close } = await startPlugin({ ...options, metrics: { port: 0, host: '127.0.0.1' } }));
     const address = plugin.metricsAddress();
     expect(address).toMatchObject({ host: '127.0.0.1' });
