@@ -38,7 +38,7 @@ export async function run(): Promise<BenchSection> {
       await writeFile(ws.path('backing', dirName(i), 'data.txt'), `${i}\n`);
     }
     daemon = await startBindfs(backing, fuse);
-    const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend()] });
+    const manager = new MountManager({ root: ws.path('root'), backends: [bindBackend({ allowedPaths: ['/'] })] });
     await mkdir(ws.path('pods'));
     const source = { backend: 'bind', path: fuse } as Source;
     for (let i = 0; i < publications; i++) {

@@ -44,7 +44,7 @@ describe.skipIf(skip)('core: broken shares heal (bindfs)', () => {
     await mkdir(backing());
     await seedSourceTree(backing(), subdirs);
     await seedSourceTree(sandbox.source, 2);
-    manager = new MountManager({ root: sandbox.root, backends: [bindBackend()], timeouts });
+    manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })], timeouts });
   });
 
   afterEach(async () => {
@@ -289,7 +289,7 @@ describe.skipIf(skip)('core: broken shares heal (bindfs)', () => {
       worker.child.kill('SIGKILL');
       await worker.done;
 
-      const fresh = new MountManager({ root: sandbox.root, backends: [bindBackend()], timeouts });
+      const fresh = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })], timeouts });
       const report = await fresh.reconcile();
       expect(report.problems).toEqual([]);
       await assertInvariants(fresh, { pods: sandbox.pods });

@@ -49,7 +49,7 @@ describe.skipIf(skip)('csi: broken volumes heal', () => {
   });
 
   async function plugin(extra: { healIntervalMs?: number } = {}): Promise<CsiClient> {
-    const started = await startPlugin({ name: 'heal.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend()], root: sandbox.root, logger: silentLogger, timeouts: { fsMs: 2_000 }, ...extra });
+    const started = await startPlugin({ name: 'heal.example.com', vendorVersion: '1', nodeId: 'node-1', endpoint: join(sandbox.dir, 'csi.sock'), backends: [bindBackend({ allowedPaths: ['/'] })], root: sandbox.root, logger: silentLogger, timeouts: { fsMs: 2_000 }, ...extra });
     close = started.close;
     return started.client;
   }

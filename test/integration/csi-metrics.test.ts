@@ -139,7 +139,7 @@ describe.skipIf(skip)('csi: Prometheus metrics', () => {
       const { createCsiPlugin } = await import('./src/csi/index.ts');
       const { bindBackend } = await import('./src/backends/bind.ts');
       const { silentLogger } = await import('./src/logger.ts');
-      const plugin = createCsiPlugin({ name: 'off.example.com', vendorVersion: '1', nodeId: 'n', endpoint: process.argv[1], backends: [bindBackend()], root: process.argv[2], logger: silentLogger });
+      const plugin = createCsiPlugin({ name: 'off.example.com', vendorVersion: '1', nodeId: 'n', endpoint: process.argv[1], backends: [bindBackend({ allowedPaths: ['/'] })], root: process.argv[2], logger: silentLogger });
       await plugin.start();
       const tcp = process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP'));
       console.log(JSON.stringify({ tcp, promClient, address: plugin.metricsAddress() ?? null }));
