@@ -59,6 +59,12 @@ describe.skipIf(skip)('csi: snapshots, clones and listings of bind volumes', () 
     await expectStatus(client.controller.CreateSnapshot({ name: 'x', source_volume_id: 'bind:no-such-volume' }), status.NOT_FOUND, 'no volume');
     await expectStatus(client.controller.CreateSnapshot({ name: 'x', source_volume_id: 'never-made-by-us' }), status.NOT_FOUND, 'no volume');
     await expectStatus(client.controller.CreateSnapshot({ name: 'x', source_volume_id: volume.volume_id, parameters: { colour: 'red' } }), status.INVALID_ARGUMENT, 'parameters.colour');
+    await expectStatus(client.controller.CreateSnapshot({ name: 'n'.repeat(129), source_volume_id: volume.volume_id }), status.INVALID_ARGUMENT, 'name: must be at most 128 bytes');
+    await expectStatus(client.controller.DeleteSnapshot({}), status.INVALID_ARGUMENT, 'snapshot_id');
+    // A 128-character name of any characters gets a snapshot id within 128 bytes.
+    const long = (await client.controller.CreateSnapshot({ name: `ß ${'ä'.repeat(62)}`, source_volume_id: volume.volume_id })).snapshot;
+    expect(Buffer.byteLength(long.snapshot_id)).toBeLessThanOrEqual(128);
+    await client.controller.DeleteSnapshot({ snapshot_id: long.snapshot_id });
     // The CO's own metadata keys are no parameters of ours: ignored.
     const { snapshot } = await client.controller.CreateSnapshot({ name: 'x', source_volume_id: volume.volume_id, parameters: { 'csi.storage.k8s.io/volumesnapshot/name': 'vs' } });
     expect(snapshot.ready_to_use).toBe(true);
