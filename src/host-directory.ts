@@ -1,9 +1,9 @@
-import { readlink, realpath } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { SharemountError, invalidArgument } from './errors.js';
 import type { AnyBackend, Source } from './backend.js';
 import { O_PATH, closePath, openPath, procPathOf } from './path-descriptor.js';
 import { isWithin } from './target.js';
+import { isInside, overlaps, placeOfFdBounded, placeOfPath, type Place } from './identity.js';
 import { withTimeout } from './timeout.js';
 
 /**
@@ -52,17 +52,38 @@ export async function withHostDirectory<T>(
     throw error;
   }
   try {
-    const real = await readlink(procPathOf(fd));
-    if (isWithin(real, root) || isWithin(root, real)) {
+    const bound = <R>(work: Promise<R>) => withTimeout(work, fsMs, `checking ${directory.field}`);
+    // By identity, not by the path read back: a bind mount of the root's parent elsewhere
+    // would give the root, or a directory inside it, a path no string check recognises.
+    const place = await placeOfFdBounded(fd, bound);
+    const real = place.path;
+    if (isWithin(real, root) || isWithin(root, real) || overlaps(place, placeOfPath(root))) {
       throw invalidArgument(directory.field, "must not be inside (or above) sharemount's state root: every publication would show its records and key");
     }
     if (directory.allowedUnder !== undefined) {
-      const allowed = await Promise.all(directory.allowedUnder.map((dir) => withTimeout(realpath(dir), fsMs, 'resolving the allowed host directories').catch(() => undefined)));
-      if (!allowed.some((dir) => dir !== undefined && isWithin(real, dir))) {
+      const allowed = await Promise.all(directory.allowedUnder.map((dir) => placeOfAllowed(dir, bound)));
+      if (!allowed.some((dir) => dir !== undefined && isInside(place, dir))) {
         throw invalidArgument(directory.field, `must be inside ${directory.allowedUnder.join(' or ')}, the host directories this driver serves${directory.allowedBy === undefined ? '' : ` (${directory.allowedBy})`}`);
       }
     }
     return await mount(procPathOf(fd, process.pid));
+  } finally {
+    closePath(fd);
+  }
+}
+
+/** An allowed host directory, placed (undefined when it does not exist: nothing lies inside it). */
+async function placeOfAllowed(dir: string, bound: <R>(work: Promise<R>) => Promise<R>): Promise<Place | undefined> {
+  const opening = openPath(dir, O_PATH | constants.O_DIRECTORY);
+  let fd: number;
+  try {
+    fd = await bound(opening);
+  } catch {
+    void opening.then(closePath, () => {});
+    return undefined;
+  }
+  try {
+    return await placeOfFdBounded(fd, bound);
   } finally {
     closePath(fd);
   }

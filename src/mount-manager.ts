@@ -15,11 +15,13 @@ import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } f
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
 import { reconcileShares, type ReconcileReport } from './reconcile.js';
 import { loadRootKey } from './root-key.js';
+import { joinRoot, placeTag } from './root-world.js';
 import { shareKeyOf, type ShareKey } from './share-key.js';
 import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
-import { canonicalTarget, checkTargetShape, prepareTarget } from './target.js';
+import { canonicalTarget, checkTargetPlace, checkTargetShape, prepareTarget } from './target.js';
 import { showsShareAt } from './strategies/bind.js';
+import { placeOfPath, type Place } from './identity.js';
 import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
 
@@ -62,6 +64,8 @@ export interface ShareStatus {
 interface Context extends CheckContext {
   locks: KeyedLock;
   secretKey: Buffer;
+  /** The state root as the kernel places it: targets are checked against it by identity. */
+  rootPlace: Place;
 }
 
 /**
@@ -111,6 +115,16 @@ export class MountManager {
     return shareKeyOf(share.backend, share.source, share.options, share.sensitiveOptions, secretKey);
   }
 
+  /**
+   * Refuses a path a publication would be made at (`field` names it) that is the state root, lies
+   * inside it or above it, by what the kernel says the directories are, whatever the spelling:
+   * for a shim that mounts at a path of its own (the CSI shim's NodePublishVolume target).
+   */
+  async checkTargetPlace(path: string, field = 'target'): Promise<void> {
+    const context = await this.context();
+    await checkTargetPlace(path, context.rootPlace, this.timeouts.fsMs, field);
+  }
+
   /** The ShareKey of the publication at `target`, if sharemount has one there (one readlink). */
   async shareKeyAt(target: string): Promise<ShareKey | undefined> {
     const context = await this.context();
@@ -148,6 +162,7 @@ export class MountManager {
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
     const target = checkTargetShape(canonicalTarget(checked.target, { parentMustExist: true }), context.root);
+    await checkTargetPlace(target, context.rootPlace, this.timeouts.fsMs);
     // A share known to hang fails at once, without waiting in line for its lock (hung-shares.ts).
     this.hungShares.failIfHung(key, context.state.mountPoint(key));
     return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishHealing(context, { ...checked, target }, key)).catch((error: unknown) => {
@@ -328,6 +343,7 @@ export class MountManager {
           publishedAt: new Date().toISOString(),
           ...(request.label === undefined ? {} : { label: request.label }),
           ...(directoryInode === undefined ? {} : { directoryInode }),
+          madeIn: placeTag(),
         };
         await (claimed ? state.createRef(key, ref) : state.writeRef(key, ref));
         if (!claimed) await state.writeIndex(target, key); // an entry without its reference: replaced
@@ -367,6 +383,8 @@ export class MountManager {
     await makeDirectories(this.rootPath, 0o700, 'root', `the state root ${this.rootPath}`);
     const root = await realpath(this.rootPath);
     const identity = await stat(root);
+    // Before anything is written: a process of another namespace using the root refuses this one.
+    await joinRoot(root, this.timeouts.commandMs);
     const secretKey = await loadRootKey(join(root, '_key'));
     return {
       root,
@@ -375,6 +393,7 @@ export class MountManager {
       locks: new KeyedLock(`${identity.dev}:${identity.ino}`, this.timeouts.lockMs, secretKey),
       secretKey,
       rootMountId: localMountIdOf(root),
+      rootPlace: placeOfPath(root),
       timeouts: this.timeouts,
       logger: this.logger,
     };

@@ -18,6 +18,7 @@ import { isSharemountError } from './errors.js';
 import type { HungShares } from './hung-shares.js';
 import { withTimeout } from './timeout.js';
 import { healBrokenShares, type HealedShare } from './reconcile-heal.js';
+import { madeInAnotherNamespace, placeTag } from './root-world.js';
 
 /** What `reconcile` found and did. */
 export interface ReconcileReport {
@@ -119,6 +120,8 @@ async function reconcileShare(
     if (found === 'ok') {
       healthy++;
       healthyRefs.add(`${key}\0${ref.target}`);
+      // Seen here: from now on it is this namespace's to judge (a restarted plugin's first reconcile).
+      if (ref.madeIn !== undefined && ref.madeIn !== placeTag()) await locks.withLocks([`target:${ref.target}`, `share:${key}`], () => reown(deps, key, ref.target));
     } else if (found === 'unchecked') {
       healthyRefs.add(`${key}\0${ref.target}`); // kept, and so is its index entry
       report.problems.push({ share: key, message: `the publication at ${ref.target} could not be checked in time (is the share hung?); its reference is kept` });
@@ -186,6 +189,12 @@ async function repairReference(deps: ReconcileDeps, key: ShareKey, suspect: RefR
     report.repairedReadOnly.push({ share: key, target: ref.target });
     return;
   }
+  if (madeInAnotherNamespace(ref.madeIn)) {
+    // Not visible here is not gone: it may be alive in the namespace that made it (a plugin
+    // restarted into a new container whose view lacks it). Never dropped for that alone.
+    report.problems.push({ share: key, message: `the publication at ${ref.target} was made in another mount namespace and is not visible in this one; its reference is kept (unpublish it, or reconcile where it was made)` });
+    return;
+  }
   await deps.state.removeRef(key, ref.target);
   if ((await deps.state.readIndex(ref.target)) === key) await deps.state.removeIndex(ref.target);
   report.droppedReferences.push({ share: key, target: ref.target, reason: 'publication not found in the mount table' });
@@ -202,6 +211,12 @@ async function isCovered(ref: RefRecord, sharePath: string, shareMount: MountInf
     if (await strategies[ref.strategy].isPublished({ target: ref.target, sharePath, subPath: ref.subPath, shareMount, mounts: alone })) return true;
   }
   return false;
+}
+
+/** Marks a reference as made in this mount namespace (re-read under its locks). */
+async function reown(deps: ReconcileDeps, key: ShareKey, target: string): Promise<void> {
+  const ref = await deps.state.readRef(key, target);
+  if (ref?.madeIn !== undefined && ref.madeIn !== placeTag()) await deps.state.writeRef(key, { ...ref, madeIn: placeTag() });
 }
 
 async function dropUnreadable(deps: ReconcileDeps, key: ShareKey, file: string, report: ReconcileReport): Promise<void> {
@@ -283,6 +298,7 @@ async function adopt(deps: ReconcileDeps, key: ShareKey, target: string, report:
     createdTarget: false,
     publishedAt: new Date().toISOString(),
     ...(directoryInode === undefined ? {} : { directoryInode }),
+    madeIn: placeTag(),
   });
   await state.writeIndex(target, key);
   report.adoptedPublications.push({ share: key, target });

@@ -49,6 +49,12 @@ export const refRecordSchema = z.object({
    * kernels before 5.14.
    */
   directoryInode: z.optional(z.string().check(z.regex(/^\d{1,20}$/))),
+  /**
+   * Where the publication was made: `<boot id>/<mount namespace inode>` (root-world.ts). A
+   * reconcile that cannot see a publication made in another mount namespace of this boot keeps
+   * its reference: it may be alive there. Absent in records made before it was kept.
+   */
+  madeIn: z.optional(z.string().check(z.regex(/^[0-9a-f-]{1,64}\/\d{1,20}$/))),
 });
 export type RefRecord = z.infer<typeof refRecordSchema>;
 

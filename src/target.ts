@@ -1,6 +1,9 @@
-import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { fstatSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument } from './errors.js';
+import { isInside, placeOfPath, type Place } from './identity.js';
+import { closePath, openPath, pathFlags } from './path-descriptor.js';
+import { withTimeout } from './timeout.js';
 
 const maxPathBytes = 4096;
 const maxNameBytes = 255;
@@ -23,6 +26,40 @@ export function checkTargetShape(target: string, root: string, field = 'target')
   if (target === '/') throw invalidArgument(field, 'must not be "/"');
   if (isWithin(target, root) || isWithin(root, target)) throw invalidArgument(field, "must not be inside (or above) sharemount's state root");
   return target;
+}
+
+/**
+ * The state-root check of `checkTargetShape` made by identity (see identity.ts): the target's
+ * parent must not be the root or lie inside it, and the target, when it exists, must not be
+ * the root or a directory above it, whatever paths lead there (a bind mount of the root's
+ * parent elsewhere gives it other spellings). The parent is local (already walked by
+ * canonicalTarget); the target may be a hung mount, so it is opened in libuv's threads, bounded.
+ */
+export async function checkTargetPlace(target: string, root: Place, fsMs: number, field = 'target'): Promise<void> {
+  const refuse = () => invalidArgument(field, "must not be inside (or above) sharemount's state root (it is, through another path to it)");
+  let parent: Place;
+  try {
+    parent = placeOfPath(dirname(target));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // nothing is made there; canonicalTarget says so
+    throw error;
+  }
+  if (isInside(parent, root)) throw refuse();
+  const opening = openPath(target, pathFlags);
+  let fd: number;
+  try {
+    fd = await withTimeout(opening, fsMs, `checking ${field}`);
+  } catch (error) {
+    void opening.then(closePath, () => {});
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  try {
+    const own = fstatSync(fd, { bigint: true });
+    if (root.chain.some((step) => step.dev === own.dev && step.ino === own.ino)) throw refuse();
+  } finally {
+    closePath(fd);
+  }
 }
 
 export function isWithin(path: string, dir: string): boolean {

@@ -29,7 +29,10 @@ export interface CallInfo {
  */
 export async function checkedPath(manager: MountManager, path: string, field: string, { parentMustExist = false } = {}): Promise<string> {
   const root = await manager.root();
-  return checkTargetShape(canonicalTarget(checkTargetShape(path, root, field), { parentMustExist, field }), root, field);
+  const checked = checkTargetShape(canonicalTarget(checkTargetShape(path, root, field), { parentMustExist, field }), root, field);
+  // A path something is made at is checked by identity too (another path to the root).
+  if (parentMustExist) await manager.checkTargetPlace(checked, field);
+  return checked;
 }
 
 /**

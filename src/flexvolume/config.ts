@@ -4,6 +4,7 @@ import * as z from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
 import { defaultHelperDir } from './helper-protocol.js';
 import { forbiddenDirs, isInside, resolvedPath } from './plugin-dir.js';
+import { isInside as isInsideByIdentity, placeIfPresent, placeOfExisting } from '../identity.js';
 
 /** Where the shim keeps state and logs, and how long one call may take. */
 export interface FlexVolumeConfig {
@@ -143,10 +144,17 @@ function readConfigFile(path: string, required: boolean): z.infer<typeof fileSch
   return parsed.data;
 }
 
-/** Refuses a path inside one of `forbidden` (the plugin directories), as written or through a symlink. */
+/**
+ * Refuses a path inside one of `forbidden` (the plugin directories): as written, through a
+ * symlink, or through another path to the same directory (a bind mount), judged by identity.
+ */
 export function checkOutside(field: string, path: string, forbidden: readonly string[]): void {
   const real = resolvedPath(path); // a symlink on the way must not lead into it either
+  const place = placeOfExisting(path);
   for (const dir of forbidden) {
-    if (isInside(path, dir) || isInside(real, dir)) throw invalidArgument(field, `${path} is inside the plugin directory ${dir}: kubelet re-runs init for every file written there; choose a path outside it`);
+    const dirPlace = place === undefined ? undefined : placeIfPresent(dir);
+    if (isInside(path, dir) || isInside(real, dir) || (place !== undefined && dirPlace !== undefined && isInsideByIdentity(place, dirPlace))) {
+      throw invalidArgument(field, `${path} is inside the plugin directory ${dir}: kubelet re-runs init for every file written there; choose a path outside it`);
+    }
   }
 }

@@ -410,6 +410,24 @@ describe.skipIf(skip)('FlexVolume bind driver, called as kubelet calls it', () =
       expect(await readdir(pluginDir)).toEqual(['sharemount~bind']);
     });
 
+    it('refuses a log file, a state root or a config file reached through a bind mount of the plugin directory (by identity)', async () => {
+      const alias = join(sandbox.dir, 'plugins-alias');
+      await mkdir(alias);
+      await execa('mount', ['--bind', pluginDir, alias]);
+      try {
+        const logViaAlias = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_LOG: join(alias, 'sharemount~bind', 'driver.log') } });
+        expectFailure(await logViaAlias.call('unmount', join(sandbox.dir, 'x')), /log: .* is inside the plugin directory/);
+        const rootViaAlias = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_ROOT: join(alias, 'state') } });
+        expectFailure(await rootViaAlias.call('unmount', join(sandbox.dir, 'x')), /root: .* is inside the plugin directory/);
+        const configViaAlias = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_CONFIG: join(alias, 'sharemount~bind', 'bind') } });
+        expectFailure(await configViaAlias.call('unmount', join(sandbox.dir, 'x')), /SHAREMOUNT_CONFIG: .* is inside the plugin directory/);
+        expect(await readdir(pluginDir)).toEqual(['sharemount~bind']);
+        expect(await readdir(join(pluginDir, 'sharemount~bind'))).toEqual(['bind']);
+      } finally {
+        await execa('umount', [alias]);
+      }
+    });
+
     it('never blocks on, or writes into, a log or config that is not a plain file: a FIFO, the reply streams, a path under /proc', async () => {
       const fifo = join(sandbox.dir, 'fifo');
       await execa('mkfifo', [fifo]);
