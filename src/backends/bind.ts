@@ -8,6 +8,7 @@ import { mountIdOf } from '../mount-point.js';
 import { withTimeout } from '../timeout.js';
 import { checkSubPath } from '../subpath.js';
 import { isWithin } from '../target.js';
+import { isInside, placeIfPresent, placeOfExisting } from '../identity.js';
 import type { Backend, CreateSnapshotRequest, CreateVolumeRequest, VolumeSpec } from '../backend.js';
 import { optionName, type OptionList } from '../options.js';
 import { BindProvisioner, type BindProvisioningOptions } from './bind/provisioning.js';
@@ -82,11 +83,21 @@ function refuseProvisioningRoot(root: string, path: string, subPath: string): vo
   };
   const volumesRoot = real(root);
   const shown = subPath === '' ? real(path) : posix.join(real(path), subPath);
-  if (isWithin(volumesRoot, shown)) {
+  // By path, and by identity: another path to the same directories (a bind mount) counts too.
+  const rootPlace = placeIfPresent(root);
+  const shownPlace = placeIfPresent(shown);
+  if (isWithin(volumesRoot, shown) || (rootPlace !== undefined && shownPlace !== undefined && isInside(rootPlace, shownPlace))) {
     throw invalidArgument('subPath', `must name a volume of ${root}, which holds this driver's volumes: ${root} itself, or a directory above it, is no one volume`);
   }
-  if (isWithin(shown, posix.join(volumesRoot, volumeRecordsDir))) throw invalidArgument('subPath', `reaches ${volumeRecordsDir}, the provisioner's records, which are no volume`);
-  if (isWithin(shown, posix.join(volumesRoot, snapshotsDir))) throw invalidArgument('subPath', `reaches ${snapshotsDir}, the provisioner's snapshots, which are no volume`);
+  // The records and the snapshots, by path and by identity: neither is a volume.
+  const shownOrAbove = placeOfExisting(shown);
+  for (const [dir, what] of [[volumeRecordsDir, 'records'], [snapshotsDir, 'snapshots']] as const) {
+    const reserved = posix.join(volumesRoot, dir);
+    const reservedPlace = placeIfPresent(reserved);
+    if (isWithin(shown, reserved) || (reservedPlace !== undefined && shownOrAbove !== undefined && isInside(shownOrAbove, reservedPlace))) {
+      throw invalidArgument('subPath', `reaches ${dir}, the provisioner's ${what}, which are no volume`);
+    }
+  }
 }
 
 export interface BindBackendOptions {

@@ -211,7 +211,7 @@ describe.skipIf(skip)('core: hostile inputs are refused and change nothing', () 
     expect(await fingerprint(paths.outside)).toEqual(outsideBefore);
     expect(await entriesOf(sandbox.pods)).toEqual(podsBefore);
     expect(await manager.list()).toEqual([]);
-    expect((await readdir(paths.root)).filter((name) => name !== '_key' && name !== '_targets')).toEqual([]);
+    expect((await readdir(paths.root)).filter((name) => name !== '_key' && name !== '_targets' && name !== '_worlds')).toEqual([]);
     expect(await entriesOf(join(paths.root, '_targets'))).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@
 import { lstat, mkdir, readFile, readdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { status } from '@grpc/grpc-js';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BindProvisioner } from '../../src/backends/bind/provisioning.js';
 import { run } from '../../src/exec.js';
@@ -195,7 +196,13 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
     await symlink(volumes, alias);
     const records = join(volumes, '.sharemount-volumes');
     const above = [dirname(volumes), basename(volumes)] as const;
+    const bound = join(sandbox.dir, 'volumes-bound'); // the root by another path: a bind mount of it
+    await mkdir(bound);
+    await execa('mount', ['--bind', volumes, bound]);
     for (const [path, subPath, message] of [
+      [bound, '', 'itself, or a directory above it, is no one volume'],
+      [bound, '.sharemount-volumes', "the provisioner's records"],
+      [join(bound, '.sharemount-volumes'), '', "the provisioner's records"],
       [volumes, '', 'itself, or a directory above it, is no one volume'],
       [alias, '', 'itself, or a directory above it, is no one volume'],
       [above[0], above[1], 'itself, or a directory above it, is no one volume'],
@@ -212,6 +219,7 @@ describe.skipIf(skip)('csi: the Controller service on host-directory provisionin
       );
     }
     await unlink(alias);
+    await execa('umount', [bound]);
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
