@@ -122,7 +122,9 @@ export class MountManager {
    */
   async checkTargetPlace(path: string, field = 'target'): Promise<void> {
     const context = await this.context();
-    await checkTargetPlace(path, context.rootPlace, this.timeouts.fsMs, field);
+    await checkTargetPlace(path, context.rootPlace, this.timeouts.fsMs, field).catch((error: unknown) => {
+      throw fromFilesystemError(error, [[path, field], [dirname(path), field]]);
+    });
   }
 
   /** The ShareKey of the publication at `target`, if sharemount has one there (one readlink). */
@@ -162,7 +164,9 @@ export class MountManager {
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
     const target = checkTargetShape(canonicalTarget(checked.target, { parentMustExist: true }), context.root);
-    await checkTargetPlace(target, context.rootPlace, this.timeouts.fsMs);
+    await checkTargetPlace(target, context.rootPlace, this.timeouts.fsMs).catch((error: unknown) => {
+      throw fromFilesystemError(error, [[target, 'target'], [dirname(target), 'target']]); // a file on the way...
+    });
     // A share known to hang fails at once, without waiting in line for its lock (hung-shares.ts).
     this.hungShares.failIfHung(key, context.state.mountPoint(key));
     return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishHealing(context, { ...checked, target }, key)).catch((error: unknown) => {
