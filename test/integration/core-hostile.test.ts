@@ -355,7 +355,7 @@ describe.skipIf(skip)('core: the bind backend as shipped serves no host director
     }
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
     expect(await entriesOf(sandbox.pods)).toEqual([]);
-    expect((await entriesOf(root)).filter((name) => name !== '_key' && name !== '_targets')).toEqual([]); // no share
+    expect((await entriesOf(root)).filter((name) => name !== '_key' && name !== '_targets' && name !== '_worlds')).toEqual([]); // no share
     expect(await entriesOf(join(root, '_targets'))).toEqual([]);
     expect(await manager.list()).toEqual([]);
   });
