@@ -91,6 +91,11 @@ async function checkProject(work, tarball, kind) {
   for (const skipLibCheck of ['false', 'true']) {
     await step(`${kind}: tsc --noEmit (${what}, skipLibCheck ${skipLibCheck})`, process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false', '--skipLibCheck', skipLibCheck], dir);
   }
+  // module node16 keeps the rule of TypeScript before 5.8: CommonJS code may not require a
+  // module whose types are ESM (TS1479). It fails when `require` resolves to a .d.ts.
+  if (kind === 'commonjs') {
+    await step(`${kind}: tsc --noEmit (entry points, module node16)`, process.execPath, [tsc, '-p', 'tsconfig.json', '--pretty', 'false', '--module', 'node16', '--moduleResolution', 'node16'], dir);
+  }
 }
 
 const { files: examples, errors } = exampleFiles(repo, entries);
@@ -98,9 +103,9 @@ for (const error of errors) {
   console.error(`check-package: ${error}`);
   failures++;
 }
-for (const entry of entries) {
-  if (!existsSync(join(repo, pkg.exports[entry.subpath].types))) {
-    console.error(`check-package: ${pkg.exports[entry.subpath].types} is missing: build first (tsup)`);
+for (const declaration of entries.flatMap((entry) => entry.declarations)) {
+  if (!existsSync(join(repo, declaration))) {
+    console.error(`check-package: ${declaration} is missing: build first (tsup)`);
     failures++;
   }
 }

@@ -13,15 +13,22 @@ export function entryPoints(pkg) {
       if (!/\.(c|m)?js$/.test(target)) continue;
       throw new Error(`package-check: exports["${subpath}"] is a bare string; give it "types", "import" and "require" conditions`);
     }
-    const esm = target.import ?? target.default;
-    if (typeof esm !== 'string' || typeof target.types !== 'string') {
-      throw new Error(`package-check: exports["${subpath}"] needs an "import" and a "types" condition`);
+    // Each condition names its own declarations: `import` the ESM `.d.ts`, `require` the
+    // CommonJS `.d.cts`, so TypeScript never takes ESM types for a require (TS1479 before 5.8).
+    const esm = target.import;
+    if (typeof esm?.default !== 'string' || typeof esm.types !== 'string') {
+      throw new Error(`package-check: exports["${subpath}"].import needs "types" and "default"`);
+    }
+    const cjs = target.require;
+    if (cjs !== undefined && (typeof cjs.default !== 'string' || typeof cjs.types !== 'string' || !cjs.types.endsWith('.d.cts'))) {
+      throw new Error(`package-check: exports["${subpath}"].require needs "default" and "types" naming a .d.cts file`);
     }
     rows.push({
       subpath,
       specifier: subpath === '.' ? pkg.name : `${pkg.name}/${subpath.slice(2)}`,
-      require: target.require !== undefined,
-      source: esm.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'),
+      require: cjs !== undefined,
+      declarations: [esm.types, ...(cjs ? [cjs.types] : [])],
+      source: esm.default.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'),
     });
   }
   return rows;
