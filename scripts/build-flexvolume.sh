@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # Builds FlexVolume drivers into single executables that run on a node without Node.js:
 #   1. esbuild bundles the driver's entry and everything it imports into one CommonJS file
-#      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it), and the launcher
-#      (src/flexvolume/launcher.ts) with the bundle's hash as the build id;
-#   2. the bundle's V8 code cache is made (scripts/flexvolume-code-cache.cjs);
-#   3. node --experimental-sea-config makes the blob: the launcher as the main script (with its
-#      code cache), the bundle and its cache as assets. A call starts the launcher, which asks
-#      the driver's resident helper and evaluates the bundle only when it answers the call
-#      itself (docs/flexvolume.md, "The resident helper");
+#      (scripts/bundle-flexvolume.mjs; lazy imports stay lazy inside it), and the main script
+#      that evaluates it (src/flexvolume/sea-main.ts);
+#   2. the bundle's V8 code cache is made after a warm-up (scripts/flexvolume-code-cache.cjs);
+#   3. node --experimental-sea-config makes the blob: the main script (with its code cache),
+#      the bundle and its cache as assets. Every call is its own process, started from the
+#      executable alone;
 #   4. postject injects the blob into a copy of this node binary.
 # Output: build/flexvolume/<vendor~driver>/<driver>, ready for the installer.
 # Usage: scripts/build-flexvolume.sh [<entry.ts>=<vendor~driver> ...]   (default: the examples)
@@ -34,13 +33,12 @@ for spec in "$@"; do
   mkdir -p "$out" "$work"
 
   node scripts/bundle-flexvolume.mjs "$entry" "$work/driver.cjs"
-  build_id=$(sha256sum "$work/driver.cjs" | cut -c1-16)
-  node scripts/bundle-flexvolume.mjs --launcher "$work/launcher.cjs" "$build_id" "$driver_dir"
+  node scripts/bundle-flexvolume.mjs --main "$work/main.cjs"
   node scripts/flexvolume-code-cache.cjs "$work/driver.cjs" "$work/driver.cache"
   # execArgvExtension "none": NODE_OPTIONS in kubelet's environment is ignored, so no flag or
   # --require from a node's environment reaches the driver (or breaks its one-document reply).
   cat >"$work/sea-config.json" <<JSON
-{ "main": "$work/launcher.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true, "execArgvExtension": "none",
+{ "main": "$work/main.cjs", "output": "$work/$driver.blob", "disableExperimentalSEAWarning": true, "useCodeCache": true, "execArgvExtension": "none",
   "assets": { "driver.cjs": "$work/driver.cjs", "driver.cache": "$work/driver.cache" } }
 JSON
   node --experimental-sea-config "$work/sea-config.json" >"$work/sea.log" 2>&1 || { cat "$work/sea.log" >&2; exit 1; }
@@ -53,8 +51,7 @@ JSON
   fi
   # A Node that does not know execArgvExtension would ignore it: refuse to ship an executable
   # that a node's NODE_OPTIONS can reach (here a --require of nothing, which would fail the call).
-  # SHAREMOUNT_HELPER=off: the check answers init itself and starts no resident helper.
-  if ! SHAREMOUNT_HELPER=off NODE_OPTIONS="--require=/nonexistent/sharemount-build-check" "$work/$driver" init | grep -q '"status":"Success"'; then
+  if ! NODE_OPTIONS="--require=/nonexistent/sharemount-build-check" "$work/$driver" init | grep -q '"status":"Success"'; then
     echo "build-flexvolume: $driver honours NODE_OPTIONS; build with a Node that supports the SEA setting execArgvExtension" >&2; exit 1
   fi
   # Rename into place, so that a running test or installer never sees a half-written file.

@@ -1,7 +1,7 @@
 // Bundles one FlexVolume driver entry into one CommonJS file for a single executable (step 1 of
-// scripts/build-flexvolume.sh), or, with --launcher, the executable's launcher.
+// scripts/build-flexvolume.sh), or, with --main, the executable's main script that evaluates it.
 // Usage: node scripts/bundle-flexvolume.mjs <entry.ts> <out.cjs>
-//        node scripts/bundle-flexvolume.mjs --launcher <out.cjs> <build id> <vendor~driver>
+//        node scripts/bundle-flexvolume.mjs --main <out.cjs>
 //
 // Beyond a plain esbuild bundle: zod re-exports all of its ~50 message locales as a namespace
 // (`z.locales`), which keeps every one in the bundle: 260 KB of a 700 KB file that each call
@@ -15,20 +15,14 @@ import { dirname, join } from 'node:path';
 const common = { bundle: true, platform: 'node', target: 'node22', format: 'cjs', minify: true, legalComments: 'none', logLevel: 'warning' };
 
 const args = process.argv.slice(2);
-if (args[0] === '--launcher') {
-  // The launcher (src/flexvolume/launcher.ts) runs before anything else: it learns its build and
-  // driver here, at build time, since it must not evaluate the driver to find them out.
-  const [, outfile, buildId, driverDir] = args;
-  if (!outfile || !/^[0-9a-f]{16,64}$/.test(buildId ?? '') || !/^[^/~]+~[^/~]+$/.test(driverDir ?? '')) {
-    console.error('usage: node scripts/bundle-flexvolume.mjs --launcher <out.cjs> <build id> <vendor~driver>');
+if (args[0] === '--main') {
+  // src/flexvolume/sea-main.ts: evaluates the bundle, an asset of the executable, with its code cache.
+  const [, outfile] = args;
+  if (!outfile) {
+    console.error('usage: node scripts/bundle-flexvolume.mjs --main <out.cjs>');
     process.exit(2);
   }
-  await build({
-    ...common,
-    entryPoints: [join(dirname(new URL(import.meta.url).pathname), '../src/flexvolume/launcher.ts')],
-    outfile,
-    define: { SHAREMOUNT_BUILD: JSON.stringify(buildId), SHAREMOUNT_DRIVER_DIR: JSON.stringify(driverDir) },
-  });
+  await build({ ...common, entryPoints: [join(dirname(new URL(import.meta.url).pathname), '../src/flexvolume/sea-main.ts')], outfile });
   process.exit(0);
 }
 const [entry, outfile] = args;

@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 on_ci() { [ -n "${CI:-}" ]; }
 if on_ci && [ "$(id -u)" -ne 0 ]; then echo "test-ci: CI=${CI} is set and the integration tests need root (real mounts); run as root" >&2; exit 1; fi
 
-packages=(util-linux mount xfsprogs e2fsprogs lvm2 nfs-common rpcbind libnfs-utils bindfs fuse3 nfs-ganesha nfs-ganesha-vfs gcc libc6-dev)
+packages=(util-linux mount xfsprogs e2fsprogs lvm2 nfs-common rpcbind libnfs-utils bindfs fuse3 nfs-ganesha nfs-ganesha-vfs gcc libc6-dev strace)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -2,7 +2,6 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import { isAbsolute } from 'node:path';
 import * as z from '../zod.js';
 import { fromZodError, invalidArgument } from '../errors.js';
-import { defaultHelperDir } from './helper-protocol.js';
 import { forbiddenDirs, isInside, resolvedPath } from './plugin-dir.js';
 import { isInside as isInsideByIdentity, placeIfPresent, placeOfExisting } from '../identity.js';
 
@@ -17,17 +16,6 @@ export interface FlexVolumeConfig {
   timeoutMs: number;
   /** kubelet's fsGroupChangePolicy, which it never passes to a driver: the node's choice. */
   fsGroupChangePolicy: FsGroupChangePolicy;
-  /** The resident helper's settings, from the environment only (the launcher reads nothing else). */
-  helper: HelperSettings;
-}
-
-export interface HelperSettings {
-  /** False with SHAREMOUNT_HELPER=off. */
-  enabled: boolean;
-  /** SHAREMOUNT_HELPER_DIR: where its socket is. */
-  dir: string;
-  /** SHAREMOUNT_HELPER_IDLE_MS: how long it waits for a call before it retires. */
-  idleMs: number;
 }
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
@@ -44,7 +32,6 @@ export function defaultRoot(driverName: string): string {
 }
 export const defaultConfigFile = '/etc/sharemount/flexvolume.json';
 export const defaultTimeoutMs = 60_000;
-export const defaultHelperIdleMs = 10 * 60_000;
 
 /** The driver author's defaults; the config file and the environment override them. */
 export interface ConfigDefaults {
@@ -59,7 +46,6 @@ export interface ConfigDefaults {
 
 const absolutePath = z.string().check(z.minLength(1), z.refine(isAbsolute, 'must be an absolute path'), z.refine((p) => !p.includes('\0'), 'must not contain a NUL byte'));
 const timeout = z.pipe(z.coerce.number(), z.int().check(z.minimum(1_000), z.maximum(3_600_000)));
-const idle = z.pipe(z.coerce.number(), z.int().check(z.minimum(1_000), z.maximum(86_400_000)));
 
 const fileSchema = z.strictObject({
   root: z.optional(absolutePath),
@@ -72,9 +58,7 @@ const fileSchema = z.strictObject({
 /**
  * Resolves the configuration. Precedence, highest first: the environment (`SHAREMOUNT_ROOT`,
  * `SHAREMOUNT_LOG` (`off` disables the log), `SHAREMOUNT_LOG_LEVEL`, `SHAREMOUNT_TIMEOUT_MS`,
- * `SHAREMOUNT_FSGROUP_CHANGE_POLICY`; the resident helper's `SHAREMOUNT_HELPER` (`on`, `off`),
- * `SHAREMOUNT_HELPER_DIR`, `SHAREMOUNT_HELPER_IDLE_MS` come from the environment alone),
- * the JSON config file (`SHAREMOUNT_CONFIG`, else the driver's `configFile`, else
+ * `SHAREMOUNT_FSGROUP_CHANGE_POLICY`), the JSON config file (`SHAREMOUNT_CONFIG`, else the driver's `configFile`, else
  * /etc/sharemount/flexvolume.json; only a file named by SHAREMOUNT_CONFIG must exist), the
  * driver's defaults, then the built-in ones. The root, the log and the
  * config file must all lie outside the plugin directory: a file written there makes kubelet
@@ -96,13 +80,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, de
   checkOutside('root', root, forbidden);
   const logFile = logSetting === 'off' ? undefined : logSetting;
   if (logFile !== undefined) checkOutside('log', logFile, forbidden);
-  const helper = {
-    enabled: (pick('SHAREMOUNT_HELPER', env.SHAREMOUNT_HELPER, z.enum(['on', 'off'])) ?? 'on') === 'on',
-    dir: pick('SHAREMOUNT_HELPER_DIR', env.SHAREMOUNT_HELPER_DIR, absolutePath) ?? defaultHelperDir,
-    idleMs: pick('SHAREMOUNT_HELPER_IDLE_MS', env.SHAREMOUNT_HELPER_IDLE_MS, idle) ?? defaultHelperIdleMs,
-  };
-  checkOutside('SHAREMOUNT_HELPER_DIR', helper.dir, forbidden);
-  return { root, logFile, logLevel, timeoutMs, fsGroupChangePolicy, helper };
+  return { root, logFile, logLevel, timeoutMs, fsGroupChangePolicy };
 }
 
 /** `/var/log/sharemount/<vendor~driver>.log`. */

@@ -62,12 +62,6 @@ export interface FlexVolumeDriverOptions extends ConfigDefaults {
   beforePublish?(context: PublishContext): Promise<void>;
   /** Driver option keys whose values are secret: never logged. */
   sensitiveOptionKeys?: readonly string[];
-  /**
-   * Whether a call answered without a resident helper starts one for the calls after it (see
-   * docs/flexvolume.md, "The resident helper"). Default true; SHAREMOUNT_HELPER=off turns it off
-   * on a node.
-   */
-  residentHelper?: boolean;
   /** Handlers for the attach-flow and expansion calls the driver implements. */
   calls?: OptionalCalls;
   /** argv after the executable; default `process.argv` after the script (or the executable, in a single executable). */

@@ -3,8 +3,6 @@ import { parseCall, type ParsedCall } from './calls.js';
 import { resolveCapabilities } from './capabilities.js';
 import type { FlexVolumeDriverOptions } from './driver-options.js';
 import type { FileLogger } from './log-file.js';
-import { helperWanted, startHelper } from './helper-start.js';
-import { launchGlobal, type Launch } from './helper-protocol.js';
 import { quietProcess } from './quiet-process.js';
 import { exitCodeOf, failure, failureFrom, ReplyWriter, success, type Reply } from './reply.js';
 
@@ -27,18 +25,13 @@ const logFlushMs = 1_000;
  * call needs it (run-call.js, then the core and the backends).
  */
 export function createFlexVolumeDriver(driver: FlexVolumeDriverOptions): FlexVolumeDriver {
-  return buildDriver(driver);
-}
-
-/** The driver, with `afterReply` run by `main` once the reply is out (the helper's start). */
-function buildDriver(driver: FlexVolumeDriverOptions, afterReply?: (logger: FileLogger | undefined) => Promise<void>): FlexVolumeDriver {
   const executable = executableOf(driver);
   let logger: FileLogger | undefined;
   const handle = (argv: readonly string[], onDeadline?: (reply: Reply) => void) =>
     answerCall(driver, argv, { executable, onLogger: (l) => (logger = l), onDeadline });
   return {
     handle: (argv) => handle(argv),
-    main: () => runMain(driver, handle, () => logger, afterReply),
+    main: () => runMain(driver, handle, () => logger),
   };
 }
 
@@ -58,7 +51,7 @@ export interface AnswerHooks {
 /**
  * Answers one call (argv after the executable); never throws. `init` and usage errors are
  * answered here, everything else is imported when a call needs it (run-call.js, then the core
- * and the backends). The resident helper answers its callers' calls through this too.
+ * and the backends). The build's warm-up answers its harmless calls through this too.
  */
 export async function answerCall(driver: FlexVolumeDriverOptions, argv: readonly string[], hooks: AnswerHooks): Promise<Reply> {
   const startedAt = Date.now();
@@ -74,12 +67,11 @@ export async function answerCall(driver: FlexVolumeDriverOptions, argv: readonly
   }
 }
 
-/** The whole process: one call, one reply on fd 1, `afterReply`, then exit with the matching code. */
+/** The whole process: one call, one reply on fd 1, then exit with the matching code. */
 async function runMain(
   driver: FlexVolumeDriverOptions,
   handle: (argv: readonly string[], onDeadline: (reply: Reply) => void) => Promise<Reply>,
   currentLogger: () => FileLogger | undefined,
-  afterReply?: (logger: FileLogger | undefined) => Promise<void>,
 ): Promise<never> {
   const writer = new ReplyWriter();
   let exiting = false;
@@ -87,9 +79,8 @@ async function runMain(
     const sent = writer.send(reply);
     if (exiting) return;
     exiting = true;
-    // Nothing after the reply may change it: what comes after only delays the exit, at most by logFlushMs.
-    const after = afterReply?.(currentLogger()).catch(() => {}) ?? Promise.resolve();
-    const flushed = after.then(() => currentLogger()?.flush());
+    // Nothing after the reply may change it: the log's last lines only delay the exit, at most by logFlushMs.
+    const flushed = currentLogger()?.flush() ?? Promise.resolve();
     const cap = new Promise((done) => setTimeout(done, logFlushMs).unref());
     void Promise.race([flushed, cap]).finally(() => process.exit(exitCodeOf(sent)));
   };
@@ -111,21 +102,23 @@ async function runMain(
 }
 
 /**
- * Builds the driver and runs it: the one line a driver's entry file needs. In a single
- * executable the launcher (launcher.ts) has already asked the resident helper and says, in a
- * global, whether this process is to answer the call (and then perhaps start a helper) or to
- * serve as the helper; the build's code-cache step sets it to warm up. The global is never
- * taken from the environment or argv, which kubelet's callers control.
+ * The global the build's code-cache step (scripts/flexvolume-code-cache.cjs) sets before it
+ * evaluates the bundle: the entry then warms up instead of answering a call. Never taken from
+ * the environment or argv, which kubelet's callers control.
  */
+export const warmUpGlobal = '__sharemountWarmUp';
+
+/** What the code-cache step hands the bundle in `warmUpGlobal`, and waits for. */
+export interface WarmUpRequest {
+  warmedUp?: Promise<void>;
+}
+
+/** Builds the driver and runs it: the one line a driver's entry file needs. */
 export function runFlexVolumeDriver(driver: FlexVolumeDriverOptions): Promise<never> {
-  const launch = (globalThis as Record<string, unknown>)[launchGlobal] as Launch | undefined;
-  if (launch?.mode === 'serve') {
-    return import('./helper-server.js').then(({ serveHelper }) => serveHelper(driver, launch));
-  }
-  if (launch?.mode === 'warm-up') {
-    launch.warmedUp = import('./warm-up.js').then(({ warmUp }) => warmUp(driver));
+  const warmUp = (globalThis as Record<string, unknown>)[warmUpGlobal] as WarmUpRequest | undefined;
+  if (warmUp !== undefined) {
+    warmUp.warmedUp = import('./warm-up.js').then((module) => module.warmUp(driver));
     return new Promise<never>(() => {});
   }
-  const starter = launch !== undefined && helperWanted(driver, launch) ? (logger: FileLogger | undefined) => startHelper(launch, logger) : undefined;
-  return buildDriver(driver, starter).main();
+  return createFlexVolumeDriver(driver).main();
 }

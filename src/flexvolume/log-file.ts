@@ -7,8 +7,6 @@ import type { LogLevel } from './config.js';
 export interface FileLogger extends Logger {
   /** Resolves when every line logged so far is in the file (or could not be written). */
   flush(): Promise<void>;
-  /** Flushes, then closes the file: for a process that lives on (the resident helper). Later lines are dropped. */
-  close(): Promise<void>;
 }
 
 type Level = 'debug' | 'info' | 'warn' | 'error';
@@ -30,9 +28,8 @@ const sink = {
 let shared: Promise<Logger & { child(bindings: Record<string, unknown>): Logger }> | undefined;
 
 /**
- * pino, built once per process with everything but the file and the line's base fields:
- * building it (its redaction, its stack inspection, its first compiles) costs a few ms, which
- * the resident helper pays once for all the calls it answers.
+ * pino, built once per process with everything but the file and the line's base fields: a
+ * process that logs through several FileLoggers (the build's warm-up, a test) builds it once.
  */
 function sharedPino() {
   shared ??= import('pino').then((module) => {
@@ -122,9 +119,8 @@ export function createFileLogger(options: { file: string | undefined; level: Log
   };
 
   const threshold = levelOrder.indexOf(options.level);
-  let closed = false;
   const log = (level: Level) => (fields: Record<string, unknown>, message: string) => {
-    if (closed || options.file === undefined || levelOrder.indexOf(level) < threshold) return;
+    if (options.file === undefined || levelOrder.indexOf(level) < threshold) return;
     queue.push([level, fields, message]);
     target ??= load();
     void target.then(drain);
@@ -137,12 +133,6 @@ export function createFileLogger(options: { file: string | undefined; level: Log
     error: log('error'),
     async flush() {
       if (target !== undefined) drain(await target);
-    },
-    async close() {
-      if (closed) return; // the fd number may belong to another file by now
-      closed = true;
-      const file = target === undefined ? undefined : drain(await target);
-      if (file !== undefined) closeSync(file.fd);
     },
   };
 }

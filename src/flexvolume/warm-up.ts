@@ -20,7 +20,7 @@ export async function warmUp(driver: FlexVolumeDriverOptions): Promise<void> {
     const pod = join(dir, 'pod');
     await mkdir(pod);
     await writeFile(join(dir, 'config.json'), '{}');
-    const env = { PATH: process.env.PATH, SHAREMOUNT_ROOT: join(dir, 'root'), SHAREMOUNT_LOG: join(dir, 'driver.log'), SHAREMOUNT_CONFIG: join(dir, 'config.json'), SHAREMOUNT_HELPER: 'off' };
+    const env = { PATH: process.env.PATH, SHAREMOUNT_ROOT: join(dir, 'root'), SHAREMOUNT_LOG: join(dir, 'driver.log'), SHAREMOUNT_CONFIG: join(dir, 'config.json') };
     const calls = [['init'], ['unmount', pod], ['mount', pod, '{"kubernetes.io/readwrite":"rw","kubernetes.io/pod.uid":"0","kubernetes.io/fsType":""}']];
     for (const argv of calls) await answerCall({ ...driver, env, argv }, argv, { executable: undefined, onLogger: (logger) => void logger.flush() });
     // Every mount and unmount runs a command through execa: one that succeeds and one that fails

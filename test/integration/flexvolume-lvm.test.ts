@@ -7,7 +7,6 @@ import { skipWhenMissing } from '../helpers/ci.js';
 import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
-import { stopHelpers } from '../helpers/flexvolume-helper.js';
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 
 // examples/flexvolume-lvm built into its single executable and called as kubelet calls it, on
@@ -48,7 +47,6 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
       SHAREMOUNT_ROOT: sandbox.root,
       SHAREMOUNT_LOG: join(sandbox.dir, 'log', 'lvm.log'),
       SHAREMOUNT_CONFIG: join(sandbox.dir, 'config.json'),
-      SHAREMOUNT_HELPER_DIR: join(sandbox.dir, 'helper'),
       LVM_SYSTEM_DIR: systemDir,
     };
     await writeFile(env.SHAREMOUNT_CONFIG, '{}');
@@ -56,7 +54,6 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
   }, 240_000);
 
   afterAll(async () => {
-    if (sandbox !== undefined) await stopHelpers(join(sandbox.dir, 'helper'));
     await sandbox?.cleanup();
     if (devDir !== undefined) {
       await execa('umount', ['--', devDir], { reject: false });

@@ -22,7 +22,6 @@ describe('loadConfig', () => {
       logLevel: 'info',
       timeoutMs: 60_000,
       fsGroupChangePolicy: 'Always',
-      helper: { enabled: true, dir: '/run/sharemount', idleMs: 600_000 },
     });
   });
 
@@ -30,10 +29,9 @@ describe('loadConfig', () => {
     const file = join(tempDir(), 'flexvolume.json');
     writeFileSync(file, JSON.stringify({ root: '/srv/state', log: 'off', timeoutMs: 5000, fsGroupChangePolicy: 'OnRootMismatch' }));
     const defaults = { root: '/driver/root', timeoutMs: 9000, logLevel: 'debug' as const };
-    expect(loadConfig({ SHAREMOUNT_CONFIG: file }, defaults, other, 'example.com/nfs')).toEqual({ root: '/srv/state', logFile: undefined, logLevel: 'debug', timeoutMs: 5000, fsGroupChangePolicy: 'OnRootMismatch', helper: { enabled: true, dir: '/run/sharemount', idleMs: 600_000 } });
+    expect(loadConfig({ SHAREMOUNT_CONFIG: file }, defaults, other, 'example.com/nfs')).toEqual({ root: '/srv/state', logFile: undefined, logLevel: 'debug', timeoutMs: 5000, fsGroupChangePolicy: 'OnRootMismatch' });
     const env = {
       SHAREMOUNT_CONFIG: file, SHAREMOUNT_ROOT: '/env/root', SHAREMOUNT_LOG: '/env/log', SHAREMOUNT_TIMEOUT_MS: '2000', SHAREMOUNT_FSGROUP_CHANGE_POLICY: 'Always',
-      SHAREMOUNT_HELPER: 'off', SHAREMOUNT_HELPER_DIR: '/env/helper', SHAREMOUNT_HELPER_IDLE_MS: '5000',
     };
     expect(loadConfig(env, defaults, other, 'example.com/nfs')).toEqual({
       root: '/env/root',
@@ -41,7 +39,6 @@ describe('loadConfig', () => {
       logLevel: 'debug',
       timeoutMs: 2000,
       fsGroupChangePolicy: 'Always',
-      helper: { enabled: false, dir: '/env/helper', idleMs: 5000 },
     });
   });
 
@@ -55,10 +52,6 @@ describe('loadConfig', () => {
     [{ SHAREMOUNT_ROOT: '/usr/libexec/kubernetes/kubelet-plugins/volume/exec/state' }, /root: .* is inside the plugin directory/],
     [{ SHAREMOUNT_CONFIG: '/opt/plugins/config.json' }, /SHAREMOUNT_CONFIG: .* is inside the plugin directory/],
     [{ SHAREMOUNT_CONFIG: '/nonexistent/sharemount.json' }, /SHAREMOUNT_CONFIG: cannot read/],
-    [{ SHAREMOUNT_HELPER: 'of' }, /SHAREMOUNT_HELPER: /],
-    [{ SHAREMOUNT_HELPER_DIR: 'run/sharemount' }, /SHAREMOUNT_HELPER_DIR: must be an absolute path/],
-    [{ SHAREMOUNT_HELPER_DIR: '/opt/plugins/helper' }, /SHAREMOUNT_HELPER_DIR: .* is inside the plugin directory/],
-    [{ SHAREMOUNT_HELPER_IDLE_MS: '10' }, /SHAREMOUNT_HELPER_IDLE_MS/],
   ])('refuses %o', (env, pattern) => {
     expect(() => loadConfig(env, {}, other, 'example.com/nfs')).toThrow(pattern);
   });
