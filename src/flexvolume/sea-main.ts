@@ -19,10 +19,11 @@ const codeCacheAsset = 'driver.cache';
  * would not match.
  */
 function evaluateDriver(): void {
-  const { getAsset } = require('node:sea') as typeof import('node:sea');
+  const { getAsset, getRawAsset } = require('node:sea') as typeof import('node:sea');
   const { Script } = require('node:vm') as typeof import('node:vm');
   const source = `(function (exports, require, module, __filename, __dirname) {${getAsset(bundleAsset, 'utf8')}\n})`;
-  const cachedData = Buffer.from(getAsset(codeCacheAsset));
+  // A view of the asset in the executable's memory, not a copy (V8 only reads it).
+  const cachedData = Buffer.from(getRawAsset(codeCacheAsset));
   const wrapper = new Script(source, { filename: bundleAsset, cachedData }).runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };
   wrapper(module.exports, require, module, process.execPath, dirname(process.execPath));
