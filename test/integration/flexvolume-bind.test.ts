@@ -143,11 +143,13 @@ describe.skipIf(skip)('FlexVolume bind driver, called as kubelet calls it', () =
 
   it('an fsGroup walk that cannot finish before the deadline is undone before the reply: nothing left on the pod dir', async () => {
     const dir = join(sandbox.source, 'many-files');
-    for (let d = 0; d < 20; d++) {
+    // 24,000 entries: more than a walk does in the 3.75 s the deadline leaves it (about 3,000 a
+    // second here), and a deadline long enough for a loaded machine to start the call and reach the walk.
+    for (let d = 0; d < 60; d++) {
       await mkdir(join(dir, `d${d}`), { recursive: true });
       await Promise.all(Array.from({ length: 400 }, (_, f) => writeFile(join(dir, `d${d}`, `f${f}`), '')));
     }
-    const hurried = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_TIMEOUT_MS: '1000' } });
+    const hurried = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_TIMEOUT_MS: '5000' } });
     const op = await hurried.mountVolume(pod(102, { fsGroup: 4322 }), 'data', volume({ subPath: 'many-files' }));
     expect(op.ok).toBe(false);
     expect(op.error).toMatch(/fsGroup .* took longer than/);
