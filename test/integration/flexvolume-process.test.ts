@@ -12,19 +12,17 @@ import { FakeKubelet, mountOptionsJson, type PodInfo } from '../helpers/kubelet.
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 import { startBindfs, stopBindfs } from '../helpers/bindfs.js';
 import { exited, stopProcesses } from '../helpers/processes.js';
+import { skipWhenMissing } from '../helpers/ci.js';
 
 // One process per FlexVolume call (docs/flexvolume.md, "One process per call"): the bind test
 // driver's single executable, called as kubelet calls it. No call leaves a process behind or
 // writes anywhere but its log, its state root and the pod's directory; a call that hangs, is
 // stopped or is killed holds up no call of another share, and calls side by side are each
 // their own process.
-const notRoot = process.getuid?.() !== 0;
-const needsStrace = !['/usr/bin/strace', '/bin/strace'].some((path) => existsSync(path));
-const missing = [...(notRoot ? ['root (real mounts)'] : []), ...(needsStrace ? ['strace'] : [])];
-if (missing.length > 0 && process.env.CI !== 'true') console.warn(`skipping FlexVolume process tests: they need ${missing.join(', ')}`);
-const suite = missing.length > 0 && process.env.CI !== 'true' ? describe.skip : describe;
+const missing = [...(process.getuid?.() === 0 ? [] : ['root (real mounts)']), ...(['/usr/bin/strace', '/bin/strace'].some((path) => existsSync(path)) ? [] : ['strace'])];
+const skip = skipWhenMissing(missing.length > 0 ? missing.join(', ') : undefined, 'the FlexVolume process tests');
 
-suite('FlexVolume: one process per call', () => {
+describe.skipIf(skip)('FlexVolume: one process per call', () => {
   let sandbox: Sandbox;
   let kubelet: FakeKubelet;
   let executable: string;
@@ -36,7 +34,6 @@ suite('FlexVolume: one process per call', () => {
   const volume = (subPath: string, path?: string) => ({ options: { path: path ?? sandbox.source, subPath, createIfNecessary: 'true' }, pvOrVolumeName: 'data' });
 
   beforeAll(async () => {
-    if (missing.length > 0) throw new Error(`FlexVolume process tests need ${missing.join(', ')}`);
     sandbox = await createSandbox('sharemount-flexproc-');
     logFile = join(sandbox.dir, 'log', 'driver.log');
     executable = await installDriver('sharemount~bind', join(sandbox.dir, 'plugins'));
