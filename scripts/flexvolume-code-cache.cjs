@@ -10,7 +10,7 @@
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { dirname } = require('node:path');
-const { Script } = require('node:vm');
+const { Script, constants } = require('node:vm');
 
 const [bundlePath, outPath] = process.argv.slice(2);
 if (!bundlePath || !outPath) {
@@ -18,7 +18,7 @@ if (!bundlePath || !outPath) {
   process.exit(2);
 }
 const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(bundlePath, 'utf8')}\n})`;
-const script = new Script(source, { filename: 'driver.cjs' });
+const script = new Script(source, { filename: 'driver.cjs', importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
 // runFlexVolumeDriver warms up instead of answering a call when it finds this (src/flexvolume/driver.ts).
 const warmUp = {};
 globalThis.__sharemountWarmUp = warmUp;

@@ -20,11 +20,14 @@ const codeCacheAsset = 'driver.cache';
  */
 function evaluateDriver(): void {
   const { getAsset, getRawAsset } = require('node:sea') as typeof import('node:sea');
-  const { Script } = require('node:vm') as typeof import('node:vm');
+  const { Script, constants } = require('node:vm') as typeof import('node:vm');
   const source = `(function (exports, require, module, __filename, __dirname) {${getAsset(bundleAsset, 'utf8')}\n})`;
   // A view of the asset in the executable's memory, not a copy (V8 only reads it).
   const cachedData = Buffer.from(getRawAsset(codeCacheAsset));
-  const wrapper = new Script(source, { filename: bundleAsset, cachedData }).runInThisContext() as (...args: unknown[]) => void;
+  // import() of a built-in module (esbuild leaves those as they are) goes to Node's own loader;
+  // without it V8 throws "A dynamic import callback was not specified".
+  const importModuleDynamically = constants.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  const wrapper = new Script(source, { filename: bundleAsset, cachedData, importModuleDynamically }).runInThisContext() as (...args: unknown[]) => void;
   const module = { exports: {} };
   wrapper(module.exports, require, module, process.execPath, dirname(process.execPath));
 }
