@@ -1,4 +1,4 @@
-import { constants, fstatSync, readlinkSync } from 'node:fs';
+import { constants, fstat, fstatSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { posix } from 'node:path';
 import { identityOfFd } from './mount-point.js';
 import { mountWithId, readMountInfoText } from './mountinfo.js';
@@ -71,7 +71,7 @@ export function placeOfFd(fd: number): Place {
  * that may hang (a host directory on NFS), whose `..` the kernel may revalidate.
  */
 export async function placeOfFdBounded(fd: number, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place> {
-  const chain: Step[] = [stepOf(fd)];
+  const chain: Step[] = [await stepOfBounded(fd, bound)];
   let current = fd;
   try {
     for (let i = 0; i < maxSteps; i++) {
@@ -82,7 +82,7 @@ export async function placeOfFdBounded(fd: number, bound: <T>(work: Promise<T>) 
       });
       if (current !== fd) closePath(current);
       current = parent;
-      const step = stepOf(parent);
+      const step = await stepOfBounded(parent, bound);
       const last = chain[chain.length - 1]!;
       if (step.dev === last.dev && step.ino === last.ino && step.mountId === last.mountId) break;
       chain.push(step);
@@ -157,6 +157,21 @@ function isWithinPath(path: string, dir: string): boolean {
 }
 
 function stepOf(fd: number): Step {
-  const stats = fstatSync(fd, { bigint: true });
+  return stepFrom(fd, fstatSync(fd, { bigint: true }));
+}
+
+/**
+ * `stepOf` with its stat in libuv's threads, bounded: a stat on a hung FUSE or NFS directory
+ * never answers, and a synchronous one would stop this process's event loop for good.
+ */
+async function stepOfBounded(fd: number, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Step> {
+  const stats = await bound(
+    new Promise<BigIntStats>((resolve, reject) => fstat(fd, { bigint: true }, (error, result) => (error ? reject(error) : resolve(result)))),
+  );
+  return stepFrom(fd, stats);
+}
+
+function stepFrom(fd: number, stats: BigIntStats): Step {
+  // The mount id comes from /proc's fdinfo, which never asks the filesystem.
   return { dev: stats.dev, ino: stats.ino, mountId: identityOfFd(fd).mountId, isDirectory: stats.isDirectory() };
 }

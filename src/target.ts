@@ -1,6 +1,7 @@
-import { fstatSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { fstat, lstatSync, mkdirSync, realpathSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument } from './errors.js';
+import { isBrokenMountError } from './broken-mount.js';
 import { isInside, placeOfPath, type Place } from './identity.js';
 import { closePath, openPath, pathFlags } from './path-descriptor.js';
 import { withTimeout } from './timeout.js';
@@ -55,8 +56,14 @@ export async function checkTargetPlace(target: string, root: Place, fsMs: number
     throw error;
   }
   try {
-    const own = fstatSync(fd, { bigint: true });
-    if (root.chain.some((step) => step.dev === own.dev && step.ino === own.ino)) throw refuse();
+    // In libuv's threads and bounded too: a stat of a hung mount never answers.
+    const statting = new Promise<BigIntStats>((resolve, reject) => fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))));
+    const own = await withTimeout(statting, fsMs, `checking ${field}`).catch((error: unknown) => {
+      // A broken mount at the target (ENOTCONN, ESTALE, EIO) is not the root: publish judges it.
+      if (isBrokenMountError(error)) return undefined;
+      throw error;
+    });
+    if (own && root.chain.some((step) => step.dev === own.dev && step.ino === own.ino)) throw refuse();
   } finally {
     closePath(fd);
   }

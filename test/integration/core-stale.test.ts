@@ -4,7 +4,7 @@
  * succeed on both; publish on a hung share fails with TIMEOUT at the configured bound while
  * other shares keep working. Hung paths are only ever probed from child processes here.
  */
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MountManager } from '../../src/mount-manager.js';
@@ -121,6 +121,8 @@ describe.skipIf(skip)('core: stale and hung shares (bindfs)', () => {
     const publication = await manager.publish(request);
     stale.daemon.kill('SIGKILL');
     await exited(stale.daemon);
+    // FUSE answers from its attribute cache (1 s by default) until it expires, its daemon gone or not.
+    await expect.poll(() => stat(stale.mountPoint).then(() => 'answered', (error: NodeJS.ErrnoException) => error.code), { timeout: 10_000 }).toBe('ENOTCONN');
     const outcome = await settles(manager.publish(request).catch((e: unknown) => e), 'repeat publish on a stale share');
     expect(outcome).toMatchObject({ code: 'BROKEN_MOUNT' });
     expect((await manager.list()).flatMap((share) => share.publications)).toEqual([publication]);
