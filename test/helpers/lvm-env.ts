@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -52,6 +53,15 @@ export function missingLvmPrerequisite(): string | undefined {
   }
   if (!existsSync('/dev/loop-control')) return '/dev/loop-control (loop devices)';
   return undefined;
+}
+
+/**
+ * `prefix` plus a random suffix: a VG name that two runs of the suite on one machine never
+ * share, for a test that puts the VG's name in a host-wide place such as /dev/<vg>. (The VG
+ * itself is isolated anyway: each env's lvm.conf accepts only its own loop device.)
+ */
+export function uniqueVgName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
 /** Creates the isolated PV + VG. `sizeBytes` is sparse: only written blocks cost disk. */

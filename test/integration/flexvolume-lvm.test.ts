@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox, mountsUnder, type Sandbox } from '../helpers/sandbox.js';
 import { skipWhenMissing } from '../helpers/ci.js';
-import { createLvmEnv, missingLvmPrerequisite, type LvmTestEnv } from '../helpers/lvm-env.js';
+import { createLvmEnv, missingLvmPrerequisite, uniqueVgName, type LvmTestEnv } from '../helpers/lvm-env.js';
 import { installDriver } from '../helpers/flexvolume-drivers.js';
 import { FakeKubelet, goJsonMarshal, type PodInfo } from '../helpers/kubelet.js';
 import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
@@ -17,7 +17,9 @@ import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 const missing = missingLvmPrerequisite() ?? (process.getuid?.() === 0 ? undefined : 'root');
 const suite = describe.skipIf(skipWhenMissing(missing, 'the FlexVolume LVM tests'));
 
-const vg = 'smflexlvm';
+// Unique per run: the test makes /dev/<vg>, which two runs on one machine would otherwise share.
+const vg = uniqueVgName('smflexlvm');
+const vgPattern = vg.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 suite('FlexVolume LVM example driver on real lvm2', () => {
   let sandbox: Sandbox;
@@ -73,7 +75,7 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
     const first = await kubelet.mountVolume(pod(1), 'data', volume({ volumeID: 'data01', size: '64Mi' }));
     expect(first.ok).toBe(false);
     expectOneReply(first.run!);
-    expect(first.error).toMatch(/\/dev\/smflexlvm\/data01 does not exist after activation/);
+    expect(first.error).toMatch(new RegExp(`/dev/${vgPattern}/data01 does not exist after activation`));
     expect(await lvNames()).toMatch(/"lv_name":"data01", "lv_tags":"sharemount"/);
     expect(await mountTable()).toEqual([]);
 
@@ -87,7 +89,7 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
     }
     const table = await mountTable();
     const shares = table.filter((m) => m.at.startsWith('/root/'));
-    expect(shares).toEqual([{ at: expect.stringMatching(/^\/root\/lvm\/vg\/smflexlvm\/lv\/data01\/fs\/ext4\/opts\/%\/mnt$/), fsType: 'ext4', source: device }]);
+    expect(shares).toEqual([{ at: expect.stringMatching(new RegExp(`^/root/lvm/vg/${vgPattern}/lv/data01/fs/ext4/opts/%/mnt$`)), fsType: 'ext4', source: device }]);
     expect(table.filter((m) => m.at.startsWith('/kubelet/'))).toHaveLength(3);
     await writeFile(join(kubelet.podVolumeDir(pod(2).uid, 'data'), 'table.db'), 'rows');
 
@@ -110,7 +112,7 @@ suite('FlexVolume LVM example driver on real lvm2', () => {
       const op = await kubelet.mountVolume(pod(20), 'data', volume(options));
       expectOneReply(op.run!);
       expect(op.ok).toBe(false);
-      expect(op.error).toMatch(/logicalVolume: smflexlvm\/root does not carry the tag "sharemount".*lvchange --addtag sharemount.*mountAnyLogicalVolume/);
+      expect(op.error).toMatch(new RegExp(`logicalVolume: ${vgPattern}/root does not carry the tag "sharemount".*lvchange --addtag sharemount.*mountAnyLogicalVolume`));
     }
     expect(await mountTable()).toEqual([]);
     await expect(execa('blkid', ['-p', device])).rejects.toMatchObject({ exitCode: 2 }); // never formatted
