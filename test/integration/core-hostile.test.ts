@@ -133,6 +133,25 @@ const cases: HostileCase[] = [
   { name: 'unpublish an empty target', input: () => ({ unpublish: '' }), field: 'target' },
 ];
 
+/**
+ * For the describe block it is called in: a sandbox with one seeded source directory, made
+ * before the block's first test and cleaned up after its last. Returns its getter.
+ */
+function seededSandboxForBlock(): () => Sandbox {
+  let sandbox: Sandbox | undefined;
+  beforeAll(async () => {
+    sandbox = await createSandbox();
+    await seedSourceTree(sandbox.source, 1);
+  });
+  afterAll(async () => {
+    await sandbox?.cleanup();
+  });
+  return () => {
+    if (sandbox === undefined) throw new Error('no sandbox: the block\'s beforeAll did not make one');
+    return sandbox;
+  };
+}
+
 describe.skipIf(skip)('core: hostile inputs are refused and change nothing', () => {
   let sandbox: Sandbox;
   let manager: MountManager;
@@ -331,18 +350,10 @@ describe.skipIf(skip)('core: a bind backend limited to allowedPaths', () => {
 });
 
 describe.skipIf(skip)('core: the bind backend as shipped serves no host directory', () => {
-  let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await createSandbox();
-    await seedSourceTree(sandbox.source, 1);
-  });
-
-  afterAll(async () => {
-    await sandbox?.cleanup();
-  });
+  const blockSandbox = seededSandboxForBlock();
 
   it('refuses /etc and every other path, naming allowedPaths, and mounts or creates nothing', async () => {
+    const sandbox = blockSandbox();
     const manager = new MountManager({ root: sandbox.root, backends: [bindBackend()] });
     const root = await manager.root();
     for (const [path, subPath] of [['/etc', ''], ['/', 'etc'], [sandbox.source, 'd000']] as const) {
@@ -361,6 +372,7 @@ describe.skipIf(skip)('core: the bind backend as shipped serves no host director
   });
 
   it('with provisioning, serves its own root and nothing else', async () => {
+    const sandbox = blockSandbox();
     const volumes = join(sandbox.dir, 'volumes');
     await mkdir(join(volumes, 'pvc-1'), { recursive: true });
     const manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ provisioning: { root: volumes } })] });
@@ -376,18 +388,10 @@ describe.skipIf(skip)('core: the bind backend as shipped serves no host director
 });
 
 describe.skipIf(skip)('core: a target whose parent does not resolve yet', () => {
-  let sandbox: Sandbox;
-
-  beforeAll(async () => {
-    sandbox = await createSandbox();
-    await seedSourceTree(sandbox.source, 1);
-  });
-
-  afterAll(async () => {
-    await sandbox?.cleanup();
-  });
+  const blockSandbox = seededSandboxForBlock();
 
   it('is refused: a dangling symlink to where the first share makes its directories would otherwise be checked as given and then followed into the root', async () => {
+    const sandbox = blockSandbox();
     const manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
     // Before any share: <root>/bind does not exist, and the publication itself makes it.
     await symlink(join(await manager.root(), 'bind'), join(sandbox.pods, 'dangling'));
