@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
-import { mountsUnder, type Sandbox } from './sandbox.js';
+import type { MountManager } from '../../src/mount-manager.js';
+import { mountsUnder, unmountEverythingUnder, type Sandbox } from './sandbox.js';
 import { exited } from './processes.js';
 
 /** Whether FUSE mounts with bindfs can be made here. */
@@ -47,6 +48,19 @@ export async function stopBindfs(mount: BindfsMount): Promise<void> {
     await exited(mount.daemon);
   }
   await execa('umount', ['--lazy', '--no-canonicalize', '--', mount.mountPoint], { reject: false, timeout: 10_000 });
+}
+
+/**
+ * Undoes whatever a test on FUSE shares left, even a failing one: ends its bindfs daemons first
+ * (a stopped one would hang what follows), unpublishes every publication, lets reconcile release
+ * what is still held, then unmounts anything left under the pods and the state root.
+ */
+export async function clearAfterBindfsTest(manager: MountManager, sandbox: Sandbox, daemons: Iterable<BindfsMount>): Promise<void> {
+  for (const daemon of daemons) await stopBindfs(daemon);
+  for (const share of await manager.list()) for (const p of share.publications) await manager.unpublish(p.target).catch(() => {});
+  await manager.reconcile().catch(() => {});
+  await unmountEverythingUnder(sandbox.pods);
+  await unmountEverythingUnder(sandbox.root);
 }
 
 /**

@@ -17,8 +17,8 @@ import type { ReconcileReport } from '../../src/reconcile.js';
 import type { Source } from '../../src/backend.js';
 import { exited } from '../helpers/processes.js';
 import { assertInvariants } from '../helpers/invariants.js';
-import { bindfsAvailable, probe, startBindfs, stopBindfs, type BindfsMount } from '../helpers/bindfs.js';
-import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
+import { bindfsAvailable, clearAfterBindfsTest, probe, startBindfs, type BindfsMount } from '../helpers/bindfs.js';
+import { createSandbox, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 import { runWorker, startWorker } from '../helpers/workers.js';
 import { random } from '../helpers/operations.js';
 import { estaleFuseAvailable, startEstaleFuse } from '../helpers/estale-fuse.js';
@@ -48,11 +48,7 @@ describe.skipIf(skip)('core: broken shares heal (bindfs)', () => {
   });
 
   afterEach(async () => {
-    for (const daemon of daemons.splice(0)) await stopBindfs(daemon);
-    for (const share of await manager.list()) for (const p of share.publications) await manager.unpublish(p.target).catch(() => {});
-    await manager.reconcile().catch(() => {});
-    await unmountEverythingUnder(sandbox.pods);
-    await unmountEverythingUnder(sandbox.root);
+    await clearAfterBindfsTest(manager, sandbox, daemons.splice(0));
   });
 
   afterAll(async () => {

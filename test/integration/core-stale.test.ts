@@ -12,8 +12,8 @@ import { bindBackend } from '../../src/backends/bind.js';
 import { SharemountError } from '../../src/errors.js';
 import { exited } from '../helpers/processes.js';
 import { assertInvariants } from '../helpers/invariants.js';
-import { bindfsAvailable, probe, startBindfs, stopBindfs, type BindfsMount } from '../helpers/bindfs.js';
-import { createSandbox, entriesOf, mountsUnder, seedSourceTree, skipUnlessReady, unmountEverythingUnder, type Sandbox } from '../helpers/sandbox.js';
+import { bindfsAvailable, clearAfterBindfsTest, probe, startBindfs, type BindfsMount } from '../helpers/bindfs.js';
+import { createSandbox, entriesOf, mountsUnder, seedSourceTree, skipUnlessReady, type Sandbox } from '../helpers/sandbox.js';
 import type { Source } from '../../src/backend.js';
 
 const skip = skipUnlessReady([{ what: 'bindfs and /dev/fuse (apt-get install bindfs fuse3)', ok: bindfsAvailable }]);
@@ -46,12 +46,8 @@ describe.skipIf(skip)('core: stale and hung shares (bindfs)', () => {
   });
 
   afterEach(async () => {
-    if (fuse) await stopBindfs(fuse);
+    await clearAfterBindfsTest(manager, sandbox, fuse ? [fuse] : []);
     fuse = undefined;
-    for (const share of await manager.list()) for (const p of share.publications) await manager.unpublish(p.target).catch(() => {});
-    await manager.reconcile().catch(() => {});
-    await unmountEverythingUnder(sandbox.pods);
-    await unmountEverythingUnder(sandbox.root);
   });
 
   afterAll(async () => {
