@@ -31,6 +31,9 @@ export async function time(fn: () => Promise<unknown>): Promise<number> {
 
 export const ms = (value: number) => `${value.toFixed(3)} ms`;
 
+/** `value` as a multiple of `base`, for a table cell or a target line: "1.23×". */
+export const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}×`;
+
 /** A markdown table from a header and rows. */
 export function table(header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): string {
   const line = (cells: readonly (string | number)[]) => `| ${cells.join(' | ')} |`;

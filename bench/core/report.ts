@@ -1,4 +1,4 @@
-import { ms, summarize, table, verdict, type Summary } from '../lib.js';
+import { ms, ratio, summarize, table, verdict, type Summary } from '../lib.js';
 import type { PairSamples } from './interleave.js';
 import type { Comparison } from './latency-pairs.js';
 import { mib, type MemorySnapshot } from './memory.js';
@@ -158,10 +158,6 @@ ${memoryTable}
 
 When a target is not met, \`bench/tools/publish-steps.ts\` and \`bench/tools/reconcile-steps.ts\` time
 each step of publish, unpublish and reconcile (see their headers).`;
-}
-
-function ratio(value: number, base: number): string {
-  return `${(value / base).toFixed(2)}×`;
 }
 
 function rate(count: number, milliseconds: number): string {

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { readMountInfo } from '../../src/mountinfo.js';
 import { buildDriver } from '../../test/helpers/flexvolume-drivers.js';
 import { goJsonMarshal } from '../../test/helpers/kubelet.js';
-import { ms, spawnOk, summarize, table, verdict, type BenchSection } from '../lib.js';
+import { ms, ratio, spawnOk, summarize, table, verdict, type BenchSection } from '../lib.js';
 import { measureInterleaved, type OperationPair } from '../core/interleave.js';
 import { createWorkspace } from '../core/workspace.js';
 import { addUnrelatedMounts, unrelatedMountCount } from '../core/unrelated-mounts.js';
@@ -103,7 +103,7 @@ export async function run(): Promise<BenchSection> {
     const crowdedUnmount = summarize(crowded.get('driver mount / unmount')!.unmake);
     const mountBudget = targetFactor * node.median + bareMount.median;
     const unmountBudget = targetFactor * node.median + bareUmount.median;
-    const row = (name: string, s: ReturnType<typeof summarize>) => [name, ms(s.median), ms(s.p99), `${(s.median / node.median).toFixed(2)}×`];
+    const row = (name: string, s: ReturnType<typeof summarize>) => [name, ms(s.median), ms(s.p99), ratio(s.median, node.median)];
 
     const markdown = [
       `Each figure is a whole process as kubelet runs it (spawn, run, exit), ${samples} samples of each, interleaved in one run; the driver is the bind test driver built into a single executable (Node SEA), called with a minimal environment and logging to a file. Every call is answered in its own process, started from the executable alone.`,
