@@ -3,7 +3,7 @@ import { SharemountError, invalidArgument } from './errors.js';
 import type { AnyBackend, Source } from './backend.js';
 import { O_PATH, closePath, openPath, procPathOf } from './path-descriptor.js';
 import { isWithin } from './target.js';
-import { isInside, overlaps, placeOfFdBounded, placeOfPath, type Place } from './identity.js';
+import { isInside, overlaps, placeOfDirectoryBounded, placeOfFdBounded, placeOfPath, type Place } from './identity.js';
 import { withTimeout } from './timeout.js';
 
 /**
@@ -72,19 +72,7 @@ export async function withHostDirectory<T>(
   }
 }
 
-/** An allowed host directory, placed (undefined when it does not exist: nothing lies inside it). */
-async function placeOfAllowed(dir: string, bound: <R>(work: Promise<R>) => Promise<R>): Promise<Place | undefined> {
-  const opening = openPath(dir, O_PATH | constants.O_DIRECTORY);
-  let fd: number;
-  try {
-    fd = await bound(opening);
-  } catch {
-    void opening.then(closePath, () => {});
-    return undefined;
-  }
-  try {
-    return await placeOfFdBounded(fd, bound);
-  } finally {
-    closePath(fd);
-  }
+/** An allowed host directory, placed (undefined when it does not exist or cannot be reached: nothing lies inside it). */
+function placeOfAllowed(dir: string, bound: <R>(work: Promise<R>) => Promise<R>): Promise<Place | undefined> {
+  return placeOfDirectoryBounded(dir, bound).catch(() => undefined);
 }

@@ -93,6 +93,29 @@ export async function placeOfFdBounded(fd: number, bound: <T>(work: Promise<T>) 
   return { chain, path: readlinkSync(procPathOf(fd)) };
 }
 
+/**
+ * Places the directory `path` names (symlinks on the way followed) from libuv's threads, each
+ * step bounded: for a path that may be a mount point of a share. Undefined when there is no
+ * directory there (ENOENT, ENOTDIR); every other failure (TIMEOUT, BROKEN_MOUNT) is thrown.
+ */
+export async function placeOfDirectoryBounded(path: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
+  const opening = openPath(path, O_PATH | constants.O_DIRECTORY);
+  let fd: number;
+  try {
+    fd = await bound(opening);
+  } catch (error) {
+    void opening.then(closePath, () => {}); // a hung open's descriptor, whenever it comes
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw error;
+  }
+  try {
+    return await placeOfFdBounded(fd, bound);
+  } finally {
+    closePath(fd);
+  }
+}
+
 /** Places what `path` names (symlinks on the way followed), synchronously: for local paths only. */
 export function placeOfPath(path: string): Place {
   const fd = openLocalPath(path, O_PATH);

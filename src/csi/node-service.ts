@@ -1,5 +1,4 @@
-import { SharemountError, invalidArgument, isSharemountError } from '../errors.js';
-import { isWithin } from '../target.js';
+import { SharemountError, isSharemountError } from '../errors.js';
 import { optionName } from '../options.js';
 import { pickBackend, volumeOf } from '../volume-parameters.js';
 import { volumeStats } from '../volume-stats.js';
@@ -13,6 +12,7 @@ import { brokenCopyOfStaged, detachBrokenCopies, healStaged, healVolumePath } fr
 import { ReadOnlyIntents } from './read-only-intents.js';
 import { mayShow, otherVolumeIn, pathShowing, volumesAt, writableTargetsOf } from './volumes-at.js';
 import { checkedPath, renameTargetField, type CallInfo, type ServiceContext } from './service-context.js';
+import { checkTargetApartFromStaging } from './target-apart.js';
 
 const nodeCapabilities = ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const;
 
@@ -119,10 +119,7 @@ export function nodeService(service: ServiceContext) {
       const capability = checkCapability(request.volume_capability);
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
       const target = await checkedPath(manager, request.target_path, 'target_path', { parentMustExist: true });
-      // One inside the other would mount the volume into itself, or make the target in its data.
-      if (isWithin(target, staging) || isWithin(staging, target)) {
-        throw invalidArgument('target_path', `must lie outside staging_target_path ${staging}, and it outside the target`);
-      }
+      await checkTargetApartFromStaging(staging, target, timeouts.fsMs);
       const readOnly = request.readonly || capability.readerOnly;
       if (capability.block) return publishBlockVolume(service, request, capability, readOnly, staging, target, call);
       return queue.run(request.volume_id, call.deadline, async () => {

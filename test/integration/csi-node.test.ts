@@ -175,6 +175,41 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     expect(await mountsUnder(sandbox.dir)).toHaveLength(0);
   });
 
+  it('target_path and staging_target_path are compared by identity: through another path to kubelet\'s directory (a real bind mount), the target inside the staging path, the staging path itself and a directory above it are refused, with nothing made', async () => {
+    await kubeletDirs('pv-a', 'pod-a');
+    await stage('pv-a', 'd002');
+    // kubelet's plugin directory bound elsewhere, with the staging mount in it (--rbind copies it).
+    const plugins = join(sandbox.dir, 'kubelet', 'plugins');
+    const alias = join(sandbox.dir, 'plugins-alias');
+    await mkdir(alias);
+    await execa('mount', ['--rbind', plugins, alias]);
+    try {
+      const viaAlias = (path: string) => join(alias, path.slice(plugins.length));
+      const publishAt = (targetPath: string) => client.node.NodePublishVolume({ volume_id: 'pv-a', staging_target_path: staging('pv-a'), target_path: targetPath, volume_capability: mountCapability() });
+      const mountsBefore = await mountsUnder(sandbox.dir);
+      for (const targetPath of [join(viaAlias(staging('pv-a')), 'inside'), viaAlias(staging('pv-a')), join(viaAlias(staging('pv-a')), '..')]) {
+        await expectStatus(publishAt(targetPath), status.INVALID_ARGUMENT, 'target_path: must lie outside staging_target_path');
+      }
+      // The other way round: the staging path named through the alias, the target the real one above it.
+      await expectStatus(
+        client.node.NodePublishVolume({ volume_id: 'pv-a', staging_target_path: viaAlias(staging('pv-a')), target_path: join(staging('pv-a'), '..', '..', 'pv-above'), volume_capability: mountCapability() }),
+        status.FAILED_PRECONDITION, // not refused for being apart: pv-a is staged at the real path, not at the alias's
+        'is not staged',
+      );
+      expect(await mountsUnder(sandbox.dir)).toEqual(mountsBefore);
+      await expect(stat(join(sandbox.source, 'd002', 'inside'))).rejects.toMatchObject({ code: 'ENOENT' });
+
+      // A pod's target next to it is published, and published again (a repeat shows the same directory as the staging path).
+      await publish('pv-a', 'pod-a');
+      await publish('pv-a', 'pod-a');
+      expect((await stat(target('pod-a', 'pv-a'))).ino).toBe((await stat(join(sandbox.source, 'd002'))).ino);
+    } finally {
+      await execa('umount', ['-R', alias]);
+    }
+    await client.node.NodeUnpublishVolume({ volume_id: 'pv-a', target_path: target('pod-a', 'pv-a') });
+    await client.node.NodeUnstageVolume({ volume_id: 'pv-a', staging_target_path: staging('pv-a') });
+  });
+
   it('state the call does not fit answers FAILED_PRECONDITION, ALREADY_EXISTS or NOT_FOUND', async () => {
     await kubeletDirs('pv-s', 'pod-s');
     await expectStatus(publish('pv-s', 'pod-s'), status.FAILED_PRECONDITION, 'is not staged');
