@@ -64,8 +64,6 @@ export interface ShareStatus {
 interface Context extends CheckContext {
   locks: KeyedLock;
   secretKey: Buffer;
-  /** The state root as the kernel places it: targets are checked against it by identity. */
-  rootPlace: Place;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { SharemountError } from './errors.js';
+import { SharemountError, invalidArgument } from './errors.js';
+import { overlaps, placeOfFdBounded, type Place } from './identity.js';
 import type { Logger } from './logger.js';
 import type { Timeouts } from './manager-options.js';
 import { flagsAtMountPoint } from './mount-flags.js';
@@ -30,6 +31,8 @@ export interface CheckContext {
    * the share is mounted (nothing but sharemount mounts inside the root).
    */
   rootMountId: number;
+  /** The state root as the kernel places it: targets and sub-paths are checked against it by identity. */
+  rootPlace: Place;
   timeouts: Timeouts;
   logger: Logger;
 }
@@ -80,6 +83,9 @@ export async function openShared(
   // the share turns out to have been mounted before (a share mounted now has just answered).
   const answering = statfs(sharePath);
   answering.catch(() => {}); // awaited below, or not at all
+  // The share's own mount, asked beside the walk: a sub-path that ends on another mount crossed one inside the share.
+  let shareMountId = first === '' ? undefined : mountIdOf(sharePath);
+  shareMountId?.catch(() => {}); // awaited below, or not at all
   let opening: Promise<OpenedSubPath>;
   let mountedNow = false;
   let bound: Bound = (work, what) => deadline.bound(work, what);
@@ -95,6 +101,10 @@ export async function openShared(
       progress.mountAttempted = true;
       await mountShare(context, request, key);
       mountedNow = true;
+      if (shareMountId !== undefined) {
+        shareMountId = mountIdOf(sharePath); // asked before there was a share
+        shareMountId.catch(() => {});
+      }
       // Mounting took its own time (bounded by commandMs): what follows gets bounds of its own.
       bound = (work, what) => withTimeout(work, context.timeouts.fsMs, what);
       root = await openInMountedShare(context, sharePath, bound);
@@ -103,6 +113,8 @@ export async function openShared(
     opening = openInside(root, request.subPath, walk);
   }
   opening = bound(opening, 'opening subPath in the share');
+  const ownMount = shareMountId;
+  if (ownMount !== undefined) opening = opening.then((opened) => checkedAgainstRoot(context, opened, bound(ownMount, 'checking the share'), bound));
   opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
   // A share that was already mounted must also answer (statfs), so that a consumer is never
   // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
@@ -118,6 +130,32 @@ export async function openShared(
     }
   }
   return opening;
+}
+
+/**
+ * The sub-path's walk never follows a link, but it does cross the mounts inside the share (an
+ * NFS server's nested exports, a host directory with mounts under it). One of those may be
+ * another path to the state root, mounted there by an administrator (a bind mount of
+ * `/var/lib`): a sub-path that ends on a mount other than the share's own is placed by
+ * identity, and refused when it is the state root, lies inside it or above it. Closes the
+ * opened sub-path when it is refused.
+ */
+async function checkedAgainstRoot(context: CheckContext, opened: OpenedSubPath, shareMountId: Promise<number>, bound: Bound): Promise<OpenedSubPath> {
+  try {
+    const share = await shareMountId;
+    if (mountIdOfFd(opened.fd) === share) return opened;
+    const place = await placeOfFdBounded(opened.fd, (work) => bound(work, 'checking subPath'));
+    // Only the mounts inside the share count: above them, the walk up passes through the share's
+    // own mount point, which the root holds.
+    const below = place.chain.findIndex((step) => step.mountId === share);
+    if (overlaps({ ...place, chain: below === -1 ? place.chain : place.chain.slice(0, below) }, context.rootPlace)) {
+      throw invalidArgument('subPath', `"${opened.relative}" leads, through a mount inside the share, into (or above) sharemount's state root`);
+    }
+    return opened;
+  } catch (error) {
+    await opened.close();
+    throw error;
+  }
 }
 
 /**

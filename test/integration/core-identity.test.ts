@@ -81,6 +81,43 @@ describe.skipIf(skip)('identity, not path strings: another path to the state roo
     expect(await mountsUnder(join(sandbox.pods))).toEqual([]);
   });
 
+  it('a sub-path that leads through a mount inside the share into (or above) the root is refused; one through a harmless mount publishes', async () => {
+    // The source on a shared mount: the share, a bind mount of it, is its peer, so a mount made
+    // under the source later (an administrator's bind of /var/lib, say) shows inside the share too.
+    const source = join(sandbox.dir, 'shared-source');
+    await mkdir(join(source, 'data'), { recursive: true });
+    await execa('mount', ['--bind', source, source]);
+    await execa('mount', ['--make-shared', source]);
+    const first = join(sandbox.pods, 'first');
+    try {
+      await manager.publish({ source: bind(source), subPath: 'data', target: first });
+      const nested = join(source, 'nested');
+      const harmless = join(source, 'harmless');
+      const elsewhere = join(sandbox.dir, 'elsewhere');
+      await Promise.all([mkdir(nested), mkdir(harmless), mkdir(elsewhere)]);
+      await execa('mount', ['--bind', sandbox.dir, nested]); // another path to the root's parent
+      await execa('mount', ['--bind', elsewhere, harmless]);
+      const before = await mountsUnder(sandbox.pods);
+      for (const subPath of ['nested/root', 'nested/root/inside', 'nested']) {
+        const target = join(sandbox.pods, `through-${subPath.replaceAll('/', '-')}`);
+        const error = await manager.publish({ source: bind(source), subPath, target }).catch((e: unknown) => e);
+        expect(error, subPath).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'subPath', message: expect.stringMatching(/state root/) });
+        await expect(stat(target)).rejects.toMatchObject({ code: 'ENOENT' });
+      }
+      expect(await mountsUnder(sandbox.pods)).toEqual(before);
+      const fine = join(sandbox.pods, 'through-harmless');
+      await manager.publish({ source: bind(source), subPath: 'harmless', target: fine });
+      expect((await stat(fine)).ino).toBe((await stat(elsewhere)).ino);
+      expect(await manager.unpublish(fine)).toMatchObject({ unpublished: true });
+      await execa('umount', [nested]);
+      await execa('umount', [harmless]);
+    } finally {
+      await manager.unpublish(first);
+      await execa('umount', ['-R', source]);
+    }
+    expect(await mountsUnder(sandbox.root)).toEqual([]);
+  });
+
   it('an ordinary source and target next to the root still publish', async () => {
     const target = join(sandbox.pods, 'ordinary');
     await manager.publish({ source: bind(sandbox.source), subPath: 'd001', target });
