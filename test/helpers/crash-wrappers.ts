@@ -11,7 +11,9 @@ import { execa } from 'execa';
  * its command was in flight; `SM_CRASH_SIGNAL` names other signals than KILL, sent in turn, and
  * `SM_CRASH_SLEEP` a longer wait), or
  * (`split`, for a read-only bind) between the bind and the `ro` remount that util-linux makes of
- * it, both run by the script itself, the second a second after the signal. The matching call touches `$SM_CRASH_DONE` (when set) as it
+ * it, both run by the script itself, the second a second after the signal (`SM_CRASH_SIGNAL=exit`:
+ * no signal, the second step waits until the caller has exited on its own, at its deadline, for
+ * at most a minute). The matching call touches `$SM_CRASH_DONE` (when set) as it
  * exits. Any other call runs the real command unchanged: the library's code path stays the
  * production one.
  */
@@ -36,7 +38,8 @@ export async function writeCrashWrappers(dir: string): Promise<{ bin: string; en
       '  for a; do if [ $take = yes ]; then opts=$a; take=no; elif [ "$a" = -o ]; then take=yes; else set -- "$@" "$a"; fi; done',
       '  shift "$n"',
       `  ${real} "$@" || done_ $?`,
-      '  for sig in ${SM_CRASH_SIGNAL:-KILL}; do kill -"$sig" "$PPID"; sleep 0.25; done; sleep 0.75',
+      '  if [ "$SM_CRASH_SIGNAL" = exit ]; then i=0; while kill -0 "$PPID" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done',
+      '  else for sig in ${SM_CRASH_SIGNAL:-KILL}; do kill -"$sig" "$PPID"; sleep 0.25; done; fi; sleep 0.75',
       `  ${real} --no-canonicalize -o "remount,bind,$opts" -- "$last"; done_ $?`,
       'fi',
       `${real} "$@"`,

@@ -13,6 +13,9 @@ import { expectFailure, expectOneReply } from '../helpers/flexvolume-reply.js';
 import { startBindfs, stopBindfs } from '../helpers/bindfs.js';
 import { exited, stopProcesses } from '../helpers/processes.js';
 import { skipWhenMissing } from '../helpers/ci.js';
+import { writeCrashWrappers } from '../helpers/crash-wrappers.js';
+import { MountManager } from '../../src/mount-manager.js';
+import { bindBackend } from '../../src/backends/bind.js';
 
 // One process per FlexVolume call (docs/flexvolume.md, "One process per call"): the bind test
 // driver's single executable, called as kubelet calls it. No call leaves a process behind or
@@ -88,6 +91,26 @@ describe.skipIf(skip)('FlexVolume: one process per call', () => {
     expect(await callProcesses()).toEqual([]);
     expectFailure(await kubelet.call('attach', '{}', 'node-1'), /thrown from a timer/);
     expect(await callProcesses()).toEqual([]);
+    expect(await mountsUnder(sandbox.dir)).toEqual([]);
+  });
+
+  it('a deadline passing while mount(8) of a read-only publication runs never kills it: the call answers Failure and exits, the command finishes its ro step holding the lock, and nothing needs repair', async () => {
+    const crash = await writeCrashWrappers(sandbox.dir);
+    const target = join(sandbox.dir, 'device-mount');
+    const done = join(sandbox.dir, 'device-mount-done');
+    // The fixture's mountdevice publishes read-only; the wrapper makes the bind, then waits for the call to exit before its ro step.
+    const hurried = new FakeKubelet({ ...kubelet.options, env: { ...env, SHAREMOUNT_TIMEOUT_MS: '1500', ...crash.env(target, 'split', done, 'exit') } });
+    expectFailure(await hurried.call('mountdevice', target, sandbox.source, '{}'), /mountdevice did not finish within 1500 ms/);
+
+    // The orphaned mount(8) holds the share's lock: a reconcile waits for its ro step rather
+    // than finding a writable publication to repair, or a reference whose mount is yet to come.
+    const manager = new MountManager({ root: sandbox.root, backends: [bindBackend({ allowedPaths: ['/'] })] });
+    const report = await manager.reconcile();
+    expect(existsSync(done)).toBe(true);
+    expect(report).toMatchObject({ droppedReferences: [], repairedReadOnly: [] });
+    expect((await mountsUnder(target)).map((m) => m.mountOptions[0])).toEqual(['ro']);
+    expect(await callProcesses()).toEqual([]);
+    expect(await manager.unpublish(target)).toEqual({ unpublished: true, shareUnmounted: true });
     expect(await mountsUnder(sandbox.dir)).toEqual([]);
   });
 
