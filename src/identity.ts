@@ -116,6 +116,33 @@ export async function placeOfDirectoryBounded(path: string, bound: <T>(work: Pro
   }
 }
 
+/**
+ * Places `name` inside the placed directory `parent`, never through a symlink: only it is opened
+ * and stat'ed, in libuv's threads and bounded, for it may be a mount point of a share that
+ * hangs. The rest of its chain is `parent`'s, since `..` of a mount's root is the directory the
+ * mount is attached in: one step instead of a walk up to `/`. Undefined when there is no
+ * directory of that name (missing, a symlink, a file); other failures (TIMEOUT, BROKEN_MOUNT)
+ * are thrown.
+ */
+export async function placeOfChildBounded(parent: Place, name: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
+  const path = parent.path === '/' ? `/${name}` : `${parent.path}/${name}`;
+  const opening = openPath(path, O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY);
+  let fd: number;
+  try {
+    fd = await bound(opening);
+  } catch (error) {
+    void opening.then(closePath, () => {}); // a hung open's descriptor, whenever it comes
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+    throw error;
+  }
+  try {
+    return { chain: [await stepOfBounded(fd, bound), ...parent.chain], path };
+  } finally {
+    closePath(fd);
+  }
+}
+
 /** Places what `path` names (symlinks on the way followed), synchronously: for local paths only. */
 export function placeOfPath(path: string): Place {
   const fd = openLocalPath(path, O_PATH);

@@ -1,9 +1,9 @@
 import { basename, dirname } from 'node:path';
 import { invalidArgument, isSharemountError } from '../errors.js';
 import { isBrokenMountError } from '../broken-mount.js';
-import { isInside, placeOfDirectoryBounded, placeOfPath, type Place } from '../identity.js';
+import { isInside, placeOfChildBounded, placeOfPath, type Place } from '../identity.js';
 import { isWithin } from '../target.js';
-import { withTimeout } from '../timeout.js';
+import { Deadline } from '../timeout.js';
 
 /**
  * NodePublishVolume's target must lie outside the staging path, and the staging path outside
@@ -13,8 +13,9 @@ import { withTimeout } from '../timeout.js';
  * (a bind mount of kubelet's directory elsewhere) spells them differently.
  *
  * Both paths' parents are kubelet's local directories, already walked synchronously by
- * `checkedPath`. The staging path is the staged share's mount and the target may be an earlier
- * publication of it: those two are opened in libuv's threads, each step bounded by `fsMs`.
+ * `checkedPath`, and placed synchronously. The staging path is the staged share's mount and the
+ * target may be an earlier publication of it: those two are opened and stat'ed in libuv's
+ * threads, bounded by `fsMs`.
  */
 export async function checkTargetApartFromStaging(staging: string, target: string, fsMs: number): Promise<void> {
   const refuse = (how = '') => invalidArgument('target_path', `must lie outside staging_target_path ${staging}, and it outside the target${how}`);
@@ -24,13 +25,14 @@ export async function checkTargetApartFromStaging(staging: string, target: strin
   const stagingParent = placeOfPath(dirname(staging));
   // One directory under two spellings: the same parent, the same name.
   if (sameDirectory(targetParent, stagingParent) && basename(target) === basename(staging)) throw refuse(throughAlias);
-  const bound = <T>(work: Promise<T>) => withTimeout(work, fsMs, 'checking staging_target_path and target_path');
+  // The two mounts side by side, under one bound.
+  const deadline = new Deadline(fsMs);
+  const bound = <T>(work: Promise<T>) => deadline.bound(work, 'checking staging_target_path and target_path');
+  const [stagingPlace, targetPlace] = await Promise.all([placeUnlessBroken(stagingParent, basename(staging), bound), placeUnlessBroken(targetParent, basename(target), bound)]).finally(() => deadline.clear());
   // The target's parent inside the staged volume: its walk up passes through the volume's root.
-  const stagingPlace = await placeUnlessBroken(staging, bound);
   if (stagingPlace !== undefined && isInside(targetParent, stagingPlace)) throw refuse(throughAlias);
   // The staging path inside the target: its parent is the target or lies inside it. The
   // staging path itself is left out: a repeat publish's target shows the very same directory.
-  const targetPlace = await placeUnlessBroken(target, bound);
   if (targetPlace !== undefined && isInside(stagingParent, targetPlace)) throw refuse(throughAlias);
 }
 
@@ -38,8 +40,8 @@ export async function checkTargetApartFromStaging(staging: string, target: strin
  * A directory that is missing, or a broken mount, holds nothing a walk could reach (a walk
  * through a broken mount fails): nothing lies inside it, and publish answers for it itself.
  */
-async function placeUnlessBroken(path: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
-  return placeOfDirectoryBounded(path, bound).catch((error: unknown) => {
+async function placeUnlessBroken(parent: Place, name: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
+  return placeOfChildBounded(parent, name, bound).catch((error: unknown) => {
     if (isBrokenMountError(error) || (isSharemountError(error) && error.code === 'BROKEN_MOUNT')) return undefined;
     throw error;
   });
