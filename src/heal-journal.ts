@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as z from './zod.js';
 import { encodeComponent } from './escape.js';
 import { listNames, readRecord, removeRecord, writeRecord } from './record-file.js';
+import { parseRecordText } from './record-text.js';
 import type { ShareKey } from './share-key.js';
 
 /*
@@ -62,9 +63,9 @@ export class HealJournals {
   read(key: ShareKey): HealJournal | undefined {
     const text = readRecord(`${this.base(key)}.json`);
     if (text === undefined) return undefined;
-    const parsed = healJournalSchema.safeParse(safeJson(text));
+    const journal = parseRecordText(healJournalSchema, text);
     // A record cut short by a crash: the heal it began changed nothing yet (the record comes first).
-    return parsed.success && parsed.data.key === key ? parsed.data : undefined;
+    return journal?.key === key ? journal : undefined;
   }
 
   write(journal: HealJournal): void {
@@ -81,17 +82,9 @@ export class HealJournals {
     const keys: ShareKey[] = [];
     for (const name of listNames(join(this.root, journalDir))) {
       if (!name.endsWith('.json')) continue;
-      const parsed = healJournalSchema.safeParse(safeJson(readRecord(join(this.root, journalDir, name)) ?? ''));
-      if (parsed.success) keys.push(parsed.data.key);
+      const journal = parseRecordText(healJournalSchema, readRecord(join(this.root, journalDir, name)) ?? '');
+      if (journal !== undefined) keys.push(journal.key);
     }
     return keys;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

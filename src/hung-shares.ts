@@ -6,6 +6,7 @@ import { SharemountError, isSharemountError } from './errors.js';
 import { encodeComponent } from './escape.js';
 import { mountAt, readMountInfoText } from './mountinfo.js';
 import { readRecord, removeRecord, writeRecord } from './record-file.js';
+import { parseRecordText } from './record-text.js';
 
 /**
  * Shares whose filesystem stopped answering. A filesystem call into a hung mount cannot be
@@ -92,10 +93,6 @@ function markFile(key: string, sharePath: string): string {
 function readMark(file: string, key: string): HungMark | undefined {
   const text = readRecord(file);
   if (text === undefined) return undefined;
-  try {
-    const parsed = markSchema.safeParse(JSON.parse(text));
-    return parsed.success && parsed.data.key === key ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  const mark = parseRecordText(markSchema, text);
+  return mark?.key === key ? mark : undefined;
 }

@@ -19,6 +19,7 @@ import type { HungShares } from './hung-shares.js';
 import { withTimeout } from './timeout.js';
 import { healBrokenShares, type HealedShare } from './reconcile-heal.js';
 import { madeInAnotherNamespace, placeTag } from './root-world.js';
+import { parseRecordText } from './record-text.js';
 
 /** What `reconcile` found and did. */
 export interface ReconcileReport {
@@ -224,17 +225,9 @@ async function dropUnreadable(deps: ReconcileDeps, key: ShareKey, file: string, 
   // Re-read under the lock: the unlocked listing may have caught a record while it was being
   // unpublished (gone now) or published again (valid now); neither is debris to delete.
   const text = await readFile(file, 'utf8').catch(() => undefined);
-  if (text === undefined || isValidRef(text)) return;
+  if (text === undefined || parseRecordText(refRecordSchema, text) !== undefined) return;
   await unlink(file).catch(() => {});
   report.droppedReferences.push({ share: key, target: undefined, reason: 'unreadable reference record' });
-}
-
-function isValidRef(text: string): boolean {
-  try {
-    return refRecordSchema.safeParse(JSON.parse(text)).success;
-  } catch {
-    return false;
-  }
 }
 
 /**

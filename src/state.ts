@@ -4,6 +4,7 @@ import { join, dirname } from 'node:path';
 import * as z from './zod.js';
 import { encodeComponent } from './escape.js';
 import { createRecord, listNames, readLinkText, readRecord, removeRecord, writeRecord } from './record-file.js';
+import { parseRecordText } from './record-text.js';
 
 /**
  * The on-disk bookkeeping, the only memory that survives a crash. Under `<root>`:
@@ -135,8 +136,7 @@ export class StateStore {
   async readRef(key: string, target: string): Promise<RefRecord | undefined> {
     const text = readRecord(this.refFile(key, target));
     if (text === undefined) return undefined;
-    const parsed = refRecordSchema.safeParse(safeJson(text));
-    return parsed.success ? parsed.data : undefined;
+    return parseRecordText(refRecordSchema, text);
   }
 
   /**
@@ -193,8 +193,7 @@ export class StateStore {
       const file = join(this.refsDir(key), name);
       const text = readRecord(file);
       if (text === undefined) return undefined;
-      const parsed = refRecordSchema.safeParse(safeJson(text));
-      return { file, ref: parsed.success ? parsed.data : undefined };
+      return { file, ref: parseRecordText(refRecordSchema, text) };
     });
     return listed.filter((entry) => entry !== undefined);
   }
@@ -304,14 +303,6 @@ function symlinkUnlessPresent(text: string, file: string): boolean {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw error;
-  }
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }
 

@@ -1,5 +1,6 @@
 import * as z from './zod.js';
 import { SharemountError } from './errors.js';
+import { parseRecordText } from './record-text.js';
 import { checkCapacityFits, type CapacityRange } from './capacity-range.js';
 import type { ContentSource } from './backend.js';
 
@@ -52,15 +53,9 @@ export function formatVolumeRecord(record: VolumeRecord): string {
 
 /** Parses a record's text; the text is never quoted in the error (the file may not be ours). */
 export function parseVolumeRecord(text: string, dir: string): VolumeRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const parsed = volumeRecord.safeParse(json);
-  if (!parsed.success) throw new SharemountError('INTERNAL', `the record of volume directory ${dir} (${volumeRecordPath(dir)}) does not parse`);
-  return parsed.data;
+  const record = parseRecordText(volumeRecord, text);
+  if (record === undefined) throw new SharemountError('INTERNAL', `the record of volume directory ${dir} (${volumeRecordPath(dir)}) does not parse`);
+  return record;
 }
 
 /**

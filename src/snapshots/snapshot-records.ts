@@ -1,5 +1,6 @@
 import * as z from '../zod.js';
 import { SharemountError } from '../errors.js';
+import { parseRecordText } from '../record-text.js';
 
 /*
  * What a directory provisioner (bind, NFS) records of each snapshot, beside the snapshot's copy:
@@ -35,13 +36,7 @@ export function formatSnapshotRecord(record: SnapshotRecord): string {
 
 /** Parses a record's text; the text is never quoted in the error (the file may not be ours). */
 export function parseSnapshotRecord(text: string, dir: string): SnapshotRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const parsed = snapshotRecord.safeParse(json);
-  if (!parsed.success) throw new SharemountError('INTERNAL', `the record of snapshot ${dir} does not parse`);
-  return parsed.data;
+  const record = parseRecordText(snapshotRecord, text);
+  if (record === undefined) throw new SharemountError('INTERNAL', `the record of snapshot ${dir} does not parse`);
+  return record;
 }
