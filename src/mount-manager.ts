@@ -21,7 +21,7 @@ import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
 import { canonicalTarget, checkTargetPlace, checkTargetShape, prepareTarget } from './target.js';
 import { showsShareAt } from './strategies/bind.js';
-import { placeOfPath, type Place } from './identity.js';
+import { placeOfPath } from './identity.js';
 import { Deadline, withTimeout } from './timeout.js';
 import type { AnyBackend, Source } from './backend.js';
 

@@ -1,5 +1,4 @@
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { readMountInfo } from '../../src/mountinfo.js';
 import { isWithin } from '../../src/target.js';

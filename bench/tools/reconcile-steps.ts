@@ -10,7 +10,6 @@
 import { mkdir, realpath, stat, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { bindBackend } from '../../src/backends/bind.js';
 import { decodeComponent, isHashedComponent } from '../../src/escape.js';
