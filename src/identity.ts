@@ -98,22 +98,8 @@ export async function placeOfFdBounded(fd: number, bound: <T>(work: Promise<T>) 
  * step bounded: for a path that may be a mount point of a share. Undefined when there is no
  * directory there (ENOENT, ENOTDIR); every other failure (TIMEOUT, BROKEN_MOUNT) is thrown.
  */
-export async function placeOfDirectoryBounded(path: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
-  const opening = openPath(path, O_PATH | constants.O_DIRECTORY);
-  let fd: number;
-  try {
-    fd = await bound(opening);
-  } catch (error) {
-    void opening.then(closePath, () => {}); // a hung open's descriptor, whenever it comes
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw error;
-  }
-  try {
-    return await placeOfFdBounded(fd, bound);
-  } finally {
-    closePath(fd);
-  }
+export function placeOfDirectoryBounded(path: string, bound: Bound): Promise<Place | undefined> {
+  return withDirectoryBounded(path, O_PATH | constants.O_DIRECTORY, bound, (fd) => placeOfFdBounded(fd, bound));
 }
 
 /**
@@ -124,9 +110,16 @@ export async function placeOfDirectoryBounded(path: string, bound: <T>(work: Pro
  * directory of that name (missing, a symlink, a file); other failures (TIMEOUT, BROKEN_MOUNT)
  * are thrown.
  */
-export async function placeOfChildBounded(parent: Place, name: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
+export function placeOfChildBounded(parent: Place, name: string, bound: Bound): Promise<Place | undefined> {
   const path = parent.path === '/' ? `/${name}` : `${parent.path}/${name}`;
-  const opening = openPath(path, O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY);
+  return withDirectoryBounded(path, O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY, bound, async (fd) => ({ chain: [await stepOfBounded(fd, bound), ...parent.chain], path }));
+}
+
+type Bound = <T>(work: Promise<T>) => Promise<T>;
+
+/** Opens `path` (a directory) bounded and runs `work` on it; undefined when there is no directory there (a link, with O_NOFOLLOW). */
+async function withDirectoryBounded<T>(path: string, flags: number, bound: Bound, work: (fd: number) => Promise<T>): Promise<T | undefined> {
+  const opening = openPath(path, flags);
   let fd: number;
   try {
     fd = await bound(opening);
@@ -137,7 +130,7 @@ export async function placeOfChildBounded(parent: Place, name: string, bound: <T
     throw error;
   }
   try {
-    return { chain: [await stepOfBounded(fd, bound), ...parent.chain], path };
+    return await work(fd);
   } finally {
     closePath(fd);
   }

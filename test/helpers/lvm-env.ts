@@ -132,13 +132,14 @@ export async function createLvmEnv(options: { vg?: string; sizeBytes?: number } 
 
 function lvmConf(dir: string, pv: string): string {
   const only = `[ "a|^${pv}$|", "r|.*|" ]`;
-  return `# sharemount test: this VG only, nothing in /etc/lvm, no udev, no daemons
+  return `# sharemount test: this VG only, nothing in /etc/lvm or /run/lvm, no udev, no daemons
 devices {
   filter = ${only}
   global_filter = ${only}
   use_devicesfile = 0
   obtain_device_list_from_udev = 0
   external_device_info_source = "none"
+  hints = "none"
 }
 global {
   locking_dir = "${dir}/lock"
