@@ -98,39 +98,19 @@ export async function placeOfFdBounded(fd: number, bound: <T>(work: Promise<T>) 
  * step bounded: for a path that may be a mount point of a share. Undefined when there is no
  * directory there (ENOENT, ENOTDIR); every other failure (TIMEOUT, BROKEN_MOUNT) is thrown.
  */
-export function placeOfDirectoryBounded(path: string, bound: Bound): Promise<Place | undefined> {
-  return withDirectoryBounded(path, O_PATH | constants.O_DIRECTORY, bound, (fd) => placeOfFdBounded(fd, bound));
-}
-
-/**
- * Places `name` inside the placed directory `parent`, never through a symlink: only it is opened
- * and stat'ed, in libuv's threads and bounded, for it may be a mount point of a share that
- * hangs. The rest of its chain is `parent`'s, since `..` of a mount's root is the directory the
- * mount is attached in: one step instead of a walk up to `/`. Undefined when there is no
- * directory of that name (missing, a symlink, a file); other failures (TIMEOUT, BROKEN_MOUNT)
- * are thrown.
- */
-export function placeOfChildBounded(parent: Place, name: string, bound: Bound): Promise<Place | undefined> {
-  const path = parent.path === '/' ? `/${name}` : `${parent.path}/${name}`;
-  return withDirectoryBounded(path, O_PATH | constants.O_NOFOLLOW | constants.O_DIRECTORY, bound, async (fd) => ({ chain: [await stepOfBounded(fd, bound), ...parent.chain], path }));
-}
-
-type Bound = <T>(work: Promise<T>) => Promise<T>;
-
-/** Opens `path` (a directory) bounded and runs `work` on it; undefined when there is no directory there (a link, with O_NOFOLLOW). */
-async function withDirectoryBounded<T>(path: string, flags: number, bound: Bound, work: (fd: number) => Promise<T>): Promise<T | undefined> {
-  const opening = openPath(path, flags);
+export async function placeOfDirectoryBounded(path: string, bound: <T>(work: Promise<T>) => Promise<T>): Promise<Place | undefined> {
+  const opening = openPath(path, O_PATH | constants.O_DIRECTORY);
   let fd: number;
   try {
     fd = await bound(opening);
   } catch (error) {
     void opening.then(closePath, () => {}); // a hung open's descriptor, whenever it comes
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
   try {
-    return await work(fd);
+    return await placeOfFdBounded(fd, bound);
   } finally {
     closePath(fd);
   }
@@ -182,7 +162,7 @@ export function isInside(inner: Place, outer: Place): boolean {
   const outerMount = mountWithId(table, self.mountId);
   if (outerMount === undefined) return false;
   const relative = posix.relative(outerMount.mountPoint, outer.path);
-  if (relative.startsWith('..') || posix.isAbsolute(relative)) return false; // not reachable here: nothing is inside it here either
+  if (relative === '..' || relative.startsWith('../') || posix.isAbsolute(relative)) return false; // not reachable here: nothing is inside it here either
   const outerInFilesystem = posix.join(outerMount.root, relative);
   return exits.some((step) => {
     const mount = mountWithId(table, step.mountId);

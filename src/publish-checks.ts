@@ -83,9 +83,8 @@ export async function openShared(
   // the share turns out to have been mounted before (a share mounted now has just answered).
   const answering = statfs(sharePath);
   answering.catch(() => {}); // awaited below, or not at all
-  // The share's own mount, asked beside the walk: a sub-path that ends on another mount crossed one inside the share.
-  let shareMountId = first === '' ? undefined : mountIdOf(sharePath);
-  shareMountId?.catch(() => {}); // awaited below, or not at all
+  // The share's own mount: a sub-path that ends on another mount crossed one inside the share.
+  let shareMountId: number | undefined;
   let opening: Promise<OpenedSubPath>;
   let mountedNow = false;
   let bound: Bound = (work, what) => deadline.bound(work, what);
@@ -101,20 +100,22 @@ export async function openShared(
       progress.mountAttempted = true;
       await mountShare(context, request, key);
       mountedNow = true;
-      if (shareMountId !== undefined) {
-        shareMountId = mountIdOf(sharePath); // asked before there was a share
-        shareMountId.catch(() => {});
-      }
       // Mounting took its own time (bounded by commandMs): what follows gets bounds of its own.
       bound = (work, what) => withTimeout(work, context.timeouts.fsMs, what);
       root = await openInMountedShare(context, sharePath, bound);
       if (root === undefined) throw new SharemountError('INTERNAL', `backend ${request.backend.name} reported success but nothing is mounted at the share`);
     }
+    shareMountId = mountIdOfFd(root);
     opening = openInside(root, request.subPath, walk);
   }
   opening = bound(opening, 'opening subPath in the share');
-  const ownMount = shareMountId;
-  if (ownMount !== undefined) opening = opening.then((opened) => checkedAgainstRoot(context, opened, bound(ownMount, 'checking the share'), bound));
+  if (first !== '') {
+    // The share's mount id: known when the walk started from its root, else asked once the walk
+    // is done rather than beside it (on a hung share, every one of libuv's four threads stuck for
+    // good is one fewer for all other shares).
+    const known = shareMountId;
+    opening = opening.then((opened) => checkedAgainstRoot(context, opened, known ?? bound(mountIdOf(sharePath), 'checking the share'), bound));
+  }
   opening.catch(() => {}); // its failure is the caller's, whenever it awaits it
   // A share that was already mounted must also answer (statfs), so that a consumer is never
   // handed a dead mount (a FUSE daemon gone, an NFS handle gone stale): BROKEN_MOUNT, or
@@ -140,7 +141,7 @@ export async function openShared(
  * identity, and refused when it is the state root, lies inside it or above it. Closes the
  * opened sub-path when it is refused.
  */
-async function checkedAgainstRoot(context: CheckContext, opened: OpenedSubPath, shareMountId: Promise<number>, bound: Bound): Promise<OpenedSubPath> {
+async function checkedAgainstRoot(context: CheckContext, opened: OpenedSubPath, shareMountId: number | Promise<number>, bound: Bound): Promise<OpenedSubPath> {
   try {
     const share = await shareMountId;
     if (mountIdOfFd(opened.fd) === share) return opened;

@@ -119,7 +119,7 @@ export function nodeService(service: ServiceContext) {
       const capability = checkCapability(request.volume_capability);
       const staging = await checkedPath(manager, request.staging_target_path, 'staging_target_path');
       const target = await checkedPath(manager, request.target_path, 'target_path', { parentMustExist: true });
-      await checkTargetApartFromStaging(staging, target, timeouts.fsMs);
+      checkTargetApartFromStaging(staging, target);
       const readOnly = request.readonly || capability.readerOnly;
       if (capability.block) return publishBlockVolume(service, request, capability, readOnly, staging, target, call);
       return queue.run(request.volume_id, call.deadline, async () => {

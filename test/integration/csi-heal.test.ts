@@ -4,7 +4,8 @@
  * and normal once the source is served again and the stats call healed it; a target bound
  * before the heal is bound again by a repeated NodePublishVolume (kubelet's periodic republish
  * with `requiresRepublish: true`), which is idempotent otherwise; the optional periodic check
- * heals a share with no call at all.
+ * heals a share with no call at all. A hung volume (its daemon stopped) holds up only its own
+ * calls.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -70,6 +71,17 @@ describe.skipIf(skip)('csi: broken volumes heal', () => {
     }
   }
 
+  /** `work`, which must settle within `limitMs`: a call held up for good by a hung share fails the test instead of hanging it. */
+  async function answersWithin(work: Promise<unknown>, limitMs: number, what: string): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not answer within ${limitMs} ms: held up`)), limitMs)));
+    try {
+      await Promise.race([work, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   const mountIdAt = async (path: string) => (await readMountInfo()).filter((m) => m.mountPoint === path).map((m) => m.id);
 
   it('NodeGetVolumeStats: abnormal while broken, normal once healed; NodePublishVolume again binds a target anew after the heal, idempotent otherwise', async () => {
@@ -113,6 +125,44 @@ describe.skipIf(skip)('csi: broken volumes heal', () => {
     expect([...(await mountIdAt(readOnly.path)), ...(await mountIdAt(writable.path))]).toEqual(before);
 
     for (const t of [writable, readOnly]) await client.node.NodeUnpublishVolume({ volume_id: 'v', target_path: t.path });
+    await client.node.NodeUnstageVolume({ volume_id: 'v', staging_target_path: staging });
+    expect((await mountsUnder(sandbox.dir)).map((m) => m.mountPoint)).toEqual([fusePoint()]);
+  });
+
+  it('a hung staged volume (its FUSE daemon stopped) holds up only its own calls: each NodePublishVolume on it answers, and another volume stages, publishes and unstages meanwhile', async () => {
+    fuse = await startBindfs(sandbox, backing(), fusePoint());
+    const client = await plugin();
+    const staging = join(sandbox.dir, 'staging', 'hung');
+    await stage(client, staging, []);
+    process.kill(fuse.pid, 'SIGSTOP');
+    await sleep(1_500); // FUSE's attribute cache (1 s) runs out: a stat now asks the stopped daemon
+    const capability = mountCapability();
+    // More calls than libuv has threads (4): one stuck in each would leave none for anyone.
+    for (let i = 0; i < 6; i++) {
+      const target = join(sandbox.pods, `hung-${i}`, 'mount');
+      await mkdir(join(target, '..'), { recursive: true });
+      const call = client.node.NodePublishVolume({ volume_id: 'v', staging_target_path: staging, target_path: target, volume_capability: capability });
+      await answersWithin(call.catch(() => {}), 20_000, `NodePublishVolume ${i} on the hung volume`);
+    }
+    const other = join(sandbox.dir, 'other-source');
+    await mkdir(join(other, 'd'), { recursive: true });
+    const otherStaging = join(sandbox.dir, 'staging', 'other');
+    const otherTarget = join(sandbox.pods, 'other', 'mount');
+    await Promise.all([mkdir(otherStaging, { recursive: true }), mkdir(join(otherTarget, '..'), { recursive: true })]);
+    await answersWithin(
+      (async () => {
+        await client.node.NodeStageVolume({ volume_id: 'w', staging_target_path: otherStaging, volume_capability: capability, volume_context: { path: other, subPath: 'd' } });
+        await client.node.NodePublishVolume({ volume_id: 'w', staging_target_path: otherStaging, target_path: otherTarget, volume_capability: capability });
+        await writeFile(join(otherTarget, 'written.txt'), 'through the other volume\n');
+        await client.node.NodeUnpublishVolume({ volume_id: 'w', target_path: otherTarget });
+        await client.node.NodeUnstageVolume({ volume_id: 'w', staging_target_path: otherStaging });
+      })(),
+      20_000,
+      'another volume\'s stage, publish, unpublish and unstage',
+    );
+    expect(await readFile(join(other, 'd', 'written.txt'), 'utf8')).toBe('through the other volume\n');
+    process.kill(fuse.pid, 'SIGCONT');
+    for (let i = 0; i < 6; i++) await client.node.NodeUnpublishVolume({ volume_id: 'v', target_path: join(sandbox.pods, `hung-${i}`, 'mount') });
     await client.node.NodeUnstageVolume({ volume_id: 'v', staging_target_path: staging });
     expect((await mountsUnder(sandbox.dir)).map((m) => m.mountPoint)).toEqual([fusePoint()]);
   });
