@@ -19,7 +19,7 @@ import { joinRoot, placeTag } from './root-world.js';
 import { shareKeyOf, type ShareKey } from './share-key.js';
 import { StateStore, type RefRecord } from './state.js';
 import { strategies } from './strategies/index.js';
-import { canonicalTarget, checkTargetPlace, checkTargetShape, prepareTarget } from './target.js';
+import { canonicalTarget, checkTargetPlace, checkTargetPlaceByTable, checkTargetShape, prepareTarget } from './target.js';
 import { showsShareAt } from './strategies/bind.js';
 import { placeOfPath } from './identity.js';
 import { Deadline, withTimeout } from './timeout.js';
@@ -116,13 +116,17 @@ export class MountManager {
   /**
    * Refuses a path a publication would be made at (`field` names it) that is the state root, lies
    * inside it or above it, by what the kernel says the directories are, whatever the spelling:
-   * for a shim that mounts at a path of its own (the CSI shim's NodePublishVolume target).
+   * for a shim that mounts at a path of its own (the CSI shim's NodePublishVolume target). The
+   * path is never opened: what is mounted there is judged from the mount table, so a path that
+   * shows a hung share costs nothing.
    */
   async checkTargetPlace(path: string, field = 'target'): Promise<void> {
     const context = await this.context();
-    await checkTargetPlace(path, context.rootPlace, this.timeouts.fsMs, field).catch((error: unknown) => {
+    try {
+      checkTargetPlaceByTable(path, context.rootPlace, field);
+    } catch (error) {
       throw fromFilesystemError(error, [[path, field], [dirname(path), field]]);
-    });
+    }
   }
 
   /** The ShareKey of the publication at `target`, if sharemount has one there (one readlink). */
@@ -162,11 +166,12 @@ export class MountManager {
     const checked = checkPublishRequest(request, this.backends, context.root);
     const key = shareKeyOf(checked.backend, checked.source, checked.options, checked.sensitiveOptions, context.secretKey);
     const target = checkTargetShape(canonicalTarget(checked.target, { parentMustExist: true }), context.root);
+    // A share known to hang fails at once, before anything looks at a target that may be its mount,
+    // and without waiting in line for its lock (hung-shares.ts).
+    this.hungShares.failIfHung(key, context.state.mountPoint(key));
     await checkTargetPlace(target, context.rootPlace, this.timeouts.fsMs).catch((error: unknown) => {
       throw fromFilesystemError(error, [[target, 'target'], [dirname(target), 'target']]); // a file on the way...
     });
-    // A share known to hang fails at once, without waiting in line for its lock (hung-shares.ts).
-    this.hungShares.failIfHung(key, context.state.mountPoint(key));
     return context.locks.withLocks([`target:${target}`, `share:${key}`], () => this.publishHealing(context, { ...checked, target }, key)).catch((error: unknown) => {
       // A target that cannot be used (its parent a file, a symlink loop on the way...) fails in a syscall.
       throw fromFilesystemError(error, [[target, 'target'], [dirname(target), 'target']]);

@@ -1,7 +1,9 @@
 import { fstat, lstatSync, mkdirSync, realpathSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument } from './errors.js';
-import { isBrokenMountError } from './broken-mount.js';
+import { isLocatedWithin, locationOfLocal, locationShownAt } from './filesystem-location.js';
+import { mountIdOfFd } from './mount-point.js';
+import { readMountInfoText } from './mountinfo.js';
 import { isInside, placeOfPath, type Place } from './identity.js';
 import { closePath, openPath, pathFlags } from './path-descriptor.js';
 import { withTimeout } from './timeout.js';
@@ -34,18 +36,14 @@ export function checkTargetShape(target: string, root: string, field = 'target')
  * parent must not be the root or lie inside it, and the target, when it exists, must not be
  * the root or a directory above it, whatever paths lead there (a bind mount of the root's
  * parent elsewhere gives it other spellings). The parent is local (already walked by
- * canonicalTarget); the target may be a hung mount, so it is opened in libuv's threads, bounded.
+ * canonicalTarget). The target may be a mount of a share that hangs (a repeat publish): it is
+ * opened in libuv's threads, bounded, and when it is a mount point it is never stat'ed (that
+ * would ask the share, and a stat stuck in one of libuv's four threads is one fewer for every
+ * other share): the mount table says where its mount's root lies.
  */
 export async function checkTargetPlace(target: string, root: Place, fsMs: number, field = 'target'): Promise<void> {
-  const refuse = () => invalidArgument(field, "must not be inside (or above) sharemount's state root (it is, through another path to it)");
-  let parent: Place;
-  try {
-    parent = placeOfPath(dirname(target));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // nothing is made there; canonicalTarget says so
-    throw error;
-  }
-  if (isInside(parent, root)) throw refuse();
+  const parent = placeOfParent(target, root, field);
+  if (parent === undefined) return; // nothing is made there; canonicalTarget says so
   const opening = openPath(target, pathFlags);
   let fd: number;
   try {
@@ -56,17 +54,51 @@ export async function checkTargetPlace(target: string, root: Place, fsMs: number
     throw error;
   }
   try {
-    // In libuv's threads and bounded too: a stat of a hung mount never answers.
+    if (mountIdOfFd(fd) !== parent.chain[0]!.mountId) {
+      if (showsRoot(readMountInfoText(), target, root)) throw refusal(field);
+      return;
+    }
+    // A directory of the parent's own filesystem; still in libuv's threads and bounded.
     const statting = new Promise<BigIntStats>((resolve, reject) => fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))));
-    const own = await withTimeout(statting, fsMs, `checking ${field}`).catch((error: unknown) => {
-      // A broken mount at the target (ENOTCONN, ESTALE, EIO) is not the root: publish judges it.
-      if (isBrokenMountError(error)) return undefined;
-      throw error;
-    });
-    if (own && root.chain.some((step) => step.dev === own.dev && step.ino === own.ino)) throw refuse();
+    const own = await withTimeout(statting, fsMs, `checking ${field}`);
+    if (root.chain.some((step) => step.dev === own.dev && step.ino === own.ino)) throw refusal(field);
   } finally {
     closePath(fd);
   }
+}
+
+/**
+ * `checkTargetPlace` from the mount table alone, never opening the target: for a shim that
+ * reads the table anyway and whose targets may be mounts of a hung share (the CSI shim's
+ * target_path, which kubelet publishes again periodically).
+ */
+export function checkTargetPlaceByTable(target: string, root: Place, field = 'target'): void {
+  if (placeOfParent(target, root, field) === undefined) return;
+  if (showsRoot(readMountInfoText(), target, root)) throw refusal(field);
+}
+
+/** The target's parent, placed; refused when it is the root or lies inside it; undefined when missing. */
+function placeOfParent(target: string, root: Place, field: string): Place | undefined {
+  let parent: Place;
+  try {
+    parent = placeOfPath(dirname(target));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (isInside(parent, root)) throw refusal(field);
+  return parent;
+}
+
+/** Whether what `target` shows (the mount on top there, or the local directory) is the root or lies above it. */
+function showsRoot(table: string, target: string, root: Place): boolean {
+  const shown = locationShownAt(table, target);
+  const rootLocation = shown && locationOfLocal(table, root.path);
+  return shown !== undefined && rootLocation !== undefined && isLocatedWithin(rootLocation, shown);
+}
+
+function refusal(field: string): SharemountError {
+  return invalidArgument(field, "must not be inside (or above) sharemount's state root (it is, through another path to it)");
 }
 
 export function isWithin(path: string, dir: string): boolean {

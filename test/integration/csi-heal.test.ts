@@ -133,16 +133,24 @@ describe.skipIf(skip)('csi: broken volumes heal', () => {
     fuse = await startBindfs(sandbox, backing(), fusePoint());
     const client = await plugin();
     const staging = join(sandbox.dir, 'staging', 'hung');
-    await stage(client, staging, []);
+    const published = [0, 1, 2].map((i) => ({ path: join(sandbox.pods, `published-${i}`, 'mount'), readOnly: i === 2 }));
+    await stage(client, staging, published);
     process.kill(fuse.pid, 'SIGSTOP');
     await sleep(1_500); // FUSE's attribute cache (1 s) runs out: a stat now asks the stopped daemon
     const capability = mountCapability();
-    // More calls than libuv has threads (4): one stuck in each would leave none for anyone.
+    // More calls than libuv has threads (4): one stuck in each would leave none for anyone. New
+    // targets, and kubelet's periodic republish of the targets published before.
     for (let i = 0; i < 6; i++) {
       const target = join(sandbox.pods, `hung-${i}`, 'mount');
       await mkdir(join(target, '..'), { recursive: true });
       const call = client.node.NodePublishVolume({ volume_id: 'v', staging_target_path: staging, target_path: target, volume_capability: capability });
       await answersWithin(call.catch(() => {}), 20_000, `NodePublishVolume ${i} on the hung volume`);
+    }
+    for (let round = 0; round < 2; round++) {
+      for (const target of published) {
+        const call = client.node.NodePublishVolume({ volume_id: 'v', staging_target_path: staging, target_path: target.path, volume_capability: capability, readonly: target.readOnly });
+        await answersWithin(call.catch(() => {}), 20_000, `NodePublishVolume again of ${target.path} on the hung volume`);
+      }
     }
     const other = join(sandbox.dir, 'other-source');
     await mkdir(join(other, 'd'), { recursive: true });
@@ -162,7 +170,9 @@ describe.skipIf(skip)('csi: broken volumes heal', () => {
     );
     expect(await readFile(join(other, 'd', 'written.txt'), 'utf8')).toBe('through the other volume\n');
     process.kill(fuse.pid, 'SIGCONT');
-    for (let i = 0; i < 6; i++) await client.node.NodeUnpublishVolume({ volume_id: 'v', target_path: join(sandbox.pods, `hung-${i}`, 'mount') });
+    for (const target of [...published.map((p) => p.path), ...[0, 1, 2, 3, 4, 5].map((i) => join(sandbox.pods, `hung-${i}`, 'mount'))]) {
+      await client.node.NodeUnpublishVolume({ volume_id: 'v', target_path: target });
+    }
     await client.node.NodeUnstageVolume({ volume_id: 'v', staging_target_path: staging });
     expect((await mountsUnder(sandbox.dir)).map((m) => m.mountPoint)).toEqual([fusePoint()]);
   });
