@@ -39,8 +39,7 @@ export function locationOfLocal(table: string, path: string): FilesystemLocation
  */
 export function locationShownAt(table: string, path: string): FilesystemLocation | undefined {
   const top = mountAt(table, path);
-  // A lookup that met a dead mount may have unhashed its root: the table then adds `//deleted`.
-  if (top !== undefined) return { device: top.device, path: top.root.replace(/\/\/deleted$/, '') };
+  if (top !== undefined) return locationOfMountRoot(top);
   try {
     return locationOfLocal(table, path);
   } catch (error) {
@@ -48,6 +47,12 @@ export function locationShownAt(table: string, path: string): FilesystemLocation
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
+}
+
+/** The location of a mount's root directory: its record alone. */
+export function locationOfMountRoot(mount: MountInfoEntry): FilesystemLocation {
+  // A lookup that met a dead mount may have unhashed its root: the table then adds `//deleted`.
+  return { device: mount.device, path: mount.root.replace(/\/\/deleted$/, '') };
 }
 
 /** Whether `inner` is `outer` or lies inside it. */

@@ -116,8 +116,8 @@ export class MountManager {
   /**
    * Refuses a path a publication would be made at (`field` names it) that is the state root, lies
    * inside it or above it, by what the kernel says the directories are, whatever the spelling:
-   * for a shim that mounts at a path of its own (the CSI shim's NodePublishVolume target). The
-   * path is never opened: what is mounted there is judged from the mount table, so a path that
+   * for a shim that mounts at a path of its own (the CSI shim's NodePublishVolume target). A
+   * path that is a mount point is judged from the mount table and never opened, so one that
    * shows a hung share costs nothing.
    */
   async checkTargetPlace(path: string, field = 'target'): Promise<void> {

@@ -1,9 +1,9 @@
 import { fstat, lstatSync, mkdirSync, realpathSync, type BigIntStats } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { SharemountError, fromFilesystemError, invalidArgument } from './errors.js';
-import { isLocatedWithin, locationOfLocal, locationShownAt } from './filesystem-location.js';
+import { isLocatedWithin, locationOfLocal, locationOfMountRoot, locationShownAt, type FilesystemLocation } from './filesystem-location.js';
 import { mountIdOfFd } from './mount-point.js';
-import { readMountInfoText } from './mountinfo.js';
+import { mountWithId, readMountInfoText } from './mountinfo.js';
 import { isInside, placeOfPath, type Place } from './identity.js';
 import { closePath, openPath, pathFlags } from './path-descriptor.js';
 import { withTimeout } from './timeout.js';
@@ -54,8 +54,11 @@ export async function checkTargetPlace(target: string, root: Place, fsMs: number
     throw error;
   }
   try {
-    if (mountIdOfFd(fd) !== parent.chain[0]!.mountId) {
-      if (showsRoot(readMountInfoText(), target, root)) throw refusal(field);
+    const mountId = mountIdOfFd(fd);
+    if (mountId !== parent.chain[0]!.mountId) {
+      const table = readMountInfoText();
+      const mount = mountWithId(table, mountId);
+      if (mount !== undefined && rootLiesWithin(table, root, locationOfMountRoot(mount))) throw refusal(field);
       return;
     }
     // A directory of the parent's own filesystem; still in libuv's threads and bounded.
@@ -68,13 +71,16 @@ export async function checkTargetPlace(target: string, root: Place, fsMs: number
 }
 
 /**
- * `checkTargetPlace` from the mount table alone, never opening the target: for a shim that
- * reads the table anyway and whose targets may be mounts of a hung share (the CSI shim's
- * target_path, which kubelet publishes again periodically).
+ * `checkTargetPlace` that looks a target up in the mount table first and never opens one that
+ * is a mount point (only a plain directory of the parent's filesystem is opened, synchronously):
+ * for a shim whose targets may be mounts of a hung share (the CSI shim's target_path, which
+ * kubelet publishes again periodically).
  */
 export function checkTargetPlaceByTable(target: string, root: Place, field = 'target'): void {
   if (placeOfParent(target, root, field) === undefined) return;
-  if (showsRoot(readMountInfoText(), target, root)) throw refusal(field);
+  const table = readMountInfoText();
+  const shown = locationShownAt(table, target);
+  if (shown !== undefined && rootLiesWithin(table, root, shown)) throw refusal(field);
 }
 
 /** The target's parent, placed; refused when it is the root or lies inside it; undefined when missing. */
@@ -90,11 +96,10 @@ function placeOfParent(target: string, root: Place, field: string): Place | unde
   return parent;
 }
 
-/** Whether what `target` shows (the mount on top there, or the local directory) is the root or lies above it. */
-function showsRoot(table: string, target: string, root: Place): boolean {
-  const shown = locationShownAt(table, target);
-  const rootLocation = shown && locationOfLocal(table, root.path);
-  return shown !== undefined && rootLocation !== undefined && isLocatedWithin(rootLocation, shown);
+/** Whether the root is the directory at `shown` or lies inside it. */
+function rootLiesWithin(table: string, root: Place, shown: FilesystemLocation): boolean {
+  const rootLocation = locationOfLocal(table, root.path);
+  return rootLocation !== undefined && isLocatedWithin(rootLocation, shown);
 }
 
 function refusal(field: string): SharemountError {
