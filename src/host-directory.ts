@@ -14,7 +14,9 @@ import { withTimeout } from './timeout.js';
  */
 export async function admitHostDirectory(backend: AnyBackend, source: Source, bounds: { root: string; fsMs: number }): Promise<void> {
   if (backend.hostDirectory?.(source).allowedUnder === undefined) return;
-  await withHostDirectory(backend, source, bounds, async () => undefined);
+  // The state root was kept apart when the share was mounted; placing the root again on every
+  // publication would cost a walk up to `/`, for nothing.
+  await withHostDirectory(backend, source, { ...bounds, rootCheckedAlready: true }, async () => undefined);
 }
 
 /**
@@ -29,7 +31,7 @@ export async function admitHostDirectory(backend: AnyBackend, source: Source, bo
 export async function withHostDirectory<T>(
   backend: AnyBackend,
   source: Source,
-  { root, fsMs }: { root: string; fsMs: number },
+  { root, fsMs, rootCheckedAlready = false }: { root: string; fsMs: number; rootCheckedAlready?: boolean },
   mount: (heldPath: string | undefined) => Promise<T>,
 ): Promise<T> {
   const directory = backend.hostDirectory?.(source);
@@ -57,7 +59,7 @@ export async function withHostDirectory<T>(
     // would give the root, or a directory inside it, a path no string check recognises.
     const place = await placeOfFdBounded(fd, bound);
     const real = place.path;
-    if (isWithin(real, root) || isWithin(root, real) || overlaps(place, placeOfPath(root))) {
+    if (isWithin(real, root) || isWithin(root, real) || (!rootCheckedAlready && overlaps(place, placeOfPath(root)))) {
       throw invalidArgument(directory.field, "must not be inside (or above) sharemount's state root: every publication would show its records and key");
     }
     if (directory.allowedUnder !== undefined) {

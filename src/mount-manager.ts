@@ -401,6 +401,7 @@ export class MountManager {
       secretKey,
       rootMountId: localMountIdOf(root),
       rootPlace: placeOfPath(root),
+      admittedShares: new Map(),
       timeouts: this.timeouts,
       logger: this.logger,
     };

@@ -33,6 +33,11 @@ export interface CheckContext {
   rootMountId: number;
   /** The state root as the kernel places it: targets and sub-paths are checked against it by identity. */
   rootPlace: Place;
+  /**
+   * The shares whose host directory this process has admitted (see `admitMountedShare`), with
+   * the mount id of the share's mount it admitted: a share mounted again since is admitted again.
+   */
+  admittedShares: Map<ShareKey, number>;
   timeouts: Timeouts;
   logger: Logger;
 }
@@ -76,7 +81,7 @@ export async function openShared(
   const sharePath = context.state.mountPoint(key);
   // The backend's own limits first, for a share mounted already too (see Backend.admit).
   await request.backend.admit?.(request.source);
-  await admitHostDirectory(request.backend, request.source, { root: context.root, fsMs: context.timeouts.fsMs });
+  const mountedShareId = await admitMountedShare(context, request, key, deadline);
   const walk = { create: request.createIfNecessary, mode: request.createMode, beforeCreate };
   const [first = '', ...rest] = request.subPath === '' ? [] : request.subPath.split('/');
   // Whether the share answers is asked at once, beside the open below, and awaited only when
@@ -84,7 +89,7 @@ export async function openShared(
   const answering = statfs(sharePath);
   answering.catch(() => {}); // awaited below, or not at all
   // The share's own mount: a sub-path that ends on another mount crossed one inside the share.
-  let shareMountId: number | undefined;
+  let shareMountId = mountedShareId;
   let opening: Promise<OpenedSubPath>;
   let mountedNow = false;
   let bound: Bound = (work, what) => deadline.bound(work, what);
@@ -131,6 +136,28 @@ export async function openShared(
     }
   }
   return opening;
+}
+
+/**
+ * A publication onto a share that is mounted already checks its host directory (the bind
+ * backend's `path`) against the backend's `allowedUnder`: a share mounted before the limit was
+ * set, or by a manager without it, must not serve new consumers. Placing the directory is a
+ * walk up to `/` in libuv's threads, so each share mount is admitted once per process (by its
+ * mount id: a share mounted again is admitted again). A share not mounted yet is checked by its
+ * mount. Returns the share's mount id when it asked for it (a share with a host directory).
+ */
+async function admitMountedShare(context: CheckContext, request: CheckedRequest, key: ShareKey, deadline: Deadline): Promise<number | undefined> {
+  if (request.backend.hostDirectory?.(request.source)?.allowedUnder === undefined) return undefined;
+  const mountId = await deadline.bound(mountIdOf(context.state.mountPoint(key)), 'checking the share').catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // never mounted
+    throw error;
+  });
+  if (mountId === undefined || mountId === context.rootMountId) return undefined; // mounted below, and checked then
+  if (context.admittedShares.get(key) !== mountId) {
+    await admitHostDirectory(request.backend, request.source, { root: context.root, fsMs: context.timeouts.fsMs });
+    context.admittedShares.set(key, mountId);
+  }
+  return mountId;
 }
 
 /**
