@@ -36,18 +36,26 @@ export interface Step {
 // A path has at most 2048 names (4096 bytes); more steps would be a loop.
 const maxSteps = 2048;
 
-/** Places the open descriptor (a directory, or a file: then the directory it is named in, and up). */
-export function placeOfFd(fd: number): Place {
+/**
+ * Places the open descriptor (a directory, or a file: then the directory it is named in, and up).
+ * With `known`, a place already walked (the state root's), the walk stops where it meets one of
+ * `known`'s directories (same device, inode and mount: from there `..` leads the same way) and
+ * takes the rest of the chain from it.
+ */
+export function placeOfFd(fd: number, known?: Place): Place {
   const path = readlinkSync(procPathOf(fd));
   const first = stepOf(fd);
   if (!first.isDirectory) {
     const parent = openLocalPath(posix.dirname(path), O_PATH | constants.O_DIRECTORY);
     try {
-      return { chain: [first, ...placeOfFd(parent).chain], path };
+      return { chain: [first, ...placeOfFd(parent, known).chain], path };
     } finally {
       closePath(parent);
     }
   }
+  const joined = (step: Step) => known?.chain.findIndex((other) => sameStep(other, step)) ?? -1;
+  const at = joined(first);
+  if (at !== -1) return { chain: known!.chain.slice(at), path };
   const chain: Step[] = [first];
   let current = fd;
   try {
@@ -56,14 +64,22 @@ export function placeOfFd(fd: number): Place {
       if (current !== fd) closePath(current);
       current = parent;
       const step = stepOf(parent);
-      const last = chain[chain.length - 1]!;
-      if (step.dev === last.dev && step.ino === last.ino && step.mountId === last.mountId) break; // `/`
+      if (sameStep(step, chain[chain.length - 1]!)) break; // `/`
+      const meets = joined(step);
+      if (meets !== -1) {
+        chain.push(...known!.chain.slice(meets));
+        break;
+      }
       chain.push(step);
     }
   } finally {
     if (current !== fd) closePath(current);
   }
   return { chain, path };
+}
+
+function sameStep(a: Step, b: Step): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mountId === b.mountId;
 }
 
 /**
@@ -83,8 +99,7 @@ export async function placeOfFdBounded(fd: number, bound: <T>(work: Promise<T>) 
       if (current !== fd) closePath(current);
       current = parent;
       const step = await stepOfBounded(parent, bound);
-      const last = chain[chain.length - 1]!;
-      if (step.dev === last.dev && step.ino === last.ino && step.mountId === last.mountId) break;
+      if (sameStep(step, chain[chain.length - 1]!)) break; // `/`
       chain.push(step);
     }
   } finally {
@@ -116,11 +131,11 @@ export async function placeOfDirectoryBounded(path: string, bound: <T>(work: Pro
   }
 }
 
-/** Places what `path` names (symlinks on the way followed), synchronously: for local paths only. */
-export function placeOfPath(path: string): Place {
+/** Places what `path` names (symlinks on the way followed), synchronously: for local paths only. `known` as for placeOfFd. */
+export function placeOfPath(path: string, known?: Place): Place {
   const fd = openLocalPath(path, O_PATH);
   try {
-    return placeOfFd(fd);
+    return placeOfFd(fd, known);
   } finally {
     closePath(fd);
   }

@@ -87,7 +87,7 @@ export function checkTargetPlaceByTable(target: string, root: Place, field = 'ta
 function placeOfParent(target: string, root: Place, field: string): Place | undefined {
   let parent: Place;
   try {
-    parent = placeOfPath(dirname(target));
+    parent = placeOfPath(dirname(target), root); // the walk stops where it meets the root's own way up
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
