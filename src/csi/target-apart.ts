@@ -1,6 +1,6 @@
 import { basename, dirname } from 'node:path';
 import { invalidArgument } from '../errors.js';
-import { isLocatedWithin, locationOfLocal, locationShownAt, type FilesystemLocation } from '../filesystem-location.js';
+import { isLocatedWithin, locationShownAt, type FilesystemLocation } from '../filesystem-location.js';
 import { readMountInfoText } from '../mountinfo.js';
 import { isWithin } from '../target.js';
 
@@ -22,9 +22,11 @@ export function checkTargetApartFromStaging(staging: string, target: string): vo
   if (isWithin(target, staging) || isWithin(staging, target)) throw refuse();
   const throughAlias = () => refuse(' (it does, through another path to it)');
   const table = readMountInfoText();
-  const targetParent = locationOfLocal(table, dirname(target));
-  const stagingParent = locationOfLocal(table, dirname(staging));
-  if (targetParent === undefined || stagingParent === undefined) return; // not reachable in this namespace: nothing is made there
+  const targetParent = locationShownAt(table, dirname(target));
+  const stagingParent = locationShownAt(table, dirname(staging));
+  // A parent missing (the staging path's: nothing is staged there, as the call then answers) or
+  // not reachable in this namespace: nothing is made there.
+  if (targetParent === undefined || stagingParent === undefined) return;
   // One directory under two spellings: the same parent, the same name.
   if (sameLocation(targetParent, stagingParent) && basename(target) === basename(staging)) throw throughAlias();
   // The target's parent inside the staged volume (or the directory it is staged at).

@@ -213,6 +213,7 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
   it('state the call does not fit answers FAILED_PRECONDITION, ALREADY_EXISTS or NOT_FOUND', async () => {
     await kubeletDirs('pv-s', 'pod-s');
     await expectStatus(publish('pv-s', 'pod-s'), status.FAILED_PRECONDITION, 'is not staged');
+    await expectStatus(publish('pv-s', 'pod-s', { staging_target_path: join(sandbox.dir, 'no', 'such', 'globalmount') }), status.FAILED_PRECONDITION, 'is not staged');
     await stage('pv-s', 'd001');
     await expectStatus(stage('pv-s', 'd002'), status.ALREADY_EXISTS, 'staging_target_path');
     await publish('pv-s', 'pod-s', { readonly: true });
