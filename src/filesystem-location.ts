@@ -35,7 +35,7 @@ export function locationOfLocal(table: string, path: string): FilesystemLocation
 /**
  * The location of what `path` shows: the root of the mount on top there, without asking its
  * filesystem anything (a share that may hang); a local directory's own location when nothing is
- * mounted there; undefined when there is no directory.
+ * mounted there; undefined when there is nothing to locate (missing, or a symlink loop).
  */
 export function locationShownAt(table: string, path: string): FilesystemLocation | undefined {
   const top = mountAt(table, path);
@@ -44,7 +44,7 @@ export function locationShownAt(table: string, path: string): FilesystemLocation
     return locationOfLocal(table, path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined;
     throw error;
   }
 }
