@@ -4,7 +4,7 @@
  * idempotent; bad input answers the status the spec asks for, naming the field, with nothing
  * mounted; secrets never reach the log.
  */
-import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { execa } from 'execa';
@@ -214,6 +214,8 @@ describe.skipIf(skip)('csi: the node plugin over gRPC', () => {
     await kubeletDirs('pv-s', 'pod-s');
     await expectStatus(publish('pv-s', 'pod-s'), status.FAILED_PRECONDITION, 'is not staged');
     await expectStatus(publish('pv-s', 'pod-s', { staging_target_path: join(sandbox.dir, 'no', 'such', 'globalmount') }), status.FAILED_PRECONDITION, 'is not staged');
+    await symlink('looping-staging', join(sandbox.dir, 'looping-staging'));
+    await expectStatus(publish('pv-s', 'pod-s', { staging_target_path: join(sandbox.dir, 'looping-staging') }), status.FAILED_PRECONDITION, 'is not staged');
     await stage('pv-s', 'd001');
     await expectStatus(stage('pv-s', 'd002'), status.ALREADY_EXISTS, 'staging_target_path');
     await publish('pv-s', 'pod-s', { readonly: true });
