@@ -108,6 +108,20 @@ describe.skipIf(skip)('core: broken shares heal (bindfs)', () => {
     expect(await readdir(join(sandbox.root, '_heal')).catch(() => [])).toEqual([]);
   }
 
+  /**
+   * The source served again (bindfs over the same tree, as a server back on its export): a new
+   * publication of `subPath` heals the share, every publication shows the live source, and all
+   * of them go cleanly.
+   */
+  async function servedAgainThenHealedByAPublish(publications: readonly Publication[], subPath: string, tag: string): Promise<void> {
+    await execa('umount', ['--lazy', '--no-canonicalize', '--', fusePoint()]);
+    await serveSource();
+    const added = await manager.publish({ source: bind(fusePoint()), subPath, target: join(sandbox.pods, 'new-pod') });
+    await expectLive([...publications, added], tag);
+    await assertInvariants(manager, { pods: sandbox.pods });
+    await unpublishAllAndCheckClean([...publications, added]);
+  }
+
   it('the next publish heals a share whose FUSE daemon was killed: 50 publications and 3 staging paths show the live source again, references unchanged', async () => {
     const daemon = await serveSource();
     const publications = await publishMany(50, 3);
@@ -158,13 +172,7 @@ describe.skipIf(skip)('core: broken shares heal (bindfs)', () => {
     estale.goStale();
     expect((await probe(publications[1]!.target)).stderr).toMatch(/Stale file handle/);
     expect((await probe(publications[0]!.sharePath)).stderr).toMatch(/Stale file handle/);
-    // The source is served again (here by bindfs over the same tree), as a server back on its export.
-    await execa('umount', ['--lazy', '--no-canonicalize', '--', fusePoint()]);
-    await serveSource();
-    const added = await manager.publish({ source: bind(fusePoint()), subPath: 'd003', target: join(sandbox.pods, 'new-pod') });
-    await expectLive([...publications, added], 'after-estale');
-    await assertInvariants(manager, { pods: sandbox.pods });
-    await unpublishAllAndCheckClean([...publications, added]);
+    await servedAgainThenHealedByAPublish(publications, 'd003', 'after-estale');
     // Its last mount gone, the ESTALE daemon ends by itself.
     expect(await exited(estale.daemon)).toMatchObject({ code: 0 });
   });
@@ -253,12 +261,7 @@ describe.skipIf(skip)('core: broken shares heal (bindfs)', () => {
     expect((await rootMounts()).map((m) => `${m.id} ${m.mountPoint}`)).toEqual(before);
     expect(await readdir(join(sandbox.root, '_heal')).catch(() => [])).toEqual([]);
 
-    await execa('umount', ['--lazy', '--no-canonicalize', '--', fusePoint()]);
-    await serveSource();
-    const added = await manager.publish({ source: bind(fusePoint()), subPath: 'd001', target: join(sandbox.pods, 'new-pod') });
-    await expectLive([...publications, added], 'later');
-    await assertInvariants(manager, { pods: sandbox.pods });
-    await unpublishAllAndCheckClean([...publications, added]);
+    await servedAgainThenHealedByAPublish(publications, 'd001', 'later');
   });
 
   it('kill -9 of a heal at random points: after a fresh reconcile every reference has exactly one live publication and nothing is mounted without one', async () => {
