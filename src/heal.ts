@@ -9,7 +9,6 @@ import type { Logger } from './logger.js';
 import type { Timeouts } from './manager-options.js';
 import { detachMounts, mount, unmount } from './mount-command.js';
 import { flagsAtMountPoint } from './mount-flags.js';
-import { identityOfFd } from './mount-point.js';
 import { mountAt, parseMountInfo, readMountInfoText, topMounts, type MountInfoEntry } from './mountinfo.js';
 import type { OptionList } from './options.js';
 import type { ShareKey } from './share-key.js';
@@ -253,7 +252,7 @@ async function republishAll(deps: HealDeps, journals: HealJournals, key: ShareKe
 async function bindAgain(deps: HealDeps, key: ShareKey, ref: RefRecord, directory: OpenedSubPath, shareFlags: readonly string[]): Promise<void> {
   // The fresh mount may number its directories anew: the reference follows, before the bind
   // (a crash between the two leaves a reference a later heal binds again).
-  const inode = identityOfFd(directory.fd).inode;
+  const inode = directory.identity().inode;
   if (inode !== undefined && inode !== ref.directoryInode) await deps.state.writeRef(key, { ...ref, directoryInode: inode });
   await bindStrategy.publish({ directory, sharePath: deps.state.mountPoint(key), target: ref.target, readOnly: ref.readOnly, shareFlags: ref.readOnly ? shareFlags : [], timeoutMs: deps.timeouts.commandMs });
 }

@@ -9,7 +9,7 @@ import { makeDirectories } from './make-directory.js';
 import type { Logger } from './logger.js';
 import { checkManagerOptions, checkReconcileOptions, checkUnpublishOptions, type MountManagerOptions, type Timeouts, type UnpublishOptions } from './manager-options.js';
 import { remountReadOnly, unmount } from './mount-command.js';
-import { identityOfFd, localMountIdOf } from './mount-point.js';
+import { localMountIdOf } from './mount-point.js';
 import { readMountInfo, topMounts } from './mountinfo.js';
 import { isForeignMountPoint, openShared, shareMountFlags, type CheckContext } from './publish-checks.js';
 import { checkPublishRequest, checkShareRequest, type CheckedRequest, type PublishRequest, type Strategy } from './publish-request.js';
@@ -339,7 +339,7 @@ export class MountManager {
         // reconcile unmounts). It holds the opened directory's inode, by which the publication
         // is still told apart from any other mount of the share once its directory has been
         // renamed (by a consumer of an enclosing directory, when one volume lies inside another).
-        const directoryInode = identityOfFd(directory.fd).inode;
+        const directoryInode = directory.identity().inode;
         ref = {
           version: 1,
           target,

@@ -171,7 +171,7 @@ async function admitMountedShare(context: CheckContext, request: CheckedRequest,
 async function checkedAgainstRoot(context: CheckContext, opened: OpenedSubPath, shareMountId: number | Promise<number>, bound: Bound): Promise<OpenedSubPath> {
   try {
     const share = await shareMountId;
-    if (mountIdOfFd(opened.fd) === share) return opened;
+    if (opened.identity().mountId === share) return opened;
     const place = await placeOfFdBounded(opened.fd, (work) => bound(work, 'checking subPath'));
     // Only the mounts inside the share count: above them, the walk up passes through the share's
     // own mount point, which the root holds.

@@ -1,6 +1,7 @@
 import { chmod, lstat, mkdir } from 'node:fs/promises';
 import { isBrokenMountError } from './broken-mount.js';
 import { SharemountError, errnoKind, invalidArgument } from './errors.js';
+import { identityOfFd } from './mount-point.js';
 import { closePath, directoryFlags, openPath, procPathOf } from './path-descriptor.js';
 
 const maxPathBytes = 4096;
@@ -33,6 +34,8 @@ export interface OpenedSubPath {
   fd: number;
   /** A path naming exactly the opened directory, for mount(8) with --no-canonicalize. */
   procPath: string;
+  /** Its inode and mount id, from fdinfo, read once however often asked. */
+  identity(): { inode: string | undefined; mountId: number };
   close(): Promise<void>;
 }
 
@@ -106,7 +109,14 @@ export async function openInside(root: number, relative: string, options: OpenOp
     throw error;
   }
   const fd = current;
-  return { relative: [...prefix, ...names].join('/'), fd, procPath: procPathOf(fd, process.pid), close: async () => closePath(fd) };
+  let identity: ReturnType<typeof identityOfFd> | undefined;
+  return {
+    relative: [...prefix, ...names].join('/'),
+    fd,
+    procPath: procPathOf(fd, process.pid),
+    identity: () => (identity ??= identityOfFd(fd)),
+    close: async () => closePath(fd),
+  };
 }
 
 /** Opens a directory without following a symlink, and says which one a refused name is. */
